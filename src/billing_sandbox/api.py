@@ -1,0 +1,30 @@
+"""What the core needs to know about one served API: its descriptor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import Headers
+
+from billing_sandbox.errors import ApiError
+
+if TYPE_CHECKING:
+    from billing_sandbox.tenancy import Sandbox, Tenant
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API: its spec, its handlers, how it authenticates, renders errors and seeds a tenant."""
+
+    name: str
+    title: str
+    spec_file: str
+    handlers: ModuleType
+    render_error: Callable[[ApiError], Any]
+    # Returns the tenant id named by the request's credentials, or raises `Unauthenticated`.
+    authenticate: Callable[[Headers, Sandbox], str] | None = None
+    # Builds and seeds this API's store for a new tenant.
+    new_store: Callable[[Tenant], Any] | None = None

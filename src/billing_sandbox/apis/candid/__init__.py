@@ -1,0 +1,17 @@
+"""Candid Health write-offs v1: the descriptor that wires spec, handlers, auth and store."""
+
+from billing_sandbox.api import Api
+from billing_sandbox.apis.candid import handlers
+from billing_sandbox.apis.candid.envelope import render_error
+from billing_sandbox.apis.candid.seed import new_store
+from billing_sandbox.apis.candid.tokens import authenticate
+
+API = Api(
+    name="candid",
+    title="Candid Health write-offs v1",
+    spec_file="candid-write-offs.yaml",
+    handlers=handlers,
+    render_error=render_error,
+    authenticate=authenticate,
+    new_store=new_store,
+)

@@ -1,0 +1,36 @@
+"""Candid's error envelope: `{"errorName": ..., "content": ...}` with Candid's own error names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billing_sandbox.errors import (
+    ApiError,
+    BadRequest,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+
+def render_error(error: ApiError) -> dict[str, Any]:
+    """Render any sandbox error the way Candid's Fern-generated server does."""
+    if isinstance(error, ValidationFailed):
+        content: Any = [
+            {"fieldName": issue.field, "humanReadableMessage": issue.message}
+            for issue in error.issues
+        ]
+        return {"errorName": "HttpRequestValidationsError", "content": content}
+    if isinstance(error, NotFound):
+        return {"errorName": "EntityNotFoundError", "content": {"id": error.entity_id}}
+    return {"errorName": _NAMES.get(type(error), "InternalError"), "content": {"message": error.message}}
+
+
+_NAMES: dict[type[ApiError], str] = {
+    BadRequest: "BadRequestError",
+    Unauthenticated: "UnauthorizedError",
+    UnsupportedMediaType: "InvalidContentTypeError",
+    Unprocessable: "UnprocessableEntityError",
+}

@@ -1,0 +1,121 @@
+"""Keyset pagination: sorted key lists walked from a cursor, and signed opaque page tokens.
+
+A cursor is the sort key of the last (or first) record a client saw, never an offset, so a
+record created while a client walks the pages can neither repeat nor hide another record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from billing_sandbox.errors import Issue, ValidationFailed
+from billing_sandbox.signing import b64url, mac, same, unb64url
+
+# (sort value, write-off id): the id breaks ties, so the order is total.
+Key = tuple[Any, str]
+
+
+class SortedKeys:
+    """Keys kept in ascending order; inserting costs a binary search and one memmove."""
+
+    def __init__(self) -> None:
+        self.keys: list[Key] = []
+
+    def add(self, key: Key) -> None:
+        insort(self.keys, key)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def walk(keys: list[Key], cursor: Key | None, ascending: bool) -> Iterator[Key]:
+    """Keys strictly after `cursor` going up (or strictly before it going down)."""
+    if ascending:
+        start = 0 if cursor is None else bisect_right(keys, cursor)
+        yield from (keys[i] for i in range(start, len(keys)))
+    else:
+        start = len(keys) if cursor is None else bisect_left(keys, cursor)
+        yield from (keys[i] for i in range(start - 1, -1, -1))
+
+
+@dataclass(frozen=True)
+class Page:
+    keys: list[Key]
+    next_cursor: Key | None
+    prev_cursor: Key | None
+
+
+def cut_page(
+    keys: list[Key],
+    ascending: bool,
+    cursor: Key | None,
+    backwards: bool,
+    limit: int,
+    accept: Callable[[Key], bool] | None = None,
+) -> Page:
+    """One page in display order, and the cursors of the pages after and before it."""
+
+    def take(start: Key | None, up: bool, count: int) -> list[Key]:
+        found: list[Key] = []
+        for key in walk(keys, start, up):
+            if accept is None or accept(key):
+                found.append(key)
+                if len(found) == count:
+                    break
+        return found
+
+    if not backwards:
+        found = take(cursor, ascending, limit + 1)
+        page = found[:limit]
+        more_after = len(found) > limit
+        more_before = bool(take(page[0] if page else cursor, not ascending, 1))
+    else:
+        found = take(cursor, not ascending, limit + 1)
+        page = found[:limit][::-1]
+        more_before = len(found) > limit
+        more_after = bool(take(page[-1] if page else cursor, ascending, 1))
+    if not page:
+        # Nothing here: point both ways from the cursor the client came with.
+        return Page([], cursor if more_after else None, cursor if more_before else None)
+    return Page(page, page[-1] if more_after else None, page[0] if more_before else None)
+
+
+class PageTokens:
+    """Opaque tokens: a cursor, a direction and the query they were made for, HMAC-signed."""
+
+    def __init__(self, secret: str, tenant_id: str) -> None:
+        self._key = hashlib.sha256(f"{secret}:{tenant_id}:page-token".encode()).digest()
+
+    def make(self, cursor: Key, backwards: bool, query: dict[str, Any]) -> str:
+        payload = orjson.dumps({"k": list(cursor), "b": backwards, "q": _fingerprint(query)})
+        body = b64url(payload)
+        return f"{body}.{mac(self._key, body, 16)}"
+
+    def read(self, token: str, query: dict[str, Any]) -> tuple[Key, bool]:
+        """The cursor and direction in `token`, if it is genuine and was made for `query`."""
+        body, _, signature = token.partition(".")
+        if not same(mac(self._key, body, 16), signature):
+            raise _bad_token("is not a page token this server issued (it may have been altered)")
+        payload = orjson.loads(unb64url(body))
+        if payload["q"] != _fingerprint(query):
+            raise _bad_token(
+                "was issued for different filters or sort; repeat the query it came from"
+            )
+        value, record_id = payload["k"]
+        return (value, record_id), bool(payload["b"])
+
+
+def _fingerprint(query: dict[str, Any]) -> str:
+    canonical = orjson.dumps(query, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def _bad_token(problem: str) -> ValidationFailed:
+    return ValidationFailed([Issue("page_token", problem)])
+

@@ -1,0 +1,60 @@
+"""Candid bearer tokens: signed JWTs naming the client id (the tenant) and an expiry."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers
+
+from billing_sandbox.errors import Unauthenticated
+from billing_sandbox.settings import Settings
+from billing_sandbox.signing import b64url, mac, same, unb64url
+from billing_sandbox.tenancy import Sandbox
+
+_HEADER = {"alg": "HS256", "typ": "JWT"}
+
+
+def issue(client_id: str, sandbox: Sandbox) -> dict[str, Any]:
+    """The token response for a client: `{access_token, expires_in, token_type}`."""
+    now = int(sandbox.clock.now().timestamp())
+    ttl = sandbox.settings.token_ttl_seconds
+    claims = {"sub": client_id, "iat": now, "exp": now + ttl, "iss": "billing-sandbox"}
+    return {"access_token": _sign(claims, sandbox.settings), "expires_in": ttl, "token_type": "Bearer"}
+
+
+def authenticate(headers: Headers, sandbox: Sandbox) -> str:
+    """The client id behind a valid, unexpired bearer token; otherwise a 401."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "send 'Authorization: Bearer <access_token>'; get a token from POST /api/auth/v2/token"
+        )
+    claims = _verify(token.strip(), sandbox.settings)
+    if claims["exp"] <= sandbox.clock.now().timestamp():
+        raise Unauthenticated("the access token has expired; get a new one from /api/auth/v2/token")
+    return str(claims["sub"])
+
+
+def _sign(claims: dict[str, Any], settings: Settings) -> str:
+    signing_input = f"{b64url(orjson.dumps(_HEADER))}.{b64url(orjson.dumps(claims))}"
+    return f"{signing_input}.{mac(_key(settings), signing_input)}"
+
+
+def _verify(token: str, settings: Settings) -> dict[str, Any]:
+    unknown = Unauthenticated("the access token is not one this sandbox issued")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise unknown
+    signing_input = f"{parts[0]}.{parts[1]}"
+    if not same(mac(_key(settings), signing_input), parts[2]):
+        raise unknown
+    claims = orjson.loads(unb64url(parts[1]))
+    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
+        raise unknown
+    return claims
+
+
+def _key(settings: Settings) -> bytes:
+    return hashlib.sha256(f"{settings.secret}:candid-token".encode()).digest()

@@ -1,0 +1,67 @@
+"""Read a request body within the size limit and decode it by its declared media type."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+
+from billing_sandbox.errors import BadRequest, Issue, UnsupportedMediaType, ValidationFailed
+from billing_sandbox.spec import FORM, JSON, Operation
+
+
+async def read_body(op: Operation, request: Request, limit: int) -> Any:
+    """The validated body of `op`, or None when the operation takes none or none was sent."""
+    if not op.body_checks:
+        return None
+    raw = await _read_limited(request, limit)
+    if not raw:
+        if op.body_required:
+            raise ValidationFailed([Issue("body", "a request body is required")])
+        return None
+    media = _media_type(request)
+    if media not in op.body_checks:
+        accepted = ", ".join(op.body_checks)
+        raise UnsupportedMediaType(f"Content-Type {media!r} is not supported here; send {accepted}")
+    body = _decode_form(raw) if media == FORM else _decode_json(raw)
+    issues = op.body_checks[media].issues(body)
+    if issues:
+        raise ValidationFailed(issues)
+    return body
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"request body is {declared} bytes; the sandbox accepts at most {limit}")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            raise BadRequest(f"request body exceeds the limit of {limit} bytes")
+    return bytes(chunks)
+
+
+def _media_type(request: Request) -> str:
+    """The body's media type; JSON when the client sent none (curl users often forget it)."""
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not declared or declared.endswith("+json"):
+        return JSON
+    return declared
+
+
+def _decode_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"request body is not valid JSON: {error}") from None
+
+
+def _decode_form(raw: bytes) -> dict[str, str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("form body is not valid UTF-8") from None
+    return dict(parse_qsl(text, keep_blank_values=True))

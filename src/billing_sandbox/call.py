@@ -1,0 +1,34 @@
+"""What a handler receives (a parsed, validated call) and what it may return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from billing_sandbox.tenancy import Sandbox, Tenant
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request after authentication and validation: typed parameters and the JSON body."""
+
+    sandbox: Sandbox
+    tenant_id: str | None
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+
+    @property
+    def tenant(self) -> Tenant:
+        if self.tenant_id is None:
+            raise RuntimeError("this operation is not authenticated, so it has no tenant")
+        return self.sandbox.tenant(self.tenant_id)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler result whose status differs from the operation's success status."""
+
+    status: int
+    body: Any

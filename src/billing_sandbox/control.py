@@ -1,0 +1,48 @@
+"""Handlers of the control API (`/_sandbox`): health, resets, reference data, the specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from billing_sandbox import __version__
+from billing_sandbox.call import Call
+from billing_sandbox.errors import NotFound
+
+
+async def get_health(call: Call) -> dict[str, Any]:
+    return {"status": "ok", "version": __version__, "apis": sorted(call.sandbox.apis)}
+
+
+async def reset_all(call: Call) -> dict[str, Any]:
+    call.sandbox.reset()
+    return {"reset": "all tenants"}
+
+
+async def reset_tenant(call: Call) -> dict[str, Any]:
+    tenant = call.path["tenant"]
+    call.sandbox.reset(tenant)
+    return {"reset": tenant}
+
+
+async def get_reference(call: Call) -> dict[str, Any]:
+    tenant = call.sandbox.tenant(call.path["tenant"])
+    reference: dict[str, Any] = tenant.store(call.path["api"]).reference.as_json()
+    return reference
+
+
+async def get_spec_yaml(call: Call) -> Response:
+    spec = call.sandbox.spec(call.path["name"])
+    return Response(spec.raw_yaml, media_type="application/yaml")
+
+
+async def get_spec_json(call: Call) -> Response:
+    spec = call.sandbox.spec(call.path["name"])
+    return Response(spec.as_json, media_type="application/json")
+
+
+def render_error(error: Any) -> dict[str, Any]:
+    """The control API's own envelope: `{"error": <kind>, "message": <text>}`."""
+    kind = "not_found" if isinstance(error, NotFound) else type(error).__name__
+    return {"error": kind, "message": error.message}

@@ -1,0 +1,74 @@
+"""A small family of API errors: status + message; each API renders its own envelope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One thing wrong with a request: where (a dotted field path) and what."""
+
+    field: str
+    message: str
+
+
+class ApiError(Exception):
+    """Base of every error a handler, store or the route wrapper may raise."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ApiError):
+    """The request cannot be read at all (malformed JSON, oversize body)."""
+
+    status = 400
+
+
+class Unauthenticated(ApiError):
+    """Credentials are missing, malformed, unknown or expired."""
+
+    status = 401
+
+
+class NotFound(ApiError):
+    """A referenced entity does not exist in the caller's tenant."""
+
+    status = 404
+
+    def __init__(self, entity: str, entity_id: str) -> None:
+        super().__init__(f"{entity} {entity_id} does not exist")
+        self.entity = entity
+        self.entity_id = entity_id
+
+
+class UnsupportedMediaType(ApiError):
+    """The body's content type is not one the operation accepts."""
+
+    status = 415
+
+
+class Unprocessable(ApiError):
+    """The request is well formed but breaks a business rule."""
+
+    status = 422
+
+
+class ValidationFailed(ApiError):
+    """The request does not match the operation's schema; carries every issue found."""
+
+    status = 422
+
+    def __init__(self, issues: list[Issue]) -> None:
+        super().__init__("; ".join(f"{issue.field}: {issue.message}" for issue in issues))
+        self.issues = issues
+
+
+class SandboxBug(ApiError):
+    """The sandbox itself misbehaved (e.g. a response that breaks its own spec)."""
+
+    status = 500

@@ -1,0 +1,51 @@
+"""Turn path, query and header text into typed values the operation's schemas can check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.datastructures import Headers, QueryParams
+
+from billing_sandbox.spec import Parameter
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def coerce(text: str, schema: Mapping[str, Any]) -> Any:
+    """Convert `text` to the schema's scalar type; leave it as text when it does not fit,
+    so that validation reports the bad value instead of this function guessing."""
+    kind = schema.get("type")
+    if kind == "integer" and _INTEGER.match(text):
+        return int(text)
+    if kind == "number" and _NUMBER.match(text):
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def from_query(parameters: tuple[Parameter, ...], query: QueryParams) -> dict[str, Any]:
+    """Declared query parameters only (others are ignored, as real servers do); arrays come
+    from repeated keys (`account_types=A&account_types=B`); defaults fill the gaps."""
+    values: dict[str, Any] = {}
+    for param in parameters:
+        if param.name in query:
+            if param.is_array:
+                items = param.schema.get("items", {})
+                values[param.name] = [coerce(v, items) for v in query.getlist(param.name)]
+            else:
+                values[param.name] = coerce(query[param.name], param.schema)
+        elif param.default is not None:
+            values[param.name] = param.default
+    return values
+
+
+def from_path(parameters: tuple[Parameter, ...], path: Mapping[str, Any]) -> dict[str, Any]:
+    return {p.name: coerce(str(path[p.name]), p.schema) for p in parameters if p.name in path}
+
+
+def from_headers(parameters: tuple[Parameter, ...], headers: Headers) -> dict[str, Any]:
+    return {p.name: coerce(headers[p.name], p.schema) for p in parameters if p.name in headers}

@@ -1,0 +1,137 @@
+"""Routes built from a spec, and the one wrapper every operation of every API goes through."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from billing_sandbox import params
+from billing_sandbox.api import Api
+from billing_sandbox.body import read_body
+from billing_sandbox.call import Call, Reply
+from billing_sandbox.errors import ApiError, SandboxBug, ValidationFailed
+from billing_sandbox.spec import JSON, Operation, Spec
+from billing_sandbox.tenancy import Sandbox
+
+log = logging.getLogger("billing_sandbox")
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+class SpecDrift(RuntimeError):
+    """The spec and the handlers module disagree; the server refuses to start."""
+
+
+def handler_name(operation_id: str) -> str:
+    """`getWriteOff` → `get_write_off`; `revert-era` → `revert_era`."""
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", operation_id)
+    return re.sub(r"[^0-9a-zA-Z]+", "_", snake).lower()
+
+
+def bind_handlers(api: Api, spec: Spec) -> dict[str, Handler]:
+    """Map each operationId to its handler, or fail loudly naming what is missing on each side."""
+    defined = {
+        name: fn
+        for name, fn in inspect.getmembers(api.handlers, inspect.iscoroutinefunction)
+        if not name.startswith("_") and fn.__module__ == api.handlers.__name__
+    }
+    wanted = {handler_name(op.operation_id): op.operation_id for op in spec.operations}
+    problems = [
+        f"operation {op_id!r} has no handler `{name}` in {api.handlers.__name__}"
+        for name, op_id in wanted.items()
+        if name not in defined
+    ] + [
+        f"handler `{name}` in {api.handlers.__name__} has no operation in {spec.path.name}"
+        for name in defined
+        if name not in wanted
+    ]
+    if problems:
+        raise SpecDrift("spec and handlers have drifted apart:\n  " + "\n  ".join(problems))
+    return {op_id: defined[name] for name, op_id in wanted.items()}
+
+
+def build_routes(api: Api, spec: Spec, sandbox: Sandbox) -> list[Route]:
+    """One Starlette route per path (so 405 answers list every method), dispatching by method."""
+    handlers = bind_handlers(api, spec)
+    by_path: dict[str, dict[str, Operation]] = {}
+    for op in spec.operations:
+        by_path.setdefault(op.path, {})[op.method] = op
+    return [
+        Route(path, _endpoint(api, ops, handlers, sandbox), methods=list(ops), name=path)
+        for path, ops in by_path.items()
+    ]
+
+
+def _endpoint(
+    api: Api, ops: dict[str, Operation], handlers: dict[str, Handler], sandbox: Sandbox
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        op = ops.get(request.method) or ops["GET"]  # Starlette routes HEAD to GET
+        try:
+            call = await _parse(api, op, request, sandbox)
+            result = await handlers[op.operation_id](call)
+        except ApiError as error:
+            return _respond(api, op, error.status, api.render_error(error), sandbox)
+        except Exception:
+            log.exception("%s %s crashed", api.name, op.operation_id)
+            bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
+            return _render(bug.status, api.render_error(bug))
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, Reply):
+            return _respond(api, op, result.status, result.body, sandbox)
+        return _respond(api, op, op.success_status, result, sandbox)
+
+    return endpoint
+
+
+async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) -> Call:
+    """Authenticate, then parse and validate every part of the request, in that order."""
+    tenant_id = None
+    if op.secured and api.authenticate is not None:
+        tenant_id = api.authenticate(request.headers, sandbox)
+    path = params.from_path(op.params_in("path"), request.path_params)
+    query = params.from_query(op.params_in("query"), request.query_params)
+    headers = params.from_headers(op.params_in("header"), request.headers)
+    issues = [
+        *op.parameter_checks["path"].issues(path),
+        *op.parameter_checks["query"].issues(query),
+        *op.parameter_checks["header"].issues(headers),
+    ]
+    if issues:
+        raise ValidationFailed(issues)
+    body = await read_body(op, request, sandbox.settings.max_body_bytes)
+    return Call(sandbox=sandbox, tenant_id=tenant_id, path=path, query=query, body=body)
+
+
+def _respond(api: Api, op: Operation, status: int, body: Any, sandbox: Sandbox) -> Response:
+    """Serialise; with response validation on, a body that breaks the spec is a loud 500."""
+    if sandbox.settings.response_validation:
+        problem = _response_problem(op, status, body)
+        if problem:
+            log.error("%s %s: %s", api.name, op.operation_id, problem)
+            bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
+            return _render(bug.status, api.render_error(bug))
+    return _render(status, body)
+
+
+def _response_problem(op: Operation, status: int, body: Any) -> str | None:
+    if status not in op.response_checks:
+        return f"returned status {status}, which its spec does not declare"
+    check = op.response_checks[status]
+    if check is None or check.is_valid(body):
+        return None
+    found = "; ".join(f"{i.field}: {i.message}" for i in check.issues(body)[:5])
+    return f"returned a {status} body that breaks its spec: {found}"
+
+
+def _render(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)

@@ -1,0 +1,54 @@
+"""Settings: one frozen dataclass, and the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+# Specs and fixtures live at the top of the checkout (the project is installed editable).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be tuned, with the defaults a user gets from `billing-sandbox serve`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    seed: int = 0
+    # Write-offs seeded per Candid tenant; reference data (service lines, payers …) scales with it.
+    records: int = 200
+    response_validation: bool = True
+    max_body_bytes: int = 1_048_576
+    # Candid documents that a token "expires 5 hours after creation".
+    token_ttl_seconds: int = 18_000
+    # Signs bearer tokens and page tokens. A fixed default keeps tokens valid across restarts,
+    # which is what a developer with a cached SDK token expects from a local sandbox.
+    secret: str = "billing-sandbox-not-a-secret"
+    specs_dir: Path = PROJECT_ROOT / "openapi"
+    fixtures_dir: Path = PROJECT_ROOT / "fixtures"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read `BILLING_SANDBOX_<FIELD>` variables, then apply explicit overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(f"BILLING_SANDBOX_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _parse(raw, getattr(cls(), field.name))
+        return replace(cls(**values), **overrides)
+
+
+def _parse(raw: str, default: Any) -> Any:
+    """Turn an environment string into the type of the field's default."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

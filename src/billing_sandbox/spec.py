@@ -1,0 +1,146 @@
+"""Load a hand-written OpenAPI 3.1 document once and compile what each operation needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from billing_sandbox.validation import SchemaCheck
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A path, query or header parameter and how to turn its text into a typed value."""
+
+    name: str
+    location: str
+    required: bool
+    schema: dict[str, Any]
+
+    @property
+    def is_array(self) -> bool:
+        return self.schema.get("type") == "array"
+
+    @property
+    def default(self) -> Any:
+        return self.schema.get("default")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a spec, with its validators compiled."""
+
+    operation_id: str
+    method: str
+    path: str
+    parameters: tuple[Parameter, ...]
+    parameter_checks: dict[str, SchemaCheck]
+    body_checks: dict[str, SchemaCheck]
+    body_required: bool
+    response_checks: dict[int, SchemaCheck | None]
+    secured: bool
+
+    @property
+    def success_status(self) -> int:
+        return min(status for status in self.response_checks if 200 <= status < 300)
+
+    def params_in(self, location: str) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == location)
+
+
+class Spec:
+    """A parsed spec file: its raw document, its bytes for serving, and its operations."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.stem
+        self.raw_yaml = path.read_bytes()
+        self.document: dict[str, Any] = yaml.safe_load(self.raw_yaml)
+        self._components = self.document.get("components", {})
+        self.operations = tuple(self._operations())
+
+    @cached_property
+    def as_json(self) -> bytes:
+        return orjson.dumps(self.document)
+
+    def _operations(self) -> list[Operation]:
+        default_security = self.document.get("security", [])
+        found = []
+        for path, item in self.document.get("paths", {}).items():
+            shared = [self._resolve(p) for p in item.get("parameters", [])]
+            for method in HTTP_METHODS:
+                if method in item:
+                    found.append(self._operation(path, method, item[method], shared, default_security))
+        return found
+
+    def _operation(
+        self,
+        path: str,
+        method: str,
+        op: dict[str, Any],
+        shared: list[dict[str, Any]],
+        default_security: list[Any],
+    ) -> Operation:
+        own = [self._resolve(p) for p in op.get("parameters", [])]
+        by_key = {(p["name"], p["in"]): p for p in [*shared, *own]}
+        parameters = tuple(
+            Parameter(p["name"], p["in"], bool(p.get("required", False)), p.get("schema", {}))
+            for p in by_key.values()
+        )
+        body = self._resolve(op.get("requestBody", {}))
+        responses = {
+            int(status): self._check(self._json_schema(self._resolve(response)))
+            for status, response in op.get("responses", {}).items()
+        }
+        security = op.get("security", default_security)
+        return Operation(
+            operation_id=op["operationId"],
+            method=method.upper(),
+            path=path,
+            parameters=parameters,
+            parameter_checks={
+                location: self._parameter_check([p for p in parameters if p.location == location])
+                for location in ("path", "query", "header")
+            },
+            body_checks={
+                media: SchemaCheck(content.get("schema", {}), self._components)
+                for media, content in body.get("content", {}).items()
+            },
+            body_required=bool(body.get("required", False)),
+            response_checks=responses,
+            secured=any(requirement for requirement in security),
+        )
+
+    def _parameter_check(self, parameters: list[Parameter]) -> SchemaCheck:
+        schema = {
+            "type": "object",
+            "properties": {p.name: p.schema for p in parameters},
+            "required": [p.name for p in parameters if p.required],
+        }
+        return SchemaCheck(schema, self._components)
+
+    def _check(self, schema: dict[str, Any] | None) -> SchemaCheck | None:
+        return None if schema is None else SchemaCheck(schema, self._components)
+
+    @staticmethod
+    def _json_schema(response: dict[str, Any]) -> dict[str, Any] | None:
+        content = response.get("content", {})
+        return content[JSON].get("schema", {}) if JSON in content else None
+
+    def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Follow a local `$ref` (parameters, request bodies and responses may be shared)."""
+        while "$ref" in node:
+            target: Any = self.document
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            node = target
+        return node

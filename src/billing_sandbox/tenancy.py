@@ -1,0 +1,82 @@
+"""The sandbox (tenants by id) and a tenant (one lazily seeded store per API)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from faker import Faker
+
+from billing_sandbox.api import Api
+from billing_sandbox.clock import Clock, SystemClock
+from billing_sandbox.errors import NotFound
+from billing_sandbox.settings import Settings
+from billing_sandbox.spec import Spec
+
+
+class Tenant:
+    """One tenant's world: a store per API, each built and seeded on first use."""
+
+    def __init__(self, tenant_id: str, settings: Settings, apis: dict[str, Api], clock: Clock):
+        self.id = tenant_id
+        self.settings = settings
+        self.clock = clock
+        self._apis = apis
+        self._stores: dict[str, Any] = {}
+
+    def store(self, api_name: str) -> Any:
+        if api_name not in self._stores:
+            factory = self._apis[api_name].new_store
+            if factory is None:
+                raise KeyError(f"API {api_name!r} keeps no per-tenant state")
+            self._stores[api_name] = factory(self)
+        return self._stores[api_name]
+
+    def _stream(self, api_name: str) -> str:
+        # Each API draws from its own stream, so adding data to one API never shifts another's.
+        return f"{self.settings.seed}:{self.id}:{api_name}"
+
+    def faker(self, api_name: str) -> Faker:
+        """A Faker seeded for this tenant and API (never the class-level `Faker.seed`)."""
+        fake = Faker("en_US")
+        fake.seed_instance(self._stream(api_name))
+        return fake
+
+    def random(self, api_name: str) -> random.Random:
+        """The seeded source of ids for records this API creates at run time."""
+        return random.Random(f"{self._stream(api_name)}:ids")
+
+
+class Sandbox:
+    """All tenants of one server; a tenant is built on first use and reset by dropping it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        apis: Iterable[Api],
+        specs: Iterable[Spec],
+        clock: Clock | None = None,
+    ):
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.apis = {api.name: api for api in apis}
+        self.specs = {spec.name: spec for spec in specs}
+        self._tenants: dict[str, Tenant] = {}
+
+    def spec(self, name: str) -> Spec:
+        if name not in self.specs:
+            raise NotFound("spec", name)
+        return self.specs[name]
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        if tenant_id not in self._tenants:
+            self._tenants[tenant_id] = Tenant(tenant_id, self.settings, self.apis, self.clock)
+        return self._tenants[tenant_id]
+
+    def reset(self, tenant_id: str | None = None) -> None:
+        """Forget one tenant (or all); the next request re-seeds it identically."""
+        if tenant_id is None:
+            self._tenants.clear()
+        else:
+            self._tenants.pop(tenant_id, None)
