@@ -79,7 +79,9 @@ class Spec:
             shared = [self._resolve(p) for p in item.get("parameters", [])]
             for method in HTTP_METHODS:
                 if method in item:
-                    found.append(self._operation(path, method, item[method], shared, default_security))
+                    found.append(
+                        self._operation(path, method, item[method], shared, default_security)
+                    )
         return found
 
     def _operation(

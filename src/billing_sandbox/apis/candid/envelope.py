@@ -25,7 +25,10 @@ def render_error(error: ApiError) -> dict[str, Any]:
         return {"errorName": "HttpRequestValidationsError", "content": content}
     if isinstance(error, NotFound):
         return {"errorName": "EntityNotFoundError", "content": {"id": error.entity_id}}
-    return {"errorName": _NAMES.get(type(error), "InternalError"), "content": {"message": error.message}}
+    return {
+        "errorName": _NAMES.get(type(error), "InternalError"),
+        "content": {"message": error.message},
+    }
 
 
 _NAMES: dict[type[ApiError], str] = {

@@ -118,4 +118,3 @@ def _fingerprint(query: dict[str, Any]) -> str:
 
 def _bad_token(problem: str) -> ValidationFailed:
     return ValidationFailed([Issue("page_token", problem)])
-

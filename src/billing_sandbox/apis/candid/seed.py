@@ -21,23 +21,48 @@ from billing_sandbox.tenancy import Tenant
 SEED_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 PATIENT_REASONS = (
-    "SMALL_BALANCE", "CHARITY_OR_FINANCIAL_ASSISTANCE", "PATIENT_EXPERIENCE_OR_SERVICE_RECOVERY",
-    "OON_COURTESY_ADJUSTMENT", "PROMPT_PAY_DISCOUNT", "BAD_DEBT", "COLLECTION_AGENCY", "OTHER",
-    "UNCOLLECTIBLE_OR_NON_BILLABLE", "DECEASED", "BANKRUPTCY",
+    "SMALL_BALANCE",
+    "CHARITY_OR_FINANCIAL_ASSISTANCE",
+    "PATIENT_EXPERIENCE_OR_SERVICE_RECOVERY",
+    "OON_COURTESY_ADJUSTMENT",
+    "PROMPT_PAY_DISCOUNT",
+    "BAD_DEBT",
+    "COLLECTION_AGENCY",
+    "OTHER",
+    "UNCOLLECTIBLE_OR_NON_BILLABLE",
+    "DECEASED",
+    "BANKRUPTCY",
 )
 INSURANCE_REASONS = (
-    "SMALL_BALANCE", "OON_WRITE_OFF", "NO_AUTHORIZATION_REFERRAL", "TIMELY_FILING", "STALE_DATE",
-    "CREDENTIALING_OR_CONTRACTING", "NON_COVERED_MAX_BENEFIT", "NOT_MEDICALLY_NECESSARY",
-    "BUNDLED_OR_INCLUSIVE", "EFFORTS_EXHAUSTED", "ADMINISTRATIVE_WRITE_OFF",
-    "CASE_RATE_OR_CAPITATED", "OTHER", "CONTRACTUAL_ADJUSTMENT", "PRIMARY_PAID_MAX_BENEFITS",
+    "SMALL_BALANCE",
+    "OON_WRITE_OFF",
+    "NO_AUTHORIZATION_REFERRAL",
+    "TIMELY_FILING",
+    "STALE_DATE",
+    "CREDENTIALING_OR_CONTRACTING",
+    "NON_COVERED_MAX_BENEFIT",
+    "NOT_MEDICALLY_NECESSARY",
+    "BUNDLED_OR_INCLUSIVE",
+    "EFFORTS_EXHAUSTED",
+    "ADMINISTRATIVE_WRITE_OFF",
+    "CASE_RATE_OR_CAPITATED",
+    "OTHER",
+    "CONTRACTUAL_ADJUSTMENT",
+    "PRIMARY_PAID_MAX_BENEFITS",
 )
 NOTES = (
-    "Balance below statement threshold", "Approved by billing manager",
-    "Financial assistance application approved", "Courtesy adjustment after complaint",
-    "Prompt pay discount applied", "Sent to collections, uncollectible",
-    "Timely filing limit missed", "Contractual adjustment per fee schedule",
-    "Authorization not obtained", "Bundled into primary procedure",
-    "Appeal exhausted", "Duplicate balance cleanup",
+    "Balance below statement threshold",
+    "Approved by billing manager",
+    "Financial assistance application approved",
+    "Courtesy adjustment after complaint",
+    "Prompt pay discount applied",
+    "Sent to collections, uncollectible",
+    "Timely filing limit missed",
+    "Contractual adjustment per fee schedule",
+    "Authorization not obtained",
+    "Bundled into primary procedure",
+    "Appeal exhausted",
+    "Duplicate balance cleanup",
 )
 PAYER_SUFFIXES = ("Health Plan", "Mutual", "Insurance Company", "Benefit Administrators", "Care")
 SPONSOR_CATEGORIES = ("Employer", "Clinical trial sponsor", "Grant program", "County program")
@@ -82,7 +107,9 @@ def _add_fixture_reference(reference: ReferenceData, fixtures: dict[str, list[An
         reference.adjustments[entry["adjustment_id"]] = BalanceAdjustment(**entry)
 
 
-def _seed_reference(reference: ReferenceData, fake: Faker, rng: random.Random, records: int) -> None:
+def _seed_reference(
+    reference: ReferenceData, fake: Faker, rng: random.Random, records: int
+) -> None:
     providers = [_uuid(rng) for _ in range(max(3, records // 50))]
     patients = [f"MRN-{rng.randrange(10**6):06d}" for _ in range(max(6, records // 8))]
     for _ in range(max(8, records // 4)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,19 @@ WriteOff = dict[str, Any]
 
 SORT_FIELDS = ("amount_cents", "write_off_timestamp", "write_off_note")
 # The `account_types` filter value for each write-off variant.
-ACCOUNT_TYPE = {"patient": "PATIENT", "insurance": "INSURANCE", "non_insurance_payer": "THIRD_PARTY_PAYER"}
+ACCOUNT_TYPE = {
+    "patient": "PATIENT",
+    "insurance": "INSURANCE",
+    "non_insurance_payer": "THIRD_PARTY_PAYER",
+}
 # Filters that select by one id each; the store keeps an index per filter.
-ID_FILTERS = ("patient_external_id", "payer_uuid", "service_line_id", "claim_id", "billing_provider_id")
+ID_FILTERS = (
+    "patient_external_id",
+    "payer_uuid",
+    "service_line_id",
+    "claim_id",
+    "billing_provider_id",
+)
 OPTIONAL_TEXT = ("write_off_note", "custom_write_off_reason")
 
 
@@ -52,7 +63,9 @@ class WriteOffQuery:
 class CandidStore:
     """One tenant's write-offs over its reference data."""
 
-    def __init__(self, reference: ReferenceData, ids: random.Random, clock: Clock, tokens: PageTokens):
+    def __init__(
+        self, reference: ReferenceData, ids: random.Random, clock: Clock, tokens: PageTokens
+    ):
         self.reference = reference
         self._ids = ids
         self._clock = clock
@@ -91,7 +104,9 @@ class CandidStore:
         """All keys in sort order when unfiltered (walked lazily); else only the matches."""
         all_keys = self._sorted[query.sort].keys
         sets = [
-            self._by_filter[name].get(_canonical(value) if name != "patient_external_id" else value, set())
+            self._by_filter[name].get(
+                _canonical(value) if name != "patient_external_id" else value, set()
+            )
             for name in ID_FILTERS
             if (value := getattr(query, name))
         ]
@@ -282,12 +297,12 @@ class CandidStore:
 
     def _target(self, target: dict[str, Any]) -> dict[str, str]:
         value = _canonical(target["value"])
-        known = {
+        known: dict[str, Collection[str]] = {
             "service_line_id": self.reference.service_lines,
             "claim_id": self.reference.claims,
-            "billing_provider_id": dict.fromkeys(self.reference.billing_provider_ids),
-        }[target["type"]]
-        if value not in known:
+            "billing_provider_id": self.reference.billing_provider_ids,
+        }
+        if value not in known[target["type"]]:
             raise NotFound(target["type"].removesuffix("_id").replace("_", " "), target["value"])
         return {"type": target["type"], "value": value}
 
@@ -329,10 +344,21 @@ def _sort_key(record: WriteOff, field: str) -> Key:
 
 
 _FIELD_ORDER = (
-    "type", "write_off_id", "payer", "non_insurance_payer", "write_off_target",
-    "write_off_timestamp", "write_off_note", "write_off_reason", "custom_write_off_reason",
-    "patient_external_id", "claim_id", "service_line_id", "reverts_write_off_id",
-    "reverted_by_write_off_id", "amount_cents",
+    "type",
+    "write_off_id",
+    "payer",
+    "non_insurance_payer",
+    "write_off_target",
+    "write_off_timestamp",
+    "write_off_note",
+    "write_off_reason",
+    "custom_write_off_reason",
+    "patient_external_id",
+    "claim_id",
+    "service_line_id",
+    "reverts_write_off_id",
+    "reverted_by_write_off_id",
+    "amount_cents",
 )
 
 

@@ -21,7 +21,11 @@ def issue(client_id: str, sandbox: Sandbox) -> dict[str, Any]:
     now = int(sandbox.clock.now().timestamp())
     ttl = sandbox.settings.token_ttl_seconds
     claims = {"sub": client_id, "iat": now, "exp": now + ttl, "iss": "billing-sandbox"}
-    return {"access_token": _sign(claims, sandbox.settings), "expires_in": ttl, "token_type": "Bearer"}
+    return {
+        "access_token": _sign(claims, sandbox.settings),
+        "expires_in": ttl,
+        "token_type": "Bearer",
+    }
 
 
 def authenticate(headers: Headers, sandbox: Sandbox) -> str:
