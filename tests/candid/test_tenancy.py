@@ -1,0 +1,98 @@
+"""Tenants: isolation by client id, deterministic seeding, the golden dump, resets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from billing_sandbox.app import create_app
+from billing_sandbox.apis.candid.store import CandidStore
+from billing_sandbox.settings import Settings
+from billing_sandbox.tenancy import Sandbox
+from tests.candid.helpers import CURATED_WRITE_OFF, WRITE_OFFS, auth, patient_item, walk
+
+GOLDEN = Path(__file__).parent / "golden" / "seed-0-acme.json"
+
+
+def dump(settings: Settings, tenant: str) -> bytes:
+    sandbox: Sandbox = create_app(settings).state.sandbox
+    store: CandidStore = sandbox.tenant(tenant).store("candid")
+    return orjson.dumps(store.dump(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def test_golden_dump_of_seed_0_tenant_acme() -> None:
+    produced = dump(Settings(seed=0), "acme")
+    if os.environ.get("BILLING_SANDBOX_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_bytes(produced)
+    assert produced == GOLDEN.read_bytes(), (
+        "seed data changed; if intended, rerun with BILLING_SANDBOX_UPDATE_GOLDEN=1 and commit"
+    )
+
+
+def test_seed_has_about_200_write_offs_over_all_variants() -> None:
+    data = orjson.loads(dump(Settings(), "acme"))
+    assert len(data["write_offs"]) == 200
+    assert {w["type"] for w in data["write_offs"]} == {"patient", "insurance", "non_insurance_payer"}
+    assert any("reverts_write_off_id" in w for w in data["write_offs"])
+    adjustments = data["reference"]["insurance_balance_adjustments"]
+    assert {a["era_originated"] for a in adjustments} == {True, False}
+
+
+def test_records_setting_scales_the_seed() -> None:
+    data = orjson.loads(dump(Settings(records=1000), "acme"))
+    assert len(data["write_offs"]) == 1000
+
+
+def test_other_seed_or_tenant_gives_other_data() -> None:
+    base = dump(Settings(seed=0), "acme")
+    assert dump(Settings(seed=1), "acme") != base
+    assert dump(Settings(seed=0), "globex") != base
+
+
+@pytest.mark.anyio
+async def test_one_clients_writes_are_invisible_to_another(client: httpx.AsyncClient) -> None:
+    acme, globex = await auth(client, "acme"), await auth(client, "globex")
+    made = await client.post(WRITE_OFFS, json={"write_offs": [patient_item()]}, headers=acme)
+    new_id = made.json()["write_offs"][0]["write_off_id"]
+    assert (await client.get(f"{WRITE_OFFS}/{new_id}", headers=acme)).status_code == 200
+    assert (await client.get(f"{WRITE_OFFS}/{new_id}", headers=globex)).status_code == 404
+    await client.post(f"{WRITE_OFFS}/{CURATED_WRITE_OFF}/revert", headers=acme)
+    curated = (await client.get(f"{WRITE_OFFS}/{CURATED_WRITE_OFF}", headers=globex)).json()
+    assert "reverted_by_write_off_id" not in curated
+    assert new_id not in {w["write_off_id"] for w in await walk(client, globex, limit=999)}
+
+
+@pytest.mark.anyio
+async def test_tenant_reset_reseeds_identically(client: httpx.AsyncClient) -> None:
+    headers = await auth(client)
+    pristine = await walk(client, headers, limit=999)
+    await client.post(WRITE_OFFS, json={"write_offs": [patient_item()]}, headers=headers)
+    await client.post(f"{WRITE_OFFS}/{CURATED_WRITE_OFF}/revert", headers=headers)
+    assert await walk(client, headers, limit=999) != pristine
+    response = await client.post("/_sandbox/tenants/acme/reset")
+    assert response.json() == {"reset": "acme"}
+    assert await walk(client, headers, limit=999) == pristine
+
+
+@pytest.mark.anyio
+async def test_reset_all_reseeds_every_tenant(client: httpx.AsyncClient) -> None:
+    acme, globex = await auth(client, "acme"), await auth(client, "globex")
+    pristine = [await walk(client, h, limit=999) for h in (acme, globex)]
+    for h in (acme, globex):
+        await client.post(WRITE_OFFS, json={"write_offs": [patient_item()]}, headers=h)
+    assert (await client.post("/_sandbox/reset")).status_code == 200
+    assert [await walk(client, h, limit=999) for h in (acme, globex)] == pristine
+
+
+@pytest.mark.anyio
+async def test_reset_of_one_tenant_leaves_others(client: httpx.AsyncClient) -> None:
+    acme, globex = await auth(client, "acme"), await auth(client, "globex")
+    made = await client.post(WRITE_OFFS, json={"write_offs": [patient_item()]}, headers=globex)
+    kept = made.json()["write_offs"][0]["write_off_id"]
+    await client.post("/_sandbox/tenants/acme/reset")
+    assert (await client.get(f"{WRITE_OFFS}/{kept}", headers=globex)).status_code == 200
+    assert (await client.get(WRITE_OFFS, headers=acme)).status_code == 200
