@@ -67,11 +67,21 @@ async def test_malformed_json(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer", "Bearer ", "Basic YWNtZTpz", "Bearer not-a-token", "Bearer a.b.c", "Bearer é.é.é"],
+    [
+        None,
+        "Bearer",
+        "Bearer ",
+        "Basic YWNtZTpz",
+        "Bearer not-a-token",
+        "Bearer a.b.c",
+        "Bearer é.é.é",
+    ],
 )
-async def test_bad_credentials_get_401(client: httpx.AsyncClient, authorization: str | None) -> None:
+async def test_bad_credentials_get_401(
+    client: httpx.AsyncClient, authorization: str | None
+) -> None:
     # Encoded by hand: a non-ASCII header must reach the server, not stop in the client.
-    headers = {} if authorization is None else {"Authorization": authorization.encode("latin-1")}
+    headers = {} if authorization is None else {b"Authorization": authorization.encode("latin-1")}
     response = await client.get(WRITE_OFFS, headers=headers)
     content = assert_candid_error(response, 401, "UnauthorizedError")
     assert "token" in content["message"]
@@ -81,7 +91,9 @@ async def test_token_signed_by_another_server_is_unknown(client: httpx.AsyncClie
     headers = await auth(client)
     header, payload, _ = headers["Authorization"].removeprefix("Bearer ").split(".")
     forged = f"Bearer {header}.{payload}.c2lnbmF0dXJl"
-    response = await client.get(f"{WRITE_OFFS}/{CURATED_WRITE_OFF}", headers={"Authorization": forged})
+    response = await client.get(
+        f"{WRITE_OFFS}/{CURATED_WRITE_OFF}", headers={"Authorization": forged}
+    )
     assert_candid_error(response, 401, "UnauthorizedError")
 
 

@@ -56,8 +56,12 @@ async def test_created_write_off_can_be_fetched(client: httpx.AsyncClient) -> No
 async def test_unset_and_null_optionals_are_omitted(client: httpx.AsyncClient) -> None:
     response = await create(client, patient_item(write_off_note=None))
     [made] = response.json()["write_offs"]
-    for optional in ("write_off_note", "custom_write_off_reason", "reverts_write_off_id",
-                     "reverted_by_write_off_id"):
+    for optional in (
+        "write_off_note",
+        "custom_write_off_reason",
+        "reverts_write_off_id",
+        "reverted_by_write_off_id",
+    ):
         assert optional not in made
 
 
@@ -75,7 +79,11 @@ async def test_insurance_write_off_resolves_payer_by_uuid(client: httpx.AsyncCli
 async def test_insurance_write_off_resolves_payer_by_id_and_name(
     client: httpx.AsyncClient,
 ) -> None:
-    identifier = {"type": "payer_info", "payer_id": "SBX01", "payer_name": "Sandbox Mutual Insurance"}
+    identifier = {
+        "type": "payer_info",
+        "payer_id": "SBX01",
+        "payer_name": "Sandbox Mutual Insurance",
+    }
     response = await create(client, insurance_item(payer_identifier=identifier))
     assert response.json()["write_offs"][0]["payer"]["payer_uuid"] == PAYER
 
@@ -152,23 +160,35 @@ async def test_unknown_payer_info_names_the_payer_id(client: httpx.AsyncClient) 
     ("body", "field"),
     [
         ({"write_offs": [patient_item(service_line_id=None)]}, "write_offs[0].service_line_id"),
-        ({"write_offs": [{k: v for k, v in patient_item().items() if k != "amount_cents"}]},
-         "write_offs[0].amount_cents"),
+        (
+            {"write_offs": [{k: v for k, v in patient_item().items() if k != "amount_cents"}]},
+            "write_offs[0].amount_cents",
+        ),
         ({"write_offs": [patient_item(amount_cents=0)]}, "write_offs[0].amount_cents"),
         ({"write_offs": [patient_item(amount_cents="12")]}, "write_offs[0].amount_cents"),
         ({"write_offs": [patient_item(type="refund")]}, "write_offs[0].type"),
         ({"write_offs": [patient_item(type={})]}, "write_offs[0].type"),
-        ({"write_offs": [patient_item(write_off_reason="CONTRACTUAL_ADJUSTMENT")]},
-         "write_offs[0].write_off_reason"),
-        ({"write_offs": [patient_item(write_off_timestamp="yesterday")]},
-         "write_offs[0].write_off_timestamp"),
-        ({"write_offs": [patient_item(write_off_timestamp="2024-01-15T09:30:00")]},
-         "write_offs[0].write_off_timestamp"),
+        (
+            {"write_offs": [patient_item(write_off_reason="CONTRACTUAL_ADJUSTMENT")]},
+            "write_offs[0].write_off_reason",
+        ),
+        (
+            {"write_offs": [patient_item(write_off_timestamp="yesterday")]},
+            "write_offs[0].write_off_timestamp",
+        ),
+        (
+            {"write_offs": [patient_item(write_off_timestamp="2024-01-15T09:30:00")]},
+            "write_offs[0].write_off_timestamp",
+        ),
         ({"write_offs": [patient_item(service_line_id="42")]}, "write_offs[0].service_line_id"),
-        ({"write_offs": [insurance_item(write_off_target={"type": "claim_id"})]},
-         "write_offs[0].write_off_target.value"),
-        ({"write_offs": [patient_item(), insurance_item(payer_identifier={"type": "x"})]},
-         "write_offs[1].payer_identifier.type"),
+        (
+            {"write_offs": [insurance_item(write_off_target={"type": "claim_id"})]},
+            "write_offs[0].write_off_target.value",
+        ),
+        (
+            {"write_offs": [patient_item(), insurance_item(payer_identifier={"type": "x"})]},
+            "write_offs[1].payer_identifier.type",
+        ),
         ({"write_offs": "none"}, "write_offs"),
         ({}, "write_offs"),
         ([], "body"),
@@ -194,7 +214,6 @@ async def test_oversize_body_is_rejected_before_reading(client: httpx.AsyncClien
     assert "at most 1048576" in content["message"]
 
 
-async def test_empty_batch_creates_nothing(client: httpx.AsyncClient) -> None:
-    response = await create(client)
-    assert response.status_code == 200
-    assert response.json() == {"write_offs": []}
+async def test_empty_batch_is_422(client: httpx.AsyncClient) -> None:
+    content = assert_candid_error(await create(client), 422, "HttpRequestValidationsError")
+    assert content[0]["fieldName"] == "write_offs"

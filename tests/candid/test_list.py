@@ -38,19 +38,28 @@ async def test_default_page_is_100_newest_first(client: httpx.AsyncClient) -> No
 
 @pytest.mark.parametrize("limit", ["0", "1000", "-1", "ten", "1.5"])
 async def test_limit_outside_1_to_999_is_422(client: httpx.AsyncClient, limit: str) -> None:
-    content = assert_candid_error(await get(client, limit=limit), 422, "HttpRequestValidationsError")
+    content = assert_candid_error(
+        await get(client, limit=limit), 422, "HttpRequestValidationsError"
+    )
     assert content[0]["fieldName"] == "limit"
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("sort", "amount"), ("sort_direction", "up"), ("account_types", "PAYER"),
-     ("claim_id", "not-a-uuid"), ("payer_uuid", "1234")],
+    [
+        ("sort", "amount"),
+        ("sort_direction", "up"),
+        ("account_types", "PAYER"),
+        ("claim_id", "not-a-uuid"),
+        ("payer_uuid", "1234"),
+    ],
 )
 async def test_bad_query_values_name_the_parameter(
     client: httpx.AsyncClient, name: str, value: str
 ) -> None:
-    content = assert_candid_error(await get(client, **{name: value}), 422, "HttpRequestValidationsError")
+    content = assert_candid_error(
+        await get(client, **{name: value}), 422, "HttpRequestValidationsError"
+    )
     assert content[0]["fieldName"].startswith(name)
 
 
@@ -82,7 +91,9 @@ async def test_sort_is_total_with_id_tie_break(
 async def test_notes_sort_ties_by_id(client: httpx.AsyncClient) -> None:
     headers = await auth(client)
     items = await walk(client, headers, limit=999, sort="write_off_note", sort_direction="asc")
-    same_note = [i["write_off_id"] for i in items if i.get("write_off_note") == items[-1]["write_off_note"]]
+    same_note = [
+        i["write_off_id"] for i in items if i.get("write_off_note") == items[-1]["write_off_note"]
+    ]
     assert len(same_note) > 1  # the seed repeats notes, so ties really occur
     assert same_note == sorted(same_note)
 
@@ -124,9 +135,13 @@ async def test_billing_provider_and_payer_filters(client: httpx.AsyncClient) -> 
     by_payer = await walk(client, headers, payer_uuid=payer)
     expected = {i["write_off_id"] for i in insured if i["payer"]["payer_uuid"] == payer}
     assert {i["write_off_id"] for i in by_payer} == expected
-    provider_targets = [i for i in insured if i["write_off_target"]["type"] == "billing_provider_id"]
+    provider_targets = [
+        i for i in insured if i["write_off_target"]["type"] == "billing_provider_id"
+    ]
     provider = provider_targets[0]["write_off_target"]["value"]
-    by_provider = {i["write_off_id"] for i in await walk(client, headers, billing_provider_id=provider)}
+    by_provider = {
+        i["write_off_id"] for i in await walk(client, headers, billing_provider_id=provider)
+    }
     assert provider_targets[0]["write_off_id"] in by_provider
 
 
@@ -135,7 +150,7 @@ async def test_account_types_are_repeated_keys(client: httpx.AsyncClient) -> Non
     url = f"{WRITE_OFFS}?limit=999&account_types=PATIENT&account_types=THIRD_PARTY_PAYER"
     items = (await client.get(url, headers=headers)).json()["items"]
     assert {i["type"] for i in items} == {"patient", "non_insurance_payer"}
-    only = (await client.get(f"{WRITE_OFFS}?limit=999&account_types=INSURANCE", headers=headers))
+    only = await client.get(f"{WRITE_OFFS}?limit=999&account_types=INSURANCE", headers=headers)
     assert {i["type"] for i in only.json()["items"]} == {"insurance"}
 
 
@@ -151,12 +166,16 @@ async def test_prev_token_returns_the_previous_page(client: httpx.AsyncClient) -
     first = (await client.get(WRITE_OFFS, params={"limit": 10}, headers=headers)).json()
     second = (
         await client.get(
-            WRITE_OFFS, params={"limit": 10, "page_token": first["next_page_token"]}, headers=headers
+            WRITE_OFFS,
+            params={"limit": 10, "page_token": first["next_page_token"]},
+            headers=headers,
         )
     ).json()
     back = (
         await client.get(
-            WRITE_OFFS, params={"limit": 10, "page_token": second["prev_page_token"]}, headers=headers
+            WRITE_OFFS,
+            params={"limit": 10, "page_token": second["prev_page_token"]},
+            headers=headers,
         )
     ).json()
     assert back["items"] == first["items"]
@@ -174,7 +193,9 @@ async def test_created_mid_walk_never_repeats_or_skips(client: httpx.AsyncClient
         page = (await client.get(WRITE_OFFS, params=params, headers=headers)).json()
         seen.extend(item["write_off_id"] for item in page["items"])
         made = await client.post(
-            WRITE_OFFS, json={"write_offs": [patient_item(amount_cents=next(amounts))]}, headers=headers
+            WRITE_OFFS,
+            json={"write_offs": [patient_item(amount_cents=next(amounts))]},
+            headers=headers,
         )
         created.append(made.json()["write_offs"][0]["write_off_id"])
         if "next_page_token" not in page:

@@ -20,7 +20,9 @@ from tests.candid.helpers import (
 pytestmark = pytest.mark.anyio
 
 
-async def revert(client: httpx.AsyncClient, some_id: str, headers: dict[str, str]) -> httpx.Response:
+async def revert(
+    client: httpx.AsyncClient, some_id: str, headers: dict[str, str]
+) -> httpx.Response:
     return await client.post(f"{WRITE_OFFS}/{some_id}/revert", headers=headers)
 
 
@@ -46,7 +48,10 @@ async def test_revert_keeps_the_variant_for_insurance(client: httpx.AsyncClient)
     headers = await auth(client)
     items = (await client.get(WRITE_OFFS, params={"limit": 999}, headers=headers)).json()["items"]
     original = next(
-        i for i in items if i["type"] == "insurance" and "reverted_by_write_off_id" not in i
+        i
+        for i in items
+        if i["type"] == "insurance"
+        and "reverted_by_write_off_id" not in i
         and "reverts_write_off_id" not in i
     )
     reversal = (await revert(client, original["write_off_id"], headers)).json()
@@ -127,7 +132,9 @@ async def test_revert_era_originated_returns_bare_id(client: httpx.AsyncClient) 
 
 async def test_plain_adjustment_on_era_path_is_422(client: httpx.AsyncClient) -> None:
     headers = await auth(client)
-    response = await client.post(f"{WRITE_OFFS}/{ADJUSTMENT}/revert-era-originated", headers=headers)
+    response = await client.post(
+        f"{WRITE_OFFS}/{ADJUSTMENT}/revert-era-originated", headers=headers
+    )
     content = assert_candid_error(response, 422, "UnprocessableEntityError")
     assert "did not originate from an ERA" in content["message"]
 

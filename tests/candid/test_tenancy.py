@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from billing_sandbox.app import create_app
 from billing_sandbox.apis.candid.store import CandidStore
+from billing_sandbox.app import create_app
 from billing_sandbox.settings import Settings
 from billing_sandbox.tenancy import Sandbox
 from tests.candid.helpers import CURATED_WRITE_OFF, WRITE_OFFS, auth, patient_item, walk
@@ -36,7 +36,11 @@ def test_golden_dump_of_seed_0_tenant_acme() -> None:
 def test_seed_has_about_200_write_offs_over_all_variants() -> None:
     data = orjson.loads(dump(Settings(), "acme"))
     assert len(data["write_offs"]) == 200
-    assert {w["type"] for w in data["write_offs"]} == {"patient", "insurance", "non_insurance_payer"}
+    assert {w["type"] for w in data["write_offs"]} == {
+        "patient",
+        "insurance",
+        "non_insurance_payer",
+    }
     assert any("reverts_write_off_id" in w for w in data["write_offs"])
     adjustments = data["reference"]["insurance_balance_adjustments"]
     assert {a["era_originated"] for a in adjustments} == {True, False}
