@@ -30,6 +30,11 @@ class SortedKeys:
     def add(self, key: Key) -> None:
         insort(self.keys, key)
 
+    def add_many(self, keys: list[Key]) -> None:
+        """Bulk load (seeding): one sort instead of a memmove per key."""
+        self.keys.extend(keys)
+        self.keys.sort()
+
     def __len__(self) -> int:
         return len(self.keys)
 

@@ -235,15 +235,22 @@ class CandidStore:
         return _ordered(record)
 
     def load(self, records: list[WriteOff]) -> None:
-        """Store complete records as they are (seed data and fixtures)."""
-        for record in records:
-            self._insert(_ordered(record))
+        """Store complete records as they are (seed data and fixtures), sorting once."""
+        ordered = [_ordered(record) for record in records]
+        for record in ordered:
+            self._index(record)
+        for name in SORT_FIELDS:
+            self._sorted[name].add_many([_sort_key(record, name) for record in ordered])
 
     def _insert(self, record: WriteOff) -> None:
-        record_id = record["write_off_id"]
-        self._write_offs[record_id] = record
+        self._index(record)
         for name in SORT_FIELDS:
             self._sorted[name].add(_sort_key(record, name))
+
+    def _index(self, record: WriteOff) -> None:
+        """Store a record and index it for filtering (the sorted keys are the caller's job)."""
+        record_id = record["write_off_id"]
+        self._write_offs[record_id] = record
         for name, value in self._facets(record).items():
             self._by_filter[name].setdefault(value, set()).add(record_id)
         self._by_account[ACCOUNT_TYPE[record["type"]]].add(record_id)
