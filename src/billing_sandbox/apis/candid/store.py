@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing_sandbox.apis.candid.paging import Key, PageTokens, SortedKeys, cut_page
-from billing_sandbox.apis.candid.reference import BalanceAdjustment, ReferenceData
+from billing_sandbox.apis.candid.reference import BalanceAdjustment, ReferenceData, ServiceLine
 from billing_sandbox.apis.candid.timestamps import render, sort_micros
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import NotFound, Unprocessable
@@ -285,7 +285,7 @@ class CandidStore:
 
     # ---- lookups ----
 
-    def _service_line(self, service_line_id: str) -> Any:
+    def _service_line(self, service_line_id: str) -> ServiceLine:
         line = self.reference.service_lines.get(_canonical(service_line_id))
         if line is None:
             raise NotFound("service line", service_line_id)
