@@ -49,12 +49,17 @@ class Operation:
     response_checks: dict[int, SchemaCheck | None]
     secured: bool
 
-    @property
+    @cached_property
     def success_status(self) -> int:
         return min(status for status in self.response_checks if 200 <= status < 300)
 
-    def params_in(self, location: str) -> tuple[Parameter, ...]:
-        return tuple(p for p in self.parameters if p.location == location)
+    @cached_property
+    def by_location(self) -> dict[str, tuple[Parameter, ...]]:
+        """Parameters grouped by where they travel; a location with none is absent."""
+        grouped: dict[str, tuple[Parameter, ...]] = {}
+        for param in self.parameters:
+            grouped[param.location] = (*grouped.get(param.location, ()), param)
+        return grouped
 
 
 class Spec:

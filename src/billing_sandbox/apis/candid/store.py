@@ -334,6 +334,8 @@ class CandidStore:
 
 def _canonical(some_id: str) -> str:
     """Uuids are stored lower-case and hyphenated; the spec has already checked the format."""
+    if some_id.islower() or some_id.isdigit():
+        return some_id  # already canonical: the common case, and no parsing needed
     try:
         return str(uuid.UUID(some_id))
     except ValueError:
