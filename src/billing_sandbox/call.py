@@ -1,4 +1,4 @@
-"""What a handler receives (a parsed, validated call) and what it may return."""
+"""What a handler receives: a parsed, validated call."""
 
 from __future__ import annotations
 
@@ -24,11 +24,3 @@ class Call:
         if self.tenant_id is None:
             raise RuntimeError("this operation is not authenticated, so it has no tenant")
         return self.sandbox.tenant(self.tenant_id)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A handler result whose status differs from the operation's success status."""
-
-    status: int
-    body: Any

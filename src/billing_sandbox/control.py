@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from billing_sandbox import __version__
 from billing_sandbox.call import Call
-from billing_sandbox.errors import NotFound
+from billing_sandbox.errors import ApiError, NotFound
 
 
 async def get_health(call: Call) -> dict[str, Any]:
@@ -42,7 +42,7 @@ async def get_spec_json(call: Call) -> Response:
     return Response(spec.as_json, media_type="application/json")
 
 
-def render_error(error: Any) -> dict[str, Any]:
+def render_error(error: ApiError) -> dict[str, Any]:
     """The control API's own envelope: `{"error": <kind>, "message": <text>}`."""
     kind = "not_found" if isinstance(error, NotFound) else type(error).__name__
     return {"error": kind, "message": error.message}

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from billing_sandbox import params
 from billing_sandbox.api import Api
 from billing_sandbox.body import read_body
-from billing_sandbox.call import Call, Reply
+from billing_sandbox.call import Call
 from billing_sandbox.errors import ApiError, SandboxBug, ValidationFailed
 from billing_sandbox.spec import JSON, Operation, Spec
 from billing_sandbox.tenancy import Sandbox
@@ -86,8 +86,6 @@ def _endpoint(
             return _render(bug.status, api.render_error(bug))
         if isinstance(result, Response):
             return result
-        if isinstance(result, Reply):
-            return _respond(api, op, result.status, result.body, sandbox)
         return _respond(api, op, op.success_status, result, sandbox)
 
     return endpoint

@@ -35,9 +35,6 @@ class SortedKeys:
         self.keys.extend(keys)
         self.keys.sort()
 
-    def __len__(self) -> int:
-        return len(self.keys)
-
 
 def walk(keys: list[Key], cursor: Key | None, ascending: bool) -> Iterator[Key]:
     """Keys strictly after `cursor` going up (or strictly before it going down)."""
