@@ -68,8 +68,8 @@ def toy_handlers(**overrides: Any) -> types.ModuleType:
     return module
 
 
-def render(error: ApiError) -> dict[str, Any]:
-    return {"kind": type(error).__name__, "message": error.message}
+def render(error: ApiError) -> tuple[int, dict[str, Any]]:
+    return error.status, {"kind": type(error).__name__, "message": error.message}
 
 
 def toy_app(tmp_path: Path, handlers: types.ModuleType, validate: bool = True) -> Starlette:

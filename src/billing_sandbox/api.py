@@ -23,7 +23,8 @@ class Api:
     title: str
     spec_file: str
     handlers: ModuleType
-    render_error: Callable[[ApiError], Any]
+    # The status and body this API answers an error with (its own envelope and status table).
+    render_error: Callable[[ApiError], tuple[int, Any]]
     # Returns the tenant id named by the request's credentials, or raises `Unauthenticated`.
     authenticate: Callable[[Headers, Sandbox], str] | None = None
     # Builds and seeds this API's store for a new tenant.

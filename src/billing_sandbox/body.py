@@ -19,14 +19,14 @@ async def read_body(op: Operation, request: Request, limit: int) -> Any:
     raw = await _read_limited(request, limit)
     if not raw:
         if op.body_required:
-            raise ValidationFailed([Issue("body", "a request body is required")])
+            raise ValidationFailed([Issue("body", (), "a request body is required", "missing")])
         return None
     media = _media_type(request)
     if media not in op.body_checks:
         accepted = ", ".join(op.body_checks)
         raise UnsupportedMediaType(f"Content-Type {media!r} is not supported here; send {accepted}")
     body = _decode_form(raw) if media == FORM else _decode_json(raw)
-    issues = op.body_checks[media].issues(body)
+    issues = op.body_checks[media].issues(body, "body")
     if issues:
         raise ValidationFailed(issues)
     return body

@@ -42,7 +42,7 @@ async def get_spec_json(call: Call) -> Response:
     return Response(spec.as_json, media_type="application/json")
 
 
-def render_error(error: ApiError) -> dict[str, Any]:
+def render_error(error: ApiError) -> tuple[int, dict[str, Any]]:
     """The control API's own envelope: `{"error": <kind>, "message": <text>}`."""
     kind = "not_found" if isinstance(error, NotFound) else type(error).__name__
-    return {"error": kind, "message": error.message}
+    return error.status, {"error": kind, "message": error.message}

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PathItem = str | int
+
 
 @dataclass(frozen=True)
 class Issue:
-    """One thing wrong with a request: where (a dotted field path) and what."""
+    """One thing wrong with a request: where it is, what is wrong, and a machine-readable kind.
 
-    field: str
+    `location` is `path`, `query`, `header` or `body`; `path` leads from there to the field.
+    """
+
+    location: str
+    path: tuple[PathItem, ...]
     message: str
+    kind: str = "value_error"
+
+    @property
+    def field(self) -> str:
+        """The field as Candid names it: `write_offs[0].amount_cents`, or the location."""
+        text = ""
+        for part in self.path:
+            if isinstance(part, int):
+                text += f"[{part}]"
+            else:
+                text += f".{part}" if text else str(part)
+        return text or self.location
 
 
 class ApiError(Exception):

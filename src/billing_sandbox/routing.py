@@ -79,11 +79,11 @@ def _endpoint(
             call = await _parse(api, op, request, sandbox)
             result = await handlers[op.operation_id](call)
         except ApiError as error:
-            return _respond(api, op, error.status, api.render_error(error), sandbox)
+            return _respond(api, op, *api.render_error(error), sandbox)
         except Exception:
             log.exception("%s %s crashed", api.name, op.operation_id)
             bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
-            return _render(bug.status, api.render_error(bug))
+            return _render(*api.render_error(bug))
         if isinstance(result, Response):
             return result
         return _respond(api, op, op.success_status, result, sandbox)
@@ -110,7 +110,7 @@ async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) ->
         issue
         for location, given in values.items()
         if not op.parameter_checks[location].is_valid(given)
-        for issue in op.parameter_checks[location].issues(given)
+        for issue in op.parameter_checks[location].issues(given, location)
     ]
     if issues:
         raise ValidationFailed(issues)
@@ -131,7 +131,7 @@ def _respond(api: Api, op: Operation, status: int, body: Any, sandbox: Sandbox) 
         if problem:
             log.error("%s %s: %s", api.name, op.operation_id, problem)
             bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
-            return _render(bug.status, api.render_error(bug))
+            return _render(*api.render_error(bug))
     return _render(status, body)
 
 
@@ -141,7 +141,7 @@ def _response_problem(op: Operation, status: int, body: Any) -> str | None:
     check = op.response_checks[status]
     if check is None or check.is_valid(body):
         return None
-    found = "; ".join(f"{i.field}: {i.message}" for i in check.issues(body)[:5])
+    found = "; ".join(f"{i.field}: {i.message}" for i in check.issues(body, "response")[:5])
     return f"returned a {status} body that breaks its spec: {found}"
 
 

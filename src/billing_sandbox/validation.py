@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import jsonschema_rs
 
-from billing_sandbox.errors import Issue
-
-PathItem = str | int
+from billing_sandbox.errors import Issue, PathItem
 
 
 class SchemaCheck:
@@ -23,44 +21,63 @@ class SchemaCheck:
     def is_valid(self, instance: Any) -> bool:
         return bool(self._validator.is_valid(instance))
 
-    def issues(self, instance: Any, prefix: Sequence[PathItem] = ()) -> list[Issue]:
-        """Every problem with `instance`, each named by its field path (`write_offs[0].type`)."""
+    def issues(self, instance: Any, location: str) -> list[Issue]:
+        """Every problem with `instance`, each with its path from `location`."""
         found: list[Issue] = []
         for error in self._validator.iter_errors(instance):
-            found.extend(_explain(error, prefix))
-        return _unique(found)
+            found.extend(_explain(error, location))
+        return list(dict.fromkeys(found))
 
 
-def field_name(path: Iterable[PathItem]) -> str:
-    """Render a JSON path the way Candid names fields: `write_offs[0].amount_cents`."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "body"
+# jsonschema-rs error kinds → the `type` pydantic reports for the same mistake.
+_KINDS = {
+    "Enum": "enum",
+    "Constant": "literal_error",
+    "Minimum": "greater_than_equal",
+    "ExclusiveMinimum": "greater_than",
+    "Maximum": "less_than_equal",
+    "ExclusiveMaximum": "less_than",
+    "MinLength": "string_too_short",
+    "MaxLength": "string_too_long",
+    "MinItems": "too_short",
+    "MaxItems": "too_long",
+    "Pattern": "string_pattern_mismatch",
+}
+_TYPE_KINDS = {
+    "integer": "int_type",
+    "number": "float_type",
+    "string": "string_type",
+    "boolean": "bool_type",
+    "array": "list_type",
+    "object": "dict_type",
+}
 
 
-def _explain(error: Any, prefix: Sequence[PathItem]) -> list[Issue]:
-    path = [*prefix, *error.instance_path]
+def _kind(error: Any) -> str:
+    name = type(error.kind).__name__
+    if name == "Type":
+        types = error.kind.as_dict().get("types") or [""]
+        return _TYPE_KINDS.get(str(types[0]).lower(), "type_error")
+    return _KINDS.get(name, "value_error")
+
+
+def _explain(error: Any, location: str) -> list[Issue]:
+    path = tuple(error.instance_path)
     kind = error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
-        return [Issue(field_name([*path, kind.property]), "is required")]
+        return [Issue(location, (*path, kind.property), "Field required", "missing")]
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.OneOfNotValid):
-        return _explain_one_of(path, error.instance_path, kind.context, prefix)
-    return [Issue(field_name(path), _plain(error.message))]
+        return _explain_one_of(path, kind.context, location)
+    return [Issue(location, path, _plain(error.message), _kind(error))]
 
 
-def _explain_one_of(
-    path: list[PathItem], at: Sequence[PathItem], branches: Any, prefix: Sequence[PathItem]
-) -> list[Issue]:
+def _explain_one_of(path: tuple[PathItem, ...], branches: Any, location: str) -> list[Issue]:
     """A failed discriminated union: report the branch the discriminator chose, or the choices.
 
     Our specs pin each branch's discriminator with `const`, so the chosen branch is the one
     without a `const` failure directly under the union's own instance.
     """
-    depth = len(at) + 1
+    depth = len(path) + 1
     discriminator: PathItem = "type"
     expected: list[str] = []
     chosen: list[Any] | None = None
@@ -77,17 +94,14 @@ def _explain_one_of(
         elif chosen is None:
             chosen = list(branch)
     if chosen is not None:
-        return [issue for e in chosen for issue in _explain(e, prefix)]
+        return [issue for e in chosen for issue in _explain(e, location)]
     if expected:
         choices = ", ".join(repr(value) for value in expected)
-        return [Issue(field_name([*path, discriminator]), f"must be one of {choices}")]
-    return [Issue(field_name(path), "does not match any of the allowed shapes")]
+        message = f"must be one of {choices}"
+        return [Issue(location, (*path, discriminator), message, "union_tag_invalid")]
+    return [Issue(location, path, "does not match any of the allowed shapes", "union_tag_invalid")]
 
 
 def _plain(message: str) -> str:
     """jsonschema-rs messages quote the instance first; keep them, they name the bad value."""
     return message if len(message) <= 300 else message[:297] + "..."
-
-
-def _unique(issues: list[Issue]) -> list[Issue]:
-    return list(dict.fromkeys(issues))

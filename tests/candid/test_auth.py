@@ -40,7 +40,7 @@ async def test_empty_client_id_is_rejected(client: httpx.AsyncClient) -> None:
 async def test_missing_client_secret_is_named(client: httpx.AsyncClient) -> None:
     response = await client.post(TOKEN, json={"client_id": "acme"})
     content = assert_candid_error(response, 422, "HttpRequestValidationsError")
-    assert content == [{"fieldName": "client_secret", "humanReadableMessage": "is required"}]
+    assert content == [{"fieldName": "client_secret", "humanReadableMessage": "Field required"}]
 
 
 async def test_missing_body_is_rejected(client: httpx.AsyncClient) -> None:

@@ -15,8 +15,12 @@ from billing_sandbox.errors import (
 )
 
 
-def render_error(error: ApiError) -> dict[str, Any]:
+def render_error(error: ApiError) -> tuple[int, dict[str, Any]]:
     """Render any sandbox error the way Candid's Fern-generated server does."""
+    return error.status, _body(error)
+
+
+def _body(error: ApiError) -> dict[str, Any]:
     if isinstance(error, ValidationFailed):
         content: Any = [
             {"fieldName": issue.field, "humanReadableMessage": issue.message}

@@ -119,4 +119,4 @@ def _fingerprint(query: dict[str, Any]) -> str:
 
 
 def _bad_token(problem: str) -> ValidationFailed:
-    return ValidationFailed([Issue("page_token", problem)])
+    return ValidationFailed([Issue("query", ("page_token",), problem)])
