@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.requests import Request
 
-from billing_sandbox.errors import BadRequest, Issue, UnsupportedMediaType, ValidationFailed
+from billing_sandbox.errors import Issue, MalformedBody, UnsupportedMediaType, ValidationFailed
 from billing_sandbox.spec import FORM, JSON, Operation
 
 
@@ -35,12 +35,14 @@ async def read_body(op: Operation, request: Request, limit: int) -> Any:
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"request body is {declared} bytes; the sandbox accepts at most {limit}")
+        raise MalformedBody(
+            f"request body is {declared} bytes; the sandbox accepts at most {limit}"
+        )
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
         if len(chunks) > limit:
-            raise BadRequest(f"request body exceeds the limit of {limit} bytes")
+            raise MalformedBody(f"request body exceeds the limit of {limit} bytes")
     return bytes(chunks)
 
 
@@ -56,12 +58,12 @@ def _decode_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise BadRequest(f"request body is not valid JSON: {error}") from None
+        raise MalformedBody(f"request body is not valid JSON: {error}") from None
 
 
 def _decode_form(raw: bytes) -> dict[str, str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest("form body is not valid UTF-8") from None
+        raise MalformedBody("form body is not valid UTF-8") from None
     return dict(parse_qsl(text, keep_blank_values=True))

@@ -47,6 +47,10 @@ class BadRequest(ApiError):
     status = 400
 
 
+class MalformedBody(BadRequest):
+    """The body cannot be decoded (not JSON, not UTF-8) or is over the size limit."""
+
+
 class Unauthenticated(ApiError):
     """Credentials are missing, malformed, unknown or expired."""
 
