@@ -30,7 +30,9 @@ def _body(error: ApiError) -> dict[str, Any]:
     if isinstance(error, NotFound):
         return {"errorName": "EntityNotFoundError", "content": {"id": error.entity_id}}
     return {
-        "errorName": _NAMES.get(type(error), "InternalError"),
+        "errorName": next(
+            (n for kind, n in _NAMES.items() if isinstance(error, kind)), "InternalError"
+        ),
         "content": {"message": error.message},
     }
 
