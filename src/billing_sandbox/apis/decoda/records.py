@@ -22,7 +22,7 @@ class Patient:
     email: str | None = None
     phone_number: str | None = None
     external_id: str | None = None
-    date_of_birth: date | None = None
+    date_of_birth: str | None = None  # as sent: an ISO date
     gender: str | None = None
     address: str | None = None
     city: str | None = None
@@ -78,7 +78,7 @@ class Charge:
     description: str | None = None
     comment: str | None = None
     external_id: str | None = None
-    external_created_date: datetime | None = None
+    external_created_date: str | None = None  # as sent: the client's own timestamp
     creator_id: str | None = None
     location_id: str | None = None
     rule_set_id: str | None = None

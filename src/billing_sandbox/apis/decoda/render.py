@@ -22,10 +22,11 @@ from billing_sandbox.apis.decoda.timeline import Event
 Json = dict[str, Any]
 
 
-def iso(moment: datetime | date | None) -> str | None:
-    """`2026-03-01T12:00:00Z` for instants, `2026-03-01` for dates, as pydantic writes them."""
-    if moment is None:
-        return None
+def iso(moment: datetime | date | str | None) -> str | None:
+    """`2026-03-01T12:00:00Z` for instants, `2026-03-01` for dates, as pydantic writes them;
+    text the client sent is returned as it came."""
+    if moment is None or isinstance(moment, str):
+        return moment
     return moment.isoformat().replace("+00:00", "Z")
 
 

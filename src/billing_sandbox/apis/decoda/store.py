@@ -25,7 +25,7 @@ from billing_sandbox.apis.decoda.records import (
 )
 from billing_sandbox.apis.decoda.schedule import schedule
 from billing_sandbox.clock import Clock
-from billing_sandbox.errors import NotFound, Unprocessable
+from billing_sandbox.errors import Issue, NotFound, Unprocessable, ValidationFailed
 
 
 class DecodaStore:
@@ -81,6 +81,10 @@ class DecodaStore:
         self.patients[patient.id] = patient
         return patient
 
+    def create_patient(self, **fields: Any) -> Patient:
+        patient = Patient(id=self.new_id("pat"), created_date=self.clock.now(), **fields)
+        return self.add_patient(patient)
+
     def search_patients(
         self, search_term: str | None, external_id: str | None, limit: int
     ) -> list[Patient]:
@@ -106,18 +110,57 @@ class DecodaStore:
 
     # ---- charges ----
 
+    def open_legacy_charge(
+        self,
+        patient_id: str,
+        total_outstanding: int,
+        items: list[dict[str, Any]],
+        requested_status: str | None,
+        **details: Any,
+    ) -> Charge:
+        """A `/v1` charge: each line is a catalogue item (by `itemId`) or a new one (`item`),
+        priced from the catalogue. New items are stored only if the charge is."""
+        self.patient(patient_id)
+        new_items: list[CatalogueItem] = []
+        lines = []
+        for index, entry in enumerate(items):
+            if entry.get("itemId") is not None:
+                item = self.item(entry["itemId"])
+            elif entry.get("item") is not None:
+                spec = entry["item"]
+                item = CatalogueItem(
+                    id=self.new_id("item"),
+                    name=spec["name"],
+                    price=spec["price"],
+                    description=spec.get("description"),
+                    unit=spec.get("unit"),
+                )
+                new_items.append(item)
+            else:
+                problem = "give itemId (a catalogue item) or item (a new catalogue item)"
+                raise ValidationFailed([Issue("body", ("items", index), problem, "missing")])
+            lines.append(
+                {"quantity": entry["quantity"], "price": item.price, "item_id": item.id,
+                 "name": item.name}
+            )  # fmt: skip
+        return self.open_charge(
+            patient_id, total_outstanding, lines, requested_status, new_items, **details
+        )
+
     def open_charge(
         self,
         patient_id: str,
         total_outstanding: int,
         lines: Iterable[dict[str, Any]],
         requested_status: str | None,
+        new_items: Iterable[CatalogueItem] = (),
         **details: Any,
     ) -> Charge:
         """Create a charge; `lines` carry quantity, price and optional discount/tax/item id."""
         self.patient(patient_id)
+        pending = {item.id: item for item in new_items}
         charge_id = self.new_id("chg")
-        built = [self._line(charge_id, line) for line in lines]
+        built = [self._line(charge_id, line, pending) for line in lines]
         total = charge_total(
             built,
             details.get("custom_amount", 0),
@@ -145,12 +188,13 @@ class DecodaStore:
                 f"a new charge with totalOutstanding {total_outstanding} is {charge.status}, "
                 f"not {requested_status}: in the sandbox a status follows the money that moved"
             )
+        self.items.update(pending)
         self.charges[charge.id] = charge
         return charge
 
-    def _line(self, charge_id: str, line: dict[str, Any]) -> Line:
+    def _line(self, charge_id: str, line: dict[str, Any], pending: dict[str, Any]) -> Line:
         item_id = line.get("item_id")
-        if item_id is not None:
+        if item_id is not None and item_id not in pending:
             self.item(item_id)
         return Line(id=self.new_id("chi"), charge_id=charge_id, **line)
 
@@ -159,8 +203,35 @@ class DecodaStore:
         self.items[item.id] = item
         return item
 
-    def live_charges(self) -> list[Charge]:
-        return [c for c in self.charges.values() if not c.archived]
+    def find_charges(self, patient_id: str | None, status: str | None) -> list[Charge]:
+        """Live charges, newest first, optionally of one patient and one status."""
+        return [
+            c
+            for c in sorted(
+                self.charges.values(), key=lambda c: (c.created_date, c.id), reverse=True
+            )
+            if not c.archived
+            and (patient_id is None or c.patient_id == patient_id)
+            and (status is None or c.status == status)
+        ]
+
+    def find_charges_v1(
+        self,
+        sort_by: str,
+        descending: bool,
+        limit: int,
+        **filters: Any,
+    ) -> list[Charge]:
+        """The legacy list: exact-match filters, then sorted (ties by id) and cut to `limit`."""
+        fields = {"created_date": "created_date", "total": "total",
+                  "total_outstanding": "total_outstanding", "status": "status"}  # fmt: skip
+        wanted = {name: value for name, value in filters.items() if value is not None}
+        matching = [
+            c for c in self.charges.values()
+            if not c.archived and all(getattr(c, name) == value for name, value in wanted.items())
+        ]  # fmt: skip
+        matching.sort(key=lambda c: (getattr(c, fields[sort_by]), c.id), reverse=descending)
+        return matching[:limit]
 
     def archive_charge(self, charge_id: str) -> bool:
         charge = self.charge(charge_id)

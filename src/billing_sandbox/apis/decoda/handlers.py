@@ -1,0 +1,250 @@
+"""Decoda handlers: translate camelCase bodies and snake_case queries into one store call,
+and render the result in the caller's API generation. No rules live here."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from billing_sandbox.apis.decoda import render, render_v1
+from billing_sandbox.apis.decoda.records import Patient
+from billing_sandbox.apis.decoda.store import DecodaStore
+from billing_sandbox.apis.decoda.timeline import timeline
+from billing_sandbox.call import Call
+from billing_sandbox.errors import Issue, ValidationFailed
+
+Json = dict[str, Any]
+_CHARGE_DETAILS = {
+    "customAmount": "custom_amount",
+    "discountAmount": "discount_amount",
+    "discountPercentage": "discount_percentage",
+    "description": "description",
+    "comment": "comment",
+    "externalId": "external_id",
+    "externalCreatedDate": "external_created_date",
+    "creatorId": "creator_id",
+    "locationId": "location_id",
+    "ruleSetId": "rule_set_id",
+    "meta": "meta",
+    "patientPaysProcessingFee": "patient_pays_processing_fee",
+}
+_LINE_FIELDS = {
+    "quantity": "quantity",
+    "price": "price",
+    "itemId": "item_id",
+    "name": "name",
+    "description": "description",
+    "discountAmount": "discount_amount",
+    "discountPercentage": "discount_percentage",
+    "discountReason": "discount_reason",
+    "taxAmount": "tax_amount",
+}
+_PATIENT_FIELDS = {
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "email": "email",
+    "phoneNumber": "phone_number",
+    "externalId": "external_id",
+    "externalUserId": "external_id",
+    "dateOfBirth": "date_of_birth",
+    "gender": "gender",
+    "address": "address",
+    "city": "city",
+    "state": "state",
+    "zipCode": "zip_code",
+    "country": "country",
+    "meta": "meta",
+    "patientSource": "patient_source",
+    "type": "type",
+    "creditBalance": "credit_balance",
+}
+
+
+def _store(call: Call) -> DecodaStore:
+    store: DecodaStore = call.tenant.store("decoda")
+    return store
+
+
+def _pick(body: Json, names: dict[str, str]) -> Json:
+    """The fields a body sets (null means unset), renamed to the store's names."""
+    return {ours: body[theirs] for theirs, ours in names.items() if body.get(theirs) is not None}
+
+
+def _new_patient(call: Call) -> Patient:
+    return _store(call).create_patient(**_pick(call.body or {}, _PATIENT_FIELDS))
+
+
+def _charge_ids(charges: list[Json]) -> list[str]:
+    missing = [index for index, charge in enumerate(charges) if not charge.get("id")]
+    if missing:
+        issues = [
+            Issue("body", (i, "id"), "the sandbox finds each charge by its id", "missing")
+            for i in missing
+        ]
+        raise ValidationFailed(issues)
+    return [str(charge["id"]) for charge in charges]
+
+
+def _date(text: str | None, *path: str | int) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            [Issue("body", path, f"{text!r} is not a calendar date", "date_parsing")]
+        ) from None
+
+
+# ---- legacy /v1 ----
+
+
+async def create_charge_v1(call: Call) -> Json:
+    store = _store(call)
+    body = call.body
+    charge = store.open_legacy_charge(
+        body["patientId"],
+        body["totalOutstanding"],
+        body.get("items") or [],
+        body.get("status"),
+        **_pick(body, _CHARGE_DETAILS),
+    )
+    return render_v1.charge_detail(charge, store)
+
+
+async def get_charge_v1(call: Call) -> Json:
+    store = _store(call)
+    return render_v1.charge_detail(store.charge(call.path["charge_id"]), store)
+
+
+async def list_charges_v1(call: Call) -> list[Json]:
+    store = _store(call)
+    q = call.query
+    charges = store.find_charges_v1(
+        patient_id=q.get("patient_id"),
+        status=q.get("status"),
+        external_id=q.get("external_id"),
+        total=q.get("total"),
+        total_outstanding=q.get("total_outstanding"),
+        description=q.get("description"),
+        sort_by=q["sort_by"],
+        descending=q["sort_direction"] == "desc",
+        limit=q["n"],
+    )
+    return [render_v1.charge_summary(charge, store) for charge in charges]
+
+
+async def adjust_charge_v1(call: Call) -> Json:
+    return await create_adjustment(call)
+
+
+async def create_patient_v1(call: Call) -> Json:
+    return render_v1.patient(_new_patient(call))
+
+
+async def get_patient_v1(call: Call) -> Json:
+    return render_v1.patient(_store(call).patient(call.path["patient_id"]))
+
+
+async def list_patients_v1(call: Call) -> list[Json]:
+    q = call.query
+    found = _store(call).search_patients(q.get("search_term"), q.get("external_user_id"), q["n"])
+    return [render_v1.patient(patient) for patient in found]
+
+
+# ---- current ----
+
+
+async def get_charge_timeline(call: Call) -> list[Json]:
+    events = timeline(_store(call), call.query.get("charge_id"), call.query.get("payment_id"))
+    return [render.event(entry) for entry in events]
+
+
+async def create_charge(call: Call) -> Json:
+    store = _store(call)
+    body = call.body
+    lines = [_pick(line, _LINE_FIELDS) for line in body.get("items") or []]
+    details = _pick(body, {k: v for k, v in _CHARGE_DETAILS.items() if k != "customAmount"})
+    charge = store.open_charge(
+        body["patientId"], body["totalOutstanding"], lines, body.get("status"), **details
+    )
+    return render.charge_summary(charge, store)
+
+
+async def get_charge(call: Call) -> Json:
+    store = _store(call)
+    return render.charge_detail(store.charge(call.path["id"]), store)
+
+
+async def list_charges(call: Call) -> list[Json]:
+    store = _store(call)
+    found = store.find_charges(call.query.get("patient_id"), call.query.get("status"))
+    return [render.charge_detail(charge, store) for charge in found]
+
+
+async def archive_charge(call: Call) -> bool:
+    return _store(call).archive_charge(call.path["charge_id"])
+
+
+async def create_adjustment(call: Call) -> Json:
+    body = call.body
+    details = _pick(body, {"providerId": "provider_id", "locationId": "location_id"})
+    made = _store(call).adjust(body["chargeId"], body["amount"], body["reason"], **details)
+    return render.adjustment_summary(made)
+
+
+async def create_write_off(call: Call) -> Json:
+    body = call.body
+    details = _pick(body, {"providerId": "provider_id", "locationId": "location_id"})
+    return render.adjustment_summary(
+        _store(call).write_off(body["chargeId"], body["reason"], **details)
+    )
+
+
+async def create_cash_settled_payment(call: Call) -> Json:
+    q = call.query
+    payment = _store(call).settle_externally(
+        _charge_ids(call.body),
+        q["amount"],
+        q["payment_medium"],
+        q.get("credit_overpayment_amount") or 0,
+        q.get("patient_id"),
+    )
+    return render.payment_summary(payment)
+
+
+async def refund_payment(call: Call) -> Json:
+    body = call.body
+    details = _pick(body, {"providerId": "provider_id", "description": "description"})
+    refund = _store(call).refund(body["paymentId"], body["amount"], body["reason"], **details)
+    return render.refund_summary(refund)
+
+
+async def create_payment_plan_with_charges(call: Call) -> Json:
+    body = call.body
+    plan = body["paymentPlan"]
+    created = _store(call).start_plan(
+        charge_ids=_charge_ids(body["charges"]),
+        plan_charge_ids=plan["chargeIds"],
+        initial_amount=plan["initialAmount"],
+        installments=plan["installments"],
+        installment_amount=plan["installmentAmount"],
+        frequency=plan["frequency"],
+        start_date=_date(plan.get("startDate"), "paymentPlan", "startDate"),
+        payment_method_id=body["rainforestPaymentMethodId"],
+        location_id=plan.get("locationId"),
+    )
+    return render.plan(created)
+
+
+async def cancel_payment_plan(call: Call) -> bool:
+    return _store(call).cancel_plan(call.path["charge_id"])
+
+
+async def create_patient(call: Call) -> Json:
+    return render.patient_summary(_new_patient(call))
+
+
+async def get_patient(call: Call) -> Json:
+    store = _store(call)
+    return render.patient_chart(store.patient(call.path["patient_id"]), store)
