@@ -150,24 +150,29 @@ class DecodaStore:
     def open_charge(
         self,
         patient_id: str,
-        total_outstanding: int,
+        total_outstanding: int | None,
         lines: Iterable[dict[str, Any]],
         requested_status: str | None,
         new_items: Iterable[CatalogueItem] = (),
+        charge_id: str | None = None,
         **details: Any,
     ) -> Charge:
-        """Create a charge; `lines` carry quantity, price and optional discount/tax/item id."""
+        """Create a charge; `lines` carry quantity, price and optional discount/tax/item id.
+        `total_outstanding` None means the whole total (seed data); `charge_id` fixes the id
+        (curated fixtures), otherwise one is drawn."""
         self.patient(patient_id)
         pending = {item.id: item for item in new_items}
-        charge_id = self.new_id("chg")
+        charge_id = charge_id or self.new_id("chg")
         built = [self._line(charge_id, line, pending) for line in lines]
         total = charge_total(
             built,
             details.get("custom_amount", 0),
             details.get("discount_amount", 0),
             details.get("discount_percentage", 0.0),
-            total_outstanding,
+            total_outstanding or 0,
         )
+        if total_outstanding is None:
+            total_outstanding = total
         if total_outstanding > total:
             raise Unprocessable(
                 f"totalOutstanding {total_outstanding} exceeds the charge's total {total} "
@@ -284,6 +289,7 @@ class DecodaStore:
         medium: str,
         credit_overpayment: int,
         patient_id: str | None,
+        payment_id: str | None = None,
     ) -> Payment:
         """A cash, check, care-credit or custom-medium payment applied to charges in order."""
         if medium in CARD_MEDIUMS or medium == "PATIENT_CREDIT":
@@ -291,6 +297,24 @@ class DecodaStore:
                 f"{medium} is not an external medium; this route settles cash, check, "
                 "care credit or a custom medium"
             )
+        return self._pay(charge_ids, amount, medium, credit_overpayment, patient_id, payment_id)
+
+    def take_card_payment(
+        self, charge_ids: list[str], amount: int, medium: str = "POS", payment_id: str | None = None
+    ) -> Payment:
+        """A card payment through the processor (seed data; the card flow is not served yet)."""
+        return self._pay(charge_ids, amount, medium, 0, None, payment_id)
+
+    def _pay(
+        self,
+        charge_ids: list[str],
+        amount: int,
+        medium: str,
+        credit_overpayment: int,
+        patient_id: str | None,
+        payment_id: str | None,
+    ) -> Payment:
+        """Apply `amount` to the charges in order; any excess must be credited to the patient."""
         charges = [self._movable(charge_id) for charge_id in dict.fromkeys(charge_ids)]
         for charge in charges:
             if charge.total_outstanding == 0:
@@ -304,7 +328,7 @@ class DecodaStore:
             )
         payer = self.patient(patient_id or charges[0].patient_id)
         payment = Payment(
-            id=self.new_id("pay"),
+            id=payment_id or self.new_id("pay"),
             amount=amount,
             payment_medium=medium,
             created_date=self.clock.now(),
