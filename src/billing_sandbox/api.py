@@ -29,3 +29,5 @@ class Api:
     authenticate: Callable[[Headers, Sandbox], str] | None = None
     # Builds and seeds this API's store for a new tenant.
     new_store: Callable[[Tenant], Any] | None = None
+    # The reference records of a tenant's store that users need to make valid calls.
+    reference: Callable[[Any], dict[str, Any]] | None = None

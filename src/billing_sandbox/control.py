@@ -27,9 +27,10 @@ async def reset_tenant(call: Call) -> dict[str, Any]:
 
 
 async def get_reference(call: Call) -> dict[str, Any]:
-    tenant = call.sandbox.tenant(call.path["tenant"])
-    reference: dict[str, Any] = tenant.store(call.path["api"]).reference.as_json()
-    return reference
+    api = call.sandbox.apis[call.path["api"]]
+    if api.reference is None:
+        raise NotFound("reference data of API", api.name)
+    return api.reference(call.sandbox.tenant(call.path["tenant"]).store(api.name))
 
 
 async def get_spec_yaml(call: Call) -> Response:

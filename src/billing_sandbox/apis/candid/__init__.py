@@ -14,4 +14,5 @@ API = Api(
     render_error=render_error,
     authenticate=authenticate,
     new_store=new_store,
+    reference=lambda store: store.reference.as_json(),
 )

@@ -1,0 +1,19 @@
+"""Decoda Health billing (legacy /v1 and current API over one store): the descriptor."""
+
+from billing_sandbox.api import Api
+from billing_sandbox.apis.decoda import handlers
+from billing_sandbox.apis.decoda.auth import authenticate
+from billing_sandbox.apis.decoda.envelope import render_error
+from billing_sandbox.apis.decoda.render import reference
+from billing_sandbox.apis.decoda.seed import new_store
+
+API = Api(
+    name="decoda",
+    title="Decoda Health billing",
+    spec_file="decoda-billing.yaml",
+    handlers=handlers,
+    render_error=render_error,
+    authenticate=authenticate,
+    new_store=new_store,
+    reference=reference,
+)
