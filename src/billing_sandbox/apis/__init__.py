@@ -1,6 +1,6 @@
 """The APIs the sandbox serves, as a literal tuple (explicit wiring, no discovery)."""
 
 from billing_sandbox.api import Api
-from billing_sandbox.apis import candid
+from billing_sandbox.apis import candid, decoda
 
-VENDOR_APIS: tuple[Api, ...] = (candid.API,)
+VENDOR_APIS: tuple[Api, ...] = (candid.API, decoda.API)
