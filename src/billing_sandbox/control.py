@@ -33,6 +33,19 @@ async def get_reference(call: Call) -> dict[str, Any]:
     return api.reference(call.sandbox.tenant(call.path["tenant"]).store(api.name))
 
 
+async def fail_decoda_payment(call: Call) -> dict[str, Any]:
+    store = call.sandbox.tenant(call.path["tenant"]).store("decoda")
+    reason = (call.body or {}).get("reason", "R01: insufficient funds")
+    payment = store.fail_payment(call.path["payment_id"], reason)
+    return {"done": "failed", "id": payment.id, "status": payment.status}
+
+
+async def void_decoda_charge(call: Call) -> dict[str, Any]:
+    store = call.sandbox.tenant(call.path["tenant"]).store("decoda")
+    charge = store.void(call.path["charge_id"])
+    return {"done": "voided", "id": charge.id, "status": charge.status}
+
+
 async def get_spec_yaml(call: Call) -> Response:
     spec = call.sandbox.spec(call.path["name"])
     return Response(spec.raw_yaml, media_type="application/yaml")

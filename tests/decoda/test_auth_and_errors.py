@@ -1,0 +1,104 @@
+"""Decoda's headers, error shapes, and bad input that must never reach a 500 or change state."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.decoda.helpers import CHARGE, CREATE, PATIENT, assert_detail, charge, creds
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"TENANT": "acme"},
+        {"API-KEY": "k"},
+        {"TENANT": "", "API-KEY": "k"},
+        {"TENANT": " ", "API-KEY": "k"},
+    ],
+)
+async def test_missing_or_empty_credentials_are_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.get(f"/billing/charge/get/{CHARGE}", headers=headers)
+    assert_detail(response, 401, "header")
+
+
+async def test_header_names_are_case_insensitive(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        f"/billing/charge/get/{CHARGE}", headers={"tenant": "acme", "api-key": "k"}
+    )
+    assert response.status_code == 200
+
+
+async def test_tenants_are_isolated_by_the_tenant_header(client: httpx.AsyncClient) -> None:
+    made = await client.post(
+        CREATE, json={"patientId": PATIENT, "totalOutstanding": 700}, headers=creds("acme")
+    )
+    new_id = made.json()["id"]
+    assert (
+        await client.get(f"/billing/charge/get/{new_id}", headers=creds("acme"))
+    ).status_code == 200
+    other = await client.get(f"/billing/charge/get/{new_id}", headers=creds("globex"))
+    assert_detail(other, 404, new_id)
+
+
+async def test_validation_errors_use_fastapi_shape(client: httpx.AsyncClient) -> None:
+    response = await client.post(CREATE, json={"totalOutstanding": "lots"}, headers=creds())
+    detail = assert_detail(response, 422)
+    by_loc = {tuple(d["loc"]): d for d in detail}
+    assert by_loc[("body", "patientId")]["type"] == "missing"
+    assert by_loc[("body", "patientId")]["msg"] == "Field required"
+    assert by_loc[("body", "totalOutstanding")]["type"] == "int_type"
+
+
+async def test_query_validation_names_the_query(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/charge/list", params={"n": "0"}, headers=creds())
+    detail = assert_detail(response, 422)
+    assert detail[0]["loc"] == ["query", "n"]
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [(b'{"patientId": ', "json_invalid"), (b"\xff\xfe", "json_invalid")],
+)
+async def test_malformed_json_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, content: bytes, kind: str
+) -> None:
+    before = await charge(client, CHARGE)
+    response = await client.post(
+        "/billing/adjustment/create",
+        content=content,
+        headers={**creds(), "Content-Type": "application/json"},
+    )
+    detail = assert_detail(response, 422)
+    assert detail[0]["type"] == kind
+    assert await charge(client, CHARGE) == before
+
+
+async def test_wrong_content_type_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        CREATE, content=b"patientId=x", headers={**creds(), "Content-Type": "text/plain"}
+    )
+    assert_detail(response, 422)
+
+
+async def test_unknown_fields_are_ignored(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        CREATE,
+        json={"patientId": PATIENT, "totalOutstanding": 300, "colour": "blue", "total": 999},
+        headers=creds(),
+    )
+    assert response.status_code == 200
+    assert response.json()["total"] == 300  # derived, not taken from the body
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"/billing/charge/get/nope", "/v1/charge/get/nope", "/user/patient/nope", "/v1/patient/nope"],
+)
+async def test_unknown_ids_are_404(client: httpx.AsyncClient, url: str) -> None:
+    assert_detail(await client.get(url, headers=creds()), 404, "nope")
