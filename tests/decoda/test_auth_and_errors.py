@@ -98,7 +98,7 @@ async def test_unknown_fields_are_ignored(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    [f"/billing/charge/get/nope", "/v1/charge/get/nope", "/user/patient/nope", "/v1/patient/nope"],
+    ["/billing/charge/get/nope", "/v1/charge/get/nope", "/user/patient/nope", "/v1/patient/nope"],
 )
 async def test_unknown_ids_are_404(client: httpx.AsyncClient, url: str) -> None:
     assert_detail(await client.get(url, headers=creds()), 404, "nope")

@@ -170,7 +170,12 @@ async def test_current_list_filters_by_patient_and_status(client: httpx.AsyncCli
 
 
 async def test_legacy_list_sorts_filters_and_limits(client: httpx.AsyncClient) -> None:
-    params = {"sort_by": "total", "sort_direction": "asc", "n": 7, "status": "PAID"}
+    params: dict[str, str | int] = {
+        "sort_by": "total",
+        "sort_direction": "asc",
+        "n": 7,
+        "status": "PAID",
+    }
     listed = (await client.get("/v1/charge/list", params=params, headers=creds())).json()
     assert len(listed) == 7
     assert [c["total"] for c in listed] == sorted(c["total"] for c in listed)

@@ -210,8 +210,10 @@ async def test_plan_schedules_installments_and_cancel_restores(client: httpx.Asy
     ).json()
     scheduled = [e for e in events if e["type"] == "SCHEDULED_PAYMENT"]
     assert [(e["amount"], e["date"][:10], e["status"]) for e in scheduled] == [
-        (4000, "2026-01-31", "SCHEDULED"), (4000, "2026-02-28", "SCHEDULED"), (2000, "2026-03-31", "SCHEDULED"),
-    ]  # fmt: skip
+        (4000, "2026-01-31", "SCHEDULED"),
+        (4000, "2026-02-28", "SCHEDULED"),  # the 31st falls on the month's last day
+        (2000, "2026-03-31", "SCHEDULED"),  # the last installment is what is left
+    ]
     cancelled = await client.delete(f"/billing/payment-plan/{made['id']}", headers=creds())
     assert cancelled.json() is True
     assert (await charge(client, made["id"]))["status"] == "OUTSTANDING"
