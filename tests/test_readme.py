@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -39,3 +40,24 @@ def test_candid_sdk_snippet_runs_against_a_live_sandbox() -> None:
         )
     assert done.returncode == 0, done.stderr
     assert "patient 1250" in done.stdout
+
+
+def test_decoda_curl_walk_through_runs_against_a_live_sandbox() -> None:
+    [walk] = [block for block in code_blocks("bash") if "/user/patient/create" in block]
+    with live_server() as url:
+        script = walk.replace("BASE=http://127.0.0.1:8000", f"BASE={url}")
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    # The script prints the refund, then the timeline: two JSON documents back to back.
+    decoder = json.JSONDecoder()
+    refund, end = decoder.raw_decode(done.stdout)
+    events, _ = decoder.raw_decode(done.stdout[end:].lstrip())
+    assert (refund["amount"], refund["reason"]) == (2000, "OTHER")
+    assert [e["type"] for e in events] == ["CHARGE", "EXTERNAL_SETTLEMENT", "REFUND"]
+    assert events[0]["amount"] == 9300
