@@ -56,9 +56,25 @@ def _media_type(request: Request) -> str:
 
 def _decode_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        return _whole_numbers_as_int(orjson.loads(raw))
     except orjson.JSONDecodeError as error:
         raise MalformedBody(f"request body is not valid JSON: {error}") from None
+
+
+_EXACT = 2**53  # the largest magnitude below which every integer is exactly a float
+
+
+def _whole_numbers_as_int(value: Any) -> Any:
+    """`5000.0` becomes `5000`, as pydantic turns a whole float into an int field's value;
+    otherwise the sandbox would store and echo amounts in cents as floats. Only exact,
+    64-bit-safe values convert (`1e300` stays a float: as an int it could not be serialised)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers_as_int(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole_numbers_as_int(item) for key, item in value.items()}
+    return value
 
 
 def _decode_form(raw: bytes) -> dict[str, str]:

@@ -102,3 +102,14 @@ async def test_unknown_fields_are_ignored(client: httpx.AsyncClient) -> None:
 )
 async def test_unknown_ids_are_404(client: httpx.AsyncClient, url: str) -> None:
     assert_detail(await client.get(url, headers=creds()), 404, "nope")
+
+
+async def test_huge_numbers_in_free_form_meta_are_not_a_500(client: httpx.AsyncClient) -> None:
+    body = {
+        "patientId": PATIENT,
+        "totalOutstanding": 100,
+        "meta": {"n": 2180598426053012155977957376, "f": -1.7e308},
+    }
+    response = await client.post(CREATE, json=body, headers=creds())
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"]["f"] == -1.7e308

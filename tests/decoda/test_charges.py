@@ -229,3 +229,24 @@ async def test_legacy_patient_needs_a_first_name(client: httpx.AsyncClient) -> N
     response = await client.post("/v1/patient/create", json={"lastName": "X"}, headers=creds())
     detail = assert_detail(response, 422)
     assert detail[0]["loc"] == ["body", "firstName"]
+
+
+async def test_negative_outstanding_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        CREATE, json={"patientId": PATIENT, "totalOutstanding": -500}, headers=creds()
+    )
+    detail = assert_detail(response, 422)
+    assert detail[0]["loc"] == ["body", "totalOutstanding"]
+
+
+async def test_whole_number_floats_are_stored_as_integers(client: httpx.AsyncClient) -> None:
+    made = await new_charge(client, owed=5000.0)  # type: ignore[arg-type]
+    assert made["total"] == 5000
+    assert isinstance(made["total"], int)
+    response = await client.post(
+        "/billing/adjustment/create",
+        json={"chargeId": made["id"], "amount": -250.0, "reason": "x"},
+        headers=creds(),
+    )
+    assert isinstance(response.json()["amount"], int)
+    assert (await charge(client, made["id"]))["total"] == 4750
