@@ -29,6 +29,8 @@ def test_banner_names_apis_credentials_specs_and_control() -> None:
         '"client_id": "acme"',
         "/_sandbox/openapi/candid-write-offs.yaml",
         "/_sandbox/health",
+        "/billing/charge/list",
+        "TENANT: acme",
     ):
         assert expected in text
 

@@ -59,7 +59,10 @@ def banner(settings: Settings) -> str:
     token:   POST {base}/api/auth/v2/token  {{"client_id": "acme", "client_secret": "any"}}
              any non-empty client id/secret works; the client id names your tenant
 
-  specs      {base}/_sandbox/openapi/candid-write-offs.yaml  (or .json)
+  Decoda Health billing         {base}/billing/charge/list   (legacy: {base}/v1/charge/list)
+    headers: TENANT: acme   API-KEY: any   (any non-empty pair; TENANT names your tenant)
+
+  specs      {base}/_sandbox/openapi/candid-write-offs.yaml, decoda-billing.yaml  (or .json)
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
-             {base}/_sandbox/tenants/acme/reference/candid
+             {base}/_sandbox/tenants/acme/reference/candid  (or /decoda)
 Press Ctrl+C to stop."""
