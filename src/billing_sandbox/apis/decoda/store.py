@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from billing_sandbox.apis.decoda.money import charge_total
 from billing_sandbox.apis.decoda.records import (
@@ -26,6 +26,8 @@ from billing_sandbox.apis.decoda.records import (
 from billing_sandbox.apis.decoda.schedule import schedule
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import Issue, NotFound, Unprocessable, ValidationFailed
+
+Record = TypeVar("Record")
 
 
 class DecodaStore:
@@ -48,29 +50,20 @@ class DecodaStore:
         return f"{prefix}_{self._ids.getrandbits(96):024x}"
 
     def patient(self, patient_id: str) -> Patient:
-        found = self.patients.get(patient_id)
-        if found is None:
-            raise NotFound("Patient", patient_id)
-        return found
+        return _find(self.patients, "Patient", patient_id)
 
     def charge(self, charge_id: str) -> Charge:
         """A live charge; archived charges are gone as far as the API can tell."""
-        found = self.charges.get(charge_id)
-        if found is None or found.archived:
+        found = _find(self.charges, "Charge", charge_id)
+        if found.archived:
             raise NotFound("Charge", charge_id)
         return found
 
     def payment(self, payment_id: str) -> Payment:
-        found = self.payments.get(payment_id)
-        if found is None:
-            raise NotFound("Payment", payment_id)
-        return found
+        return _find(self.payments, "Payment", payment_id)
 
     def item(self, item_id: str) -> CatalogueItem:
-        found = self.items.get(item_id)
-        if found is None:
-            raise NotFound("Item", item_id)
-        return found
+        return _find(self.items, "Item", item_id)
 
     def refunded(self, payment: Payment) -> int:
         return sum(self.refunds[r].amount for r in payment.refund_ids)
@@ -541,3 +534,11 @@ class DecodaStore:
         if paid and all(p.external for p in paid):
             return "EXTERNAL_SETTLEMENT"
         return "PAID"
+
+
+def _find(table: dict[str, Record], kind: str, record_id: str) -> Record:
+    """The record with `record_id`, or a 404 naming what was not found."""
+    found = table.get(record_id)
+    if found is None:
+        raise NotFound(kind, record_id)
+    return found
