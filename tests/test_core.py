@@ -29,6 +29,7 @@ paths:
         - {name: thing_id, in: path, required: true, schema: {type: integer, minimum: 1}}
         - {name: tags, in: query, schema: {type: array, items: {type: string, enum: [a, b]}}}
         - {name: verbose, in: query, schema: {type: boolean, default: false}}
+        - {name: X-Page-Size, in: header, schema: {type: integer, maximum: 50}}
       responses:
         "200":
           description: ok
@@ -121,6 +122,20 @@ def test_every_real_api_binds_without_drift() -> None:
 async def test_query_is_typed_with_arrays_and_defaults(tmp_path: Path) -> None:
     response = await call(toy_app(tmp_path, toy_handlers()), "GET", "/things/7?tags=a&tags=b")
     assert response.json() == {"id": 7, "tags": ["a", "b"], "verbose": False}
+
+
+@pytest.mark.anyio
+async def test_header_parameters_are_typed_and_checked(tmp_path: Path) -> None:
+    async def get_thing(call: Call) -> Any:
+        return {"id": call.path["thing_id"], "size": call.headers["X-Page-Size"]}
+
+    app = toy_app(tmp_path, toy_handlers(get_thing=get_thing))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        ok = await c.get("/things/7", headers={"x-page-size": "20"})
+        too_big = await c.get("/things/7", headers={"X-Page-Size": "99"})
+    assert ok.json() == {"id": 7, "size": 20}
+    assert too_big.status_code == 422
+    assert "X-Page-Size" in too_big.json()["message"]
 
 
 @pytest.mark.anyio

@@ -17,6 +17,7 @@ class Call:
     tenant_id: str | None
     path: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
     body: Any = None
 
     @property

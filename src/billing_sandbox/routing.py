@@ -120,6 +120,7 @@ async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) ->
         tenant_id=tenant_id,
         path=values.get("path", {}),
         query=values.get("query", {}),
+        headers=values.get("header", {}),
         body=body,
     )
 
