@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
 
+from billing_sandbox.call import Caller
 from billing_sandbox.errors import ApiError
 
 if TYPE_CHECKING:
@@ -25,9 +26,12 @@ class Api:
     handlers: ModuleType
     # The status and body this API answers an error with (its own envelope and status table).
     render_error: Callable[[ApiError], tuple[int, Any]]
-    # Returns the tenant id named by the request's credentials, or raises `Unauthenticated`.
-    authenticate: Callable[[Headers, Sandbox], str] | None = None
+    # Returns who the request's credentials name, or raises `Unauthenticated`.
+    authenticate: Callable[[Headers, Sandbox], Caller] | None = None
     # Builds and seeds this API's store for a new tenant.
     new_store: Callable[[Tenant], Any] | None = None
     # The reference records of a tenant's store that users need to make valid calls.
     reference: Callable[[Any], dict[str, Any]] | None = None
+    # Express (under Feathers) routes `/billing-soas/` like `/billing-soas`, and the MYCURE
+    # SDK always sends the slash; Starlette would answer it with a redirect instead.
+    trailing_slash: bool = False

@@ -10,6 +10,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who the credentials name: the tenant, and within it the account, where an API has one."""
+
+    tenant_id: str
+    principal: str | None = None
+
+
+@dataclass(frozen=True)
 class Call:
     """One request after authentication and validation: typed parameters and the JSON body."""
 
@@ -19,6 +27,11 @@ class Call:
     query: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, Any] = field(default_factory=dict)
     body: Any = None
+    # The undecoded query string, for APIs whose query syntax is richer than OpenAPI's
+    # parameter styles can describe (MYCURE's Feathers queries: `type[$in][0]=a`).
+    raw_query: str = ""
+    # The account behind the credentials (MYCURE's uid, which stamps `createdBy`).
+    principal: str | None = None
 
     @property
     def tenant(self) -> Tenant:

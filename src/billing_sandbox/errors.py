@@ -57,6 +57,12 @@ class Unauthenticated(ApiError):
     status = 401
 
 
+class Forbidden(ApiError):
+    """The caller is known but may not touch what it named (another organisation's facility)."""
+
+    status = 403
+
+
 class NotFound(ApiError):
     """A referenced entity does not exist in the caller's tenant."""
 
@@ -66,6 +72,17 @@ class NotFound(ApiError):
         super().__init__(f"{entity} {entity_id} does not exist")
         self.entity = entity
         self.entity_id = entity_id
+
+
+class MethodNotAllowed(ApiError):
+    """The path exists but not with this method; `allowed` becomes the `Allow` header."""
+
+    status = 405
+
+    def __init__(self, method: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"{method} is not allowed here; allowed: {', '.join(allowed)}")
+        self.method = method
+        self.allowed = allowed
 
 
 class UnsupportedMediaType(ApiError):

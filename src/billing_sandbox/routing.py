@@ -17,13 +17,17 @@ from billing_sandbox import params
 from billing_sandbox.api import Api
 from billing_sandbox.body import read_body
 from billing_sandbox.call import Call
-from billing_sandbox.errors import ApiError, SandboxBug, ValidationFailed
+from billing_sandbox.errors import ApiError, MethodNotAllowed, SandboxBug, ValidationFailed
 from billing_sandbox.spec import JSON, Operation, Spec
 from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
 
 Handler = Callable[[Call], Awaitable[Any]]
+
+# Starlette gives a function endpoint only GET unless told otherwise; every route takes all of
+# these and answers those its path does not declare itself.
+EVERY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 
 class SpecDrift(RuntimeError):
@@ -59,22 +63,34 @@ def bind_handlers(api: Api, spec: Spec) -> dict[str, Handler]:
 
 
 def build_routes(api: Api, spec: Spec, sandbox: Sandbox) -> list[Route]:
-    """One Starlette route per path (so 405 answers list every method), dispatching by method."""
+    """One Starlette route per path, dispatching by method. Routes take every method, so that
+    an undeclared one is answered by the API itself: 405 in its envelope, `Allow` listing the
+    declared methods."""
     handlers = bind_handlers(api, spec)
     by_path: dict[str, dict[str, Operation]] = {}
     for op in spec.operations:
         by_path.setdefault(op.path, {})[op.method] = op
-    return [
-        Route(path, _endpoint(api, ops, handlers, sandbox), methods=list(ops), name=path)
-        for path, ops in by_path.items()
-    ]
+    routes = []
+    for path, ops in by_path.items():
+        endpoint = _endpoint(api, ops, handlers, sandbox)
+        routes.append(Route(path, endpoint, methods=EVERY_METHOD, name=path))
+        if api.trailing_slash and not path.endswith("/"):
+            routes.append(Route(path + "/", endpoint, methods=EVERY_METHOD, name=path + "/"))
+    return routes
 
 
 def _endpoint(
     api: Api, ops: dict[str, Operation], handlers: dict[str, Handler], sandbox: Sandbox
 ) -> Callable[[Request], Awaitable[Response]]:
+    allowed = tuple(sorted({*ops, *(("HEAD",) if "GET" in ops else ())}))
+
     async def endpoint(request: Request) -> Response:
-        op = ops.get(request.method) or ops["GET"]  # Starlette routes HEAD to GET
+        op = ops.get(request.method) or (ops.get("GET") if request.method == "HEAD" else None)
+        if op is None:
+            error = MethodNotAllowed(request.method, allowed)
+            response = _render(*api.render_error(error))
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
         try:
             call = await _parse(api, op, request, sandbox)
             result = await handlers[op.operation_id](call)
@@ -93,9 +109,9 @@ def _endpoint(
 
 async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) -> Call:
     """Authenticate, then parse and validate every part of the request, in that order."""
-    tenant_id = None
+    caller = None
     if op.secured and api.authenticate is not None:
-        tenant_id = api.authenticate(request.headers, sandbox)
+        caller = api.authenticate(request.headers, sandbox)
     declared = op.by_location
     # Only the locations an operation declares are parsed and checked: a request pays for
     # what its operation takes (this is the hot path of every call).
@@ -117,11 +133,13 @@ async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) ->
     body = await read_body(op, request, sandbox.settings.max_body_bytes)
     return Call(
         sandbox=sandbox,
-        tenant_id=tenant_id,
+        tenant_id=caller.tenant_id if caller else None,
+        principal=caller.principal if caller else None,
         path=values.get("path", {}),
         query=values.get("query", {}),
         headers=values.get("header", {}),
         body=body,
+        raw_query=request.url.query,
     )
 
 

@@ -66,6 +66,12 @@ def _explain(error: Any, location: str) -> list[Issue]:
     kind = error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
         return [Issue(location, (*path, kind.property), "Field required", "missing")]
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        # One issue per field, each naming it, as pydantic's `extra="forbid"` reports them.
+        message = "is not a field this operation accepts"
+        return [
+            Issue(location, (*path, name), message, "extra_forbidden") for name in kind.unexpected
+        ]
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.OneOfNotValid):
         return _explain_one_of(path, kind.context, location)
     return [Issue(location, path, _plain(error.message), _kind(error))]
@@ -75,7 +81,9 @@ def _explain_one_of(path: tuple[PathItem, ...], branches: Any, location: str) ->
     """A failed discriminated union: report the branch the discriminator chose, or the choices.
 
     Our specs pin each branch's discriminator with `const`, so the chosen branch is the one
-    without a `const` failure directly under the union's own instance.
+    without a `const` failure directly under the union's own instance (of several, the one
+    with the fewest failures). A branch with no discriminator of its own can bar the others'
+    with a `false` schema.
     """
     depth = len(path) + 1
     discriminator: PathItem = "type"
@@ -88,10 +96,20 @@ def _explain_one_of(path: tuple[PathItem, ...], branches: Any, location: str) ->
             if isinstance(e.kind, jsonschema_rs.ValidationErrorKind.Constant)
             and len(e.instance_path) == depth
         ]
+        # A branch that forbids the discriminator (`strategy: false`) is ruled out by it too.
+        barred = [
+            e
+            for e in branch
+            if isinstance(e.kind, jsonschema_rs.ValidationErrorKind.FalseSchema)
+            and len(e.instance_path) == depth
+        ]
         if pins:
             expected.extend(str(e.kind.expected_value) for e in pins)
             discriminator = pins[0].instance_path[-1]
-        elif chosen is None:
+        elif barred:
+            continue
+        elif chosen is None or len(branch) < len(chosen):
+            # Of the branches still in the running, the closest match explains best.
             chosen = list(branch)
     if chosen is not None:
         return [issue for e in chosen for issue in _explain(e, location)]

@@ -7,6 +7,7 @@ from typing import Any
 from billing_sandbox.errors import (
     ApiError,
     BadRequest,
+    MethodNotAllowed,
     NotFound,
     Unauthenticated,
     Unprocessable,
@@ -39,6 +40,7 @@ def _body(error: ApiError) -> dict[str, Any]:
 
 _NAMES: dict[type[ApiError], str] = {
     BadRequest: "BadRequestError",
+    MethodNotAllowed: "MethodNotAllowedError",
     Unauthenticated: "UnauthorizedError",
     UnsupportedMediaType: "InvalidContentTypeError",
     Unprocessable: "UnprocessableEntityError",

@@ -7,6 +7,7 @@ from typing import Any
 from billing_sandbox.errors import (
     ApiError,
     MalformedBody,
+    MethodNotAllowed,
     NotFound,
     UnsupportedMediaType,
     ValidationFailed,
@@ -25,6 +26,8 @@ def render_error(error: ApiError) -> tuple[int, dict[str, Any]]:
         # FastAPI answers an unreadable body with 422, never 400 or 415.
         kind = "json_invalid" if isinstance(error, MalformedBody) else "model_attributes_type"
         return 422, {"detail": [{"loc": ["body"], "msg": error.message, "type": kind}]}
+    if isinstance(error, MethodNotAllowed):
+        return 405, {"detail": "Method Not Allowed"}  # Starlette's words, under FastAPI
     if isinstance(error, NotFound):
         return 404, {"detail": f"{error.entity} {error.entity_id} not found"}
     return error.status, {"detail": error.message}
