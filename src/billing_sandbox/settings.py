@@ -25,6 +25,14 @@ class Settings:
     max_body_bytes: int = 1_048_576
     # Candid documents that a token "expires 5 hours after creation".
     token_ttl_seconds: int = 18_000
+    # MYCURE: Feathers' own default lifetime for an access token ("1d"); refresh tokens last 30 d.
+    mycure_token_ttl_seconds: int = 86_400
+    # MYCURE find: the documented bare JSON array, or Feathers' page `{total, limit, skip, data}`
+    # for teams whose production service paginates.
+    mycure_paginate: bool = False
+    # MYCURE `$limit`: used when absent, and the most a find returns (larger values are clamped).
+    mycure_default_limit: int = 100
+    mycure_max_limit: int = 1000
     # Signs bearer tokens and page tokens. A fixed default keeps tokens valid across restarts,
     # which is what a developer with a cached SDK token expects from a local sandbox.
     secret: str = "billing-sandbox-not-a-secret"

@@ -1,6 +1,6 @@
 """The APIs the sandbox serves, as a literal tuple (explicit wiring, no discovery)."""
 
 from billing_sandbox.api import Api
-from billing_sandbox.apis import candid, decoda
+from billing_sandbox.apis import candid, decoda, mycure
 
-VENDOR_APIS: tuple[Api, ...] = (candid.API, decoda.API)
+VENDOR_APIS: tuple[Api, ...] = (candid.API, decoda.API, mycure.API)

@@ -1,0 +1,19 @@
+"""MYCURE billing statements of account (a FeathersJS service): the descriptor."""
+
+from billing_sandbox.api import Api
+from billing_sandbox.apis.mycure import handlers
+from billing_sandbox.apis.mycure.envelope import render_error
+from billing_sandbox.apis.mycure.seed import new_store, reference
+from billing_sandbox.apis.mycure.tokens import authenticate
+
+API = Api(
+    name="mycure",
+    title="MYCURE billing statements of account",
+    spec_file="mycure-billing-soas.yaml",
+    handlers=handlers,
+    render_error=render_error,
+    authenticate=authenticate,
+    new_store=new_store,
+    reference=reference,
+    trailing_slash=True,
+)

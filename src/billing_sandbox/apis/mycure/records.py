@@ -1,0 +1,122 @@
+"""The shapes MYCURE deals in: statement-of-account fields and the reference records they name."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Fields a client may set on create besides the three required ones (api-docs v5.45.0).
+OPTIONAL_FIELDS = (
+    "externalSOAId",
+    "template",
+    "LOANo",
+    "invoices",
+    "invoiceItems",
+    "startAt",
+    "endAt",
+    "preparedAt",
+    "receivedAt",
+    "paymentTerms",
+    "note",
+    "coveragePaymentMethod",
+)
+# Patchable per api-docs v5.116.0 ("Billing SOA - Patch"); `createdAt` too, but it cannot be
+# removed, being required.
+PATCHABLE_FIELDS = (*OPTIONAL_FIELDS, "createdAt")
+UNSETTABLE_FIELDS = OPTIONAL_FIELDS
+# The order fields appear in a record, as the docs list them.
+SOA_FIELDS = (
+    "id",
+    "facility",
+    "type",
+    "externalSOAId",
+    "customer",
+    "template",
+    "LOANo",
+    "invoices",
+    "invoiceItems",
+    "startAt",
+    "endAt",
+    "preparedAt",
+    "receivedAt",
+    "paymentTerms",
+    "note",
+    "coveragePaymentMethod",
+    "createdAt",
+    "createdBy",
+    "finalizedAt",
+    "finalizedBy",
+    "customerType",
+    "customerSubtype",
+)
+# Types of the fields a find may filter on, so plain query text (`createdAt[$gt]=1564…`)
+# compares as the number it is, as `#`-tagged values do.
+FIELD_TYPES = {
+    name: "number"
+    for name in ("startAt", "endAt", "preparedAt", "receivedAt", "paymentTerms", "createdAt")
+} | {"finalizedAt": "number"}
+
+
+def ordered(record: dict[str, Any]) -> dict[str, Any]:
+    """A statement with its fields in the documented order (the order JSON shows them in)."""
+    return {name: record[name] for name in SOA_FIELDS if name in record}
+
+
+@dataclass(frozen=True)
+class Facility:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A customer billed directly: an HMO, a government payer or a corporate partner."""
+
+    id: str
+    name: str
+    type: str  # insurance | corporate-partner
+    subtype: str | None = None  # hmo | government, for insurers
+
+
+@dataclass(frozen=True)
+class InsuranceContract:
+    """A facility's contract with an insurer or company (MYCURE's insurer-insured pattern)."""
+
+    id: str
+    type: str  # insurance-facility | corporate-partner-facility
+    insured: str  # the facility
+    insurer: str  # the organization
+    insurerName: str  # noqa: N815 (MYCURE's field name)
+
+
+@dataclass(frozen=True)
+class InvoiceItem:
+    id: str
+    invoice: str
+    facility: str
+    name: str
+    price: int  # whole pesos
+    contract: str | None = None  # the insurance contract covering it, if any
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    facility: str
+    createdAt: int  # noqa: N815
+    items: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Account:
+    uid: str
+    email: str
+    createdAt: int  # noqa: N815
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.uid, "uid": self.uid, "email": self.email, "createdAt": self.createdAt}
+
+
+def as_json(record: Any) -> dict[str, Any]:
+    """A reference record as the reference listing shows it (None fields left out)."""
+    return {key: value for key, value in asdict(record).items() if value is not None}

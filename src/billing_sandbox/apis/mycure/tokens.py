@@ -1,0 +1,92 @@
+"""MYCURE tokens: JWT access tokens (`uid`, `exp` in seconds) and refresh tokens, both signed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from starlette.datastructures import Headers
+
+from billing_sandbox import jwt
+from billing_sandbox.call import Caller
+from billing_sandbox.errors import Unauthenticated
+from billing_sandbox.settings import Settings
+from billing_sandbox.tenancy import Sandbox
+
+# Refresh tokens outlive access tokens, as in MYCURE's SDK flow (refresh when `exp` passes).
+REFRESH_TTL_SECONDS = 30 * 86_400
+SIGN_IN = "get one from POST /authentication"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a genuine token says: whose it is, of which kind, until when."""
+
+    uid: str
+    email: str
+    organisation: str
+    kind: str  # access | refresh
+    expires: int  # epoch seconds
+
+
+def issue(uid: str, email: str, organisation: str, sandbox: Sandbox) -> dict[str, Any]:
+    """The body MYCURE answers a sign-in with: `{uid, accessToken, refreshToken, expiresAt}`."""
+    now = int(sandbox.clock.now().timestamp())
+    ttl = sandbox.settings.mycure_token_ttl_seconds
+    key = _key(sandbox.settings)
+    claims = {"sub": uid, "uid": uid, "email": email, "org": organisation, "iat": now}
+    return {
+        "uid": uid,
+        "accessToken": jwt.encode({**claims, "typ": "access", "exp": now + ttl}, key),
+        "refreshToken": jwt.encode(
+            {**claims, "typ": "refresh", "exp": now + REFRESH_TTL_SECONDS}, key
+        ),
+        "expiresAt": (now + ttl) * 1000,
+    }
+
+
+def authenticate(headers: Headers, sandbox: Sandbox) -> Caller:
+    """The account behind `Authorization: Bearer <accessToken>`; its organisation is the tenant."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            f"Not authenticated: send 'Authorization: Bearer <accessToken>'; {SIGN_IN}"
+        )
+    grant = check(token.strip(), "access", sandbox)
+    return Caller(grant.organisation, grant.uid)
+
+
+def check(token: str, kind: str, sandbox: Sandbox) -> Grant:
+    """A token of `kind` that this sandbox signed and that has not expired; otherwise a 401."""
+    grant = _verify(token, _key(sandbox.settings))
+    if grant is None or grant.kind != kind:
+        raise Unauthenticated(f"invalid {kind} token: it is not one this sandbox issued; {SIGN_IN}")
+    if grant.expires <= sandbox.clock.now().timestamp():
+        raise Unauthenticated(f"jwt expired: the {kind} token has expired; {SIGN_IN}")
+    return grant
+
+
+# Pure in its arguments, so memoising changes nothing but speed (a client sends the same token
+# on every call). None results are cached too, which is as correct.
+@lru_cache(maxsize=4096)
+def _verify(token: str, key: bytes) -> Grant | None:
+    claims = jwt.verified_claims(token, key)
+    if claims is None:
+        return None
+    try:
+        return Grant(
+            uid=str(claims["uid"]),
+            email=str(claims["email"]),
+            organisation=str(claims["org"]),
+            kind=str(claims["typ"]),
+            expires=int(claims["exp"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=16)
+def _key(settings: Settings) -> bytes:
+    return hashlib.sha256(f"{settings.secret}:mycure-token".encode()).digest()
