@@ -16,6 +16,9 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
+# libyaml's loader when PyYAML was built with it (8 times faster: specs load at every app start).
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -69,7 +72,7 @@ class Spec:
         self.path = path
         self.name = path.stem
         self.raw_yaml = path.read_bytes()
-        self.document: dict[str, Any] = yaml.safe_load(self.raw_yaml)
+        self.document: dict[str, Any] = yaml.load(self.raw_yaml, Loader=SAFE_LOADER)
         self._components = self.document.get("components", {})
         self.operations = tuple(self._operations())
 

@@ -14,6 +14,7 @@ from faker import Faker
 from billing_sandbox.apis.decoda.records import CatalogueItem, Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.clock import ManualClock
+from billing_sandbox.spec import SAFE_LOADER
 from billing_sandbox.tenancy import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.
@@ -65,14 +66,14 @@ def _tick(store: DecodaStore, rng: random.Random, hours: int) -> None:
 
 def _load_reference(store: DecodaStore, folder: Path) -> None:
     now = store.clock.now()
-    for entry in yaml.safe_load((folder / "patients.yaml").read_text()):
+    for entry in yaml.load((folder / "patients.yaml").read_text(), Loader=SAFE_LOADER):
         store.add_patient(Patient(created_date=now, **entry))
-    for entry in yaml.safe_load((folder / "items.yaml").read_text()):
+    for entry in yaml.load((folder / "items.yaml").read_text(), Loader=SAFE_LOADER):
         store.items[entry["id"]] = CatalogueItem(**entry)
 
 
 def _replay_fixture_charges(store: DecodaStore, folder: Path) -> None:
-    for entry in yaml.safe_load((folder / "charges.yaml").read_text()):
+    for entry in yaml.load((folder / "charges.yaml").read_text(), Loader=SAFE_LOADER):
         store.open_charge(
             entry["patient_id"], entry.get("balance"), entry.get("lines", []), None,
             charge_id=entry["id"],

@@ -21,6 +21,7 @@ from billing_sandbox.apis.mycure.records import (
     as_json,
 )
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
+from billing_sandbox.spec import SAFE_LOADER
 from billing_sandbox.tenancy import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.
@@ -77,7 +78,7 @@ def reference(store: MycureStore) -> dict[str, Any]:
 
 
 def _read(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
+    return yaml.load(path.read_text(), Loader=SAFE_LOADER)
 
 
 def _account(store: MycureStore, email: str) -> Account:
