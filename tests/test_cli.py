@@ -31,6 +31,10 @@ def test_banner_names_apis_credentials_specs_and_control() -> None:
         "/_sandbox/health",
         "/billing/charge/list",
         "TENANT: acme",
+        "/billing-soas",
+        "/authentication",
+        "mycure-billing-soas.yaml",
+        "/reference/mycure",
     ):
         assert expected in text
 

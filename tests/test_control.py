@@ -25,7 +25,9 @@ async def test_health(client: httpx.AsyncClient) -> None:
     assert "candid" in response.json()["apis"]
 
 
-@pytest.mark.parametrize("name", ["candid-write-offs", "sandbox-control"])
+@pytest.mark.parametrize(
+    "name", ["candid-write-offs", "decoda-billing", "mycure-billing-soas", "sandbox-control"]
+)
 async def test_specs_are_served_as_yaml_and_json(client: httpx.AsyncClient, name: str) -> None:
     as_yaml = await client.get(f"/_sandbox/openapi/{name}.yaml")
     as_json = await client.get(f"/_sandbox/openapi/{name}.json")
@@ -57,6 +59,21 @@ async def test_candid_reference_lists_what_valid_calls_need(client: httpx.AsyncC
     assert era[ADJUSTMENT] is False
     assert era[ERA_ADJUSTMENT] is True
     assert len(reference["service_lines"]) > 50
+
+
+async def test_mycure_reference_lists_facilities_customers_and_accounts(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/_sandbox/tenants/clinic-a.test/reference/mycure")
+    assert response.status_code == 200
+    reference = response.json()
+    assert reference["organisation"] == "clinic-a.test"
+    assert "5eb00000000000000000fa01" in {f["id"] for f in reference["facilities"]}
+    customers = reference["customers"]
+    assert "5eb00000000000000000c001" in {o["id"] for o in customers["organizations"]}
+    assert "5eb00000000000000000cc01" in {c["id"] for c in customers["insuranceContracts"]}
+    assert {a["email"] for a in reference["accounts"]} >= {"billing@clinic-a.test"}
+    assert reference["invoices"] and reference["invoiceItems"]
 
 
 async def test_reference_for_unknown_api_is_422(client: httpx.AsyncClient) -> None:

@@ -189,6 +189,8 @@ async def test_undeclared_method_is_405_listing_every_declared_one(tmp_path: Pat
     assert response.status_code == 405
     allowed = {m.strip() for m in response.headers["allow"].split(",")}
     assert {"GET", "DELETE"} <= allowed
+    # In the API's own envelope, as every other error.
+    assert "PUT is not allowed here" in response.json()["message"]
 
 
 def test_settings_come_from_the_environment() -> None:

@@ -62,7 +62,13 @@ def banner(settings: Settings) -> str:
   Decoda Health billing         {base}/billing/charge/list   (legacy: {base}/v1/charge/list)
     headers: TENANT: acme   API-KEY: any   (any non-empty pair; TENANT names your tenant)
 
-  specs      {base}/_sandbox/openapi/candid-write-offs.yaml, decoda-billing.yaml  (or .json)
+  MYCURE billing SOAs           {base}/billing-soas
+    sign in: POST {base}/authentication  {{"strategy": "local", "email": "ana@clinic-a.test",
+             "password": "any"}}; any password works; the email's domain names your tenant
+
+  specs      {base}/_sandbox/openapi/candid-write-offs.yaml, decoda-billing.yaml,
+             mycure-billing-soas.yaml  (or .json)
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
-             {base}/_sandbox/tenants/acme/reference/candid  (or /decoda)
+             {base}/_sandbox/tenants/acme/reference/candid  (or /decoda;
+             {base}/_sandbox/tenants/clinic-a.test/reference/mycure)
 Press Ctrl+C to stop."""

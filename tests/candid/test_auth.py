@@ -124,3 +124,10 @@ async def test_every_write_off_route_requires_a_token(
 ) -> None:
     response = await client.request(method, path, json={"write_offs": []})
     assert_candid_error(response, 401, "UnauthorizedError")
+
+
+async def test_an_undeclared_method_is_405_in_candids_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.put(WRITE_OFFS, headers=await auth(client))
+    content = assert_candid_error(response, 405, "MethodNotAllowedError")
+    assert "PUT" in content["message"]
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "HEAD", "POST"}

@@ -113,3 +113,10 @@ async def test_huge_numbers_in_free_form_meta_are_not_a_500(client: httpx.AsyncC
     response = await client.post(CREATE, json=body, headers=creds())
     assert response.status_code == 200, response.text
     assert response.json()["meta"]["f"] == -1.7e308
+
+
+async def test_an_undeclared_method_is_fastapis_405_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.delete(CREATE, headers=creds())
+    assert response.status_code == 405
+    assert response.json() == {"detail": "Method Not Allowed"}
+    assert response.headers["allow"] == "POST"

@@ -37,6 +37,18 @@ def created_from(r: Record) -> bool:
     return LOW <= r["createdAt"] < HIGH
 
 
+def every_kind(r: Record) -> bool:
+    return True
+
+
+def says_please(r: Record) -> bool:
+    return bool(r.get("note", "").startswith("Please"))
+
+
+def bills_invoice_b001(r: Record) -> bool:
+    return "5eb00000000000000000b001" in r.get("invoices", [])
+
+
 # (query string, oracle): each operator in the forms clients send.
 FILTERS: list[tuple[str, Callable[[Record], bool]]] = [
     # equality
@@ -48,9 +60,9 @@ FILTERS: list[tuple[str, Callable[[Record], bool]]] = [
     ("finalizedAt", lambda r: not finalized(r)),
     # $in / $nin
     ("type[$in]=organization", lambda r: r["type"] == "organization"),
-    ("type[$in][0]=organization&type[$in][1]=insurance-contract", lambda r: True),
-    ("paymentTerms[$in][0]=15&paymentTerms[$in][1]=60", lambda r: r.get("paymentTerms") in (15, 60)),
-    ("type%5B%24in%5D%5B0%5D=organization&type%5B%24in%5D%5B1%5D=insurance-contract", lambda r: True),
+    ("type[$in][0]=organization&type[$in][1]=insurance-contract", every_kind),
+    ("paymentTerms[$in][0]=15&paymentTerms[$in][1]=60", lambda r: r.get("paymentTerms") in (15, 60)),  # noqa: E501
+    ("type%5B%24in%5D%5B0%5D=organization&type%5B%24in%5D%5B1%5D=insurance-contract", every_kind),
     ("type[$nin][0]=organization", lambda r: r["type"] != "organization"),
     ("type%5B%24nin%5D%5B0%5D=organization", lambda r: r["type"] != "organization"),
     # $gt / $lte and $gte / $lt
@@ -87,10 +99,10 @@ FILTERS: list[tuple[str, Callable[[Record], bool]]] = [
         lambda r: r.get("paymentTerms", -1) >= 30 and r.get("coveragePaymentMethod") == "prepaid",
     ),
     # $regex with $options
-    ("note[$regex]=^please&note[$options]=i", lambda r: r.get("note", "").startswith("Please")),
-    ("note%5B%24regex%5D=%5Eplease&note%5B%24options%5D=i", lambda r: r.get("note", "").startswith("Please")),
+    ("note[$regex]=^please&note[$options]=i", says_please),
+    ("note%5B%24regex%5D=%5Eplease&note%5B%24options%5D=i", says_please),
     # an array field matches when it contains the value (MongoDB)
-    ("invoices=5eb00000000000000000b001", lambda r: "5eb00000000000000000b001" in r.get("invoices", [])),
+    ("invoices=5eb00000000000000000b001", bills_invoice_b001),
 ]  # fmt: skip
 
 
