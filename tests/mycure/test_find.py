@@ -30,11 +30,11 @@ def finalized(r: Record) -> bool:
 
 
 def created_in(r: Record) -> bool:
-    return LOW < r["createdAt"] <= HIGH
+    return bool(LOW < r["createdAt"] <= HIGH)
 
 
 def created_from(r: Record) -> bool:
-    return LOW <= r["createdAt"] < HIGH
+    return bool(LOW <= r["createdAt"] < HIGH)
 
 
 def every_kind(r: Record) -> bool:
