@@ -61,3 +61,32 @@ def test_decoda_curl_walk_through_runs_against_a_live_sandbox() -> None:
     assert (refund["amount"], refund["reason"]) == (2000, "OTHER")
     assert [e["type"] for e in events] == ["CHARGE", "EXTERNAL_SETTLEMENT", "REFUND"]
     assert events[0]["amount"] == 9300
+
+
+def test_mycure_curl_walk_through_runs_against_a_live_sandbox() -> None:
+    [walk] = [block for block in code_blocks("bash") if "/authentication" in block]
+    with live_server() as url:
+        script = walk.replace("BASE=http://127.0.0.1:8000", f"BASE={url}")
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    # The script prints the find, the finalized statement, then the deleted one.
+    decoder = json.JSONDecoder()
+    documents, rest = [], done.stdout
+    while rest.strip():
+        document, end = decoder.raw_decode(rest.lstrip())
+        documents.append(document)
+        rest = rest.lstrip()[end:]
+    found, finalized, deleted = documents
+    assert len(found) == 3
+    assert found[0] == {"id": finalized["id"], "customer": "5eb00000000000000000cc01",
+                        "paymentTerms": 30}  # fmt: skip
+    assert set(found[1]) <= {"id", "customer", "paymentTerms"}
+    assert finalized["finalizedBy"] == finalized["createdBy"]
+    assert (finalized["customerType"], finalized["customerSubtype"]) == ("insurance", "hmo")
+    assert deleted == finalized
