@@ -11,14 +11,17 @@ from billing_sandbox.tenancy import Sandbox
 
 def authenticate(body: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
     """Tokens for the account the body names: by email (local), or by a token it holds."""
-    if body.get("action") == "refreshAccessToken":
-        grant = tokens.check(body["refreshToken"], "refresh", sandbox)
-        email = grant.email
-    elif body["strategy"] == "jwt":
+    # Dispatch on `strategy`, as the schema's oneOf does: a body with a strategy is a sign-in
+    # even if it also carries `action` (the refresh branch forbids `strategy`).
+    strategy = body.get("strategy")
+    if strategy == "local":
+        email = body["email"]
+    elif strategy == "jwt":
         grant = tokens.check(body["accessToken"], "access", sandbox)
         email = grant.email
-    else:
-        email = body["email"]
+    else:  # no strategy: `{"action": "refreshAccessToken", "refreshToken"}`
+        grant = tokens.check(body["refreshToken"], "refresh", sandbox)
+        email = grant.email
     organisation = accounts.organisation_of(email)
     # Signing in (again) makes sure the account exists: after a reset or a restart, a token
     # a browser kept still signs it back in, as it would in production.
