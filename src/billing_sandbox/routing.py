@@ -73,10 +73,19 @@ def build_routes(api: Api, spec: Spec, sandbox: Sandbox) -> list[Route]:
     routes = []
     for path, ops in by_path.items():
         endpoint = _endpoint(api, ops, handlers, sandbox)
-        routes.append(Route(path, endpoint, methods=EVERY_METHOD, name=path))
-        if api.trailing_slash and not path.endswith("/"):
-            routes.append(Route(path + "/", endpoint, methods=EVERY_METHOD, name=path + "/"))
+        paths = [path, path + "/"] if api.trailing_slash and not path.endswith("/") else [path]
+        routes += [_exact(Route(p, endpoint, methods=EVERY_METHOD, name=p)) for p in paths]
     return routes
+
+
+def _exact(route: Route) -> Route:
+    """Anchor the route's pattern at the very end of the path. Starlette ends it with `$`,
+    which also matches before a final newline, so `/things/%0A` (an id of "\n") would reach
+    the collection route `/things/` instead of `/things/{id}`."""
+    pattern = route.path_regex.pattern
+    if pattern.endswith("$"):
+        route.path_regex = re.compile(pattern[:-1] + r"\Z")
+    return route
 
 
 def _endpoint(

@@ -271,3 +271,13 @@ async def test_paths_answer_with_a_trailing_slash_as_express_does(
     headers = await bearer(client)
     assert (await client.get(f"/billing-soas/{DRAFT}/", headers=headers)).status_code == 200
     assert (await client.get("/billing-soas/", headers=headers)).status_code == 200
+
+
+async def test_an_id_of_a_newline_is_an_unknown_id_not_the_collection(
+    client: httpx.AsyncClient,
+) -> None:
+    # Starlette's `$`-anchored routes matched `/billing-soas/` + "\n" as the collection.
+    headers = await bearer(client)
+    for method in ("GET", "PATCH", "DELETE"):
+        response = await client.request(method, "/billing-soas/%0A", headers=headers, json={})
+        assert_feathers(response, 404, "NotFound", "No record found for id '\n'")
