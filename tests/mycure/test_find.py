@@ -224,3 +224,10 @@ async def test_a_bad_query_is_400_saying_what_is_wrong(
 ) -> None:
     response = await client.get(f"/billing-soas?{query}", headers=headers)
     assert_feathers(response, 400, "BadRequest", says)
+
+
+async def test_select_of_no_field_but_id_as_the_sdk_tags_it(
+    client: httpx.AsyncClient, headers: dict[str, str], every: list[Record]
+) -> None:
+    found = await find(client, headers, "$select=%23%5B%5D&$limit=1000")
+    assert found == [{"id": r["id"]} for r in every]
