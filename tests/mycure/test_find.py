@@ -231,3 +231,10 @@ async def test_select_of_no_field_but_id_as_the_sdk_tags_it(
 ) -> None:
     found = await find(client, headers, "$select=%23%5B%5D&$limit=1000")
     assert found == [{"id": r["id"]} for r in every]
+
+
+async def test_an_empty_select_beside_names_adds_nothing(
+    client: httpx.AsyncClient, headers: dict[str, str], every: list[Record]
+) -> None:
+    found = await find(client, headers, "$select=type&$select=%23%5B%5D&$limit=1000")
+    assert found == [{"id": r["id"], "type": r["type"]} for r in every]

@@ -108,6 +108,10 @@ def _select(value: Any) -> tuple[str, ...]:
                     f"got {describe(flag)}"
                 )
         fields = list(value)
+    if fields is not None:
+        # `#[]` (an empty list) names no field, also when repeated beside names
+        # (`$select=type&$select=#[]`).
+        fields = [field for field in fields if field != []]
     if fields is None or not all(field and isinstance(field, str) for field in fields):
         raise BadRequest(f"$select must be a list of field names, got {describe(value)}")
     return tuple(fields)
