@@ -281,3 +281,12 @@ async def test_an_id_of_a_newline_is_an_unknown_id_not_the_collection(
     for method in ("GET", "PATCH", "DELETE"):
         response = await client.request(method, "/billing-soas/%0A", headers=headers, json={})
         assert_feathers(response, 404, "NotFound", "No record found for id '\n'")
+
+
+async def test_an_oversize_body_is_400_and_stores_nothing(client: httpx.AsyncClient) -> None:
+    headers = await bearer(client)
+    before = await everything(client, headers)
+    body = {"facility": FACILITY, "type": "organization", "customer": HMO, "note": "x" * 2_000_000}
+    response = await client.post("/billing-soas", json=body, headers=headers)
+    assert_feathers(response, 400, "BadRequest", "bytes")
+    assert await everything(client, headers) == before
