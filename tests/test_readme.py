@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.live import live_server
+import pytest
+
+from billing_sandbox.testing import SandboxServer
+
+# The pytest plugin's example runs as a project of its own would run it, under `pytester`.
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -31,28 +36,28 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert test_command in ci_lines
 
 
-def test_candid_sdk_snippet_runs_against_a_live_sandbox() -> None:
+def test_candid_sdk_snippet_runs_against_a_live_sandbox(billing_sandbox: SandboxServer) -> None:
     [snippet] = [block for block in code_blocks("python") if "CandidApiClientEnvironment" in block]
-    with live_server() as url:
-        script = snippet.replace("http://127.0.0.1:8000", url)
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-        )
+    script = snippet.replace("http://127.0.0.1:8000", billing_sandbox.url)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert "patient 1250" in done.stdout
 
 
-def test_decoda_curl_walk_through_runs_against_a_live_sandbox() -> None:
+def test_decoda_curl_walk_through_runs_against_a_live_sandbox(
+    billing_sandbox: SandboxServer,
+) -> None:
     [walk] = [block for block in code_blocks("bash") if "/user/patient/create" in block]
-    with live_server() as url:
-        script = walk.replace("BASE=http://127.0.0.1:8000", f"BASE={url}")
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    script = walk.replace("BASE=http://127.0.0.1:8000", f"BASE={billing_sandbox.url}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     # The script prints the refund, then the timeline: two JSON documents back to back.
     decoder = json.JSONDecoder()
@@ -63,17 +68,18 @@ def test_decoda_curl_walk_through_runs_against_a_live_sandbox() -> None:
     assert events[0]["amount"] == 9300
 
 
-def test_mycure_curl_walk_through_runs_against_a_live_sandbox() -> None:
+def test_mycure_curl_walk_through_runs_against_a_live_sandbox(
+    billing_sandbox: SandboxServer,
+) -> None:
     [walk] = [block for block in code_blocks("bash") if "/authentication" in block]
-    with live_server() as url:
-        script = walk.replace("BASE=http://127.0.0.1:8000", f"BASE={url}")
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    script = walk.replace("BASE=http://127.0.0.1:8000", f"BASE={billing_sandbox.url}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     # The script prints the find, the finalized statement, then the deleted one.
     decoder = json.JSONDecoder()
@@ -90,3 +96,10 @@ def test_mycure_curl_walk_through_runs_against_a_live_sandbox() -> None:
     assert finalized["finalizedBy"] == finalized["createdBy"]
     assert (finalized["customerType"], finalized["customerSubtype"]) == ("insurance", "hmo")
     assert deleted == finalized
+
+
+def test_pytest_plugin_example_passes_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:
+    [example] = [block for block in code_blocks("python") if "sandbox_tenant" in block]
+    pytester.makepyfile(test_billing=example)
+    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

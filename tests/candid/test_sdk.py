@@ -23,6 +23,7 @@ from candid.resources.write_offs.resources.v_1 import (
     WriteOffCreate_Patient,
 )
 
+from billing_sandbox.testing import SandboxServer, SandboxTenant
 from tests.candid.helpers import (
     ADJUSTMENT,
     CLAIM,
@@ -32,32 +33,29 @@ from tests.candid.helpers import (
     PAYER,
     SERVICE_LINE,
 )
-from tests.live import live_server
 
 WHEN = dt.datetime(2024, 1, 15, 9, 30, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with live_server() as url:
-        yield url
-
-
 @pytest.fixture
-def candid(base_url: str, request: pytest.FixtureRequest) -> Iterator[CandidApiClient]:
-    """A client with its own tenant, holding a token the SDK got by client id and secret.
+def candid(
+    billing_sandbox: SandboxServer, sandbox_tenant: SandboxTenant
+) -> Iterator[CandidApiClient]:
+    """A client with the test's own tenant, holding a token the SDK got by client id and secret.
 
     The SDK's lazy client-credentials mode opens an httpx client it never closes (a
     ResourceWarning under `-W error`), so the token is fetched through the SDK's own auth
     call, on an httpx client this fixture owns and closes.
     """
-    environment = CandidApiClientEnvironment(candid_api=base_url, pre_encounter=base_url)
+    url = billing_sandbox.url
+    environment = CandidApiClientEnvironment(candid_api=url, pre_encounter=url)
     with httpx.Client(timeout=10) as http:
         bootstrap = CandidApiClient(
             environment=environment, token=lambda: "none-yet", httpx_client=http
         )
         token = bootstrap.auth.default.get_token(
-            client_id=f"sdk-{request.node.name}", client_secret="secret"
+            client_id=sandbox_tenant.candid_client_id,
+            client_secret=sandbox_tenant.candid_client_secret,
         )
         assert token.token_type == "Bearer"
         assert token.expires_in == 18_000

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import live_server
+from billing_sandbox.testing import SandboxServer
 
 SDK_DIR = Path(__file__).parent / "sdk"
 
@@ -42,11 +42,11 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def steps(walk: Path) -> dict[str, Any]:
-    with live_server() as url:
-        done = subprocess.run(
-            ["node", str(walk), url], capture_output=True, text=True, timeout=60, check=False
-        )
+def steps(walk: Path, billing_sandbox: SandboxServer) -> dict[str, Any]:
+    done = subprocess.run(
+        ["node", str(walk), billing_sandbox.url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result

@@ -1,0 +1,181 @@
+"""The pytest plugin: its fixtures, used here directly, and its entry point, from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from billing_sandbox.settings import Settings
+from billing_sandbox.testing import (
+    SandboxError,
+    SandboxServer,
+    SandboxTenant,
+    SandboxTenantFactory,
+    serve,
+    tenant_id,
+)
+from tests.candid.helpers import patient_item
+
+# `pytester` runs pytest in a temporary directory: how a project that installed us sees us.
+pytest_plugins = ["pytester"]
+
+SOA = {"facility": "5eb00000000000000000fa01", "type": "insurance-contract",
+       "customer": "5eb00000000000000000cc01", "paymentTerms": 30}  # fmt: skip
+
+
+@pytest.fixture
+def http(billing_sandbox: SandboxServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=billing_sandbox.url, timeout=10) as client:
+        yield client
+
+
+def test_decoda_records_belong_to_the_tenant_that_made_them(
+    http: httpx.Client, sandbox_tenant: SandboxTenant, sandbox_tenant_factory: SandboxTenantFactory
+) -> None:
+    mine, other = sandbox_tenant.decoda_headers, sandbox_tenant_factory("other").decoda_headers
+    made = http.post("/user/patient/create", json={"firstName": "Ada", "lastName": "Lovelace"},
+                     headers=mine)  # fmt: skip
+    assert made.status_code == 200
+    path = f"/user/patient/{made.json()['id']}"
+    assert http.get(path, headers=mine).json()["firstName"] == "Ada"
+    unseen = http.get(path, headers=other)
+    assert unseen.status_code == 404
+    assert unseen.json() == {"detail": f"Patient {made.json()['id']} not found"}
+
+
+def test_mycure_records_belong_to_the_tenant_that_made_them(
+    http: httpx.Client, sandbox_tenant: SandboxTenant, sandbox_tenant_factory: SandboxTenantFactory
+) -> None:
+    mine, other = sandbox_tenant.mycure_headers(), sandbox_tenant_factory("other").mycure_headers()
+    made = http.post("/billing-soas", json=SOA, headers=mine)
+    assert made.status_code == 201
+    path = f"/billing-soas/{made.json()['id']}"
+    assert http.get(path, headers=mine).json() == made.json()
+    unseen = http.get(path, headers=other)
+    assert (unseen.status_code, unseen.json()["name"]) == (404, "NotFound")
+    found = http.get("/billing-soas", params={"$limit": 1000}, headers=other).json()
+    assert made.json()["id"] not in {soa["id"] for soa in found}
+
+
+def test_candid_records_belong_to_the_tenant_that_made_them(
+    http: httpx.Client, sandbox_tenant: SandboxTenant, sandbox_tenant_factory: SandboxTenantFactory
+) -> None:
+    mine, other = sandbox_tenant.candid_headers(), sandbox_tenant_factory("other").candid_headers()
+    made = http.post("/api/write-offs/v1", json={"write_offs": [patient_item()]}, headers=mine)
+    assert made.status_code == 200
+    path = f"/api/write-offs/v1/{made.json()['write_offs'][0]['write_off_id']}"
+    assert http.get(path, headers=mine).status_code == 200
+    assert http.get(path, headers=other).status_code == 404
+
+
+def test_one_tenant_id_names_the_tenant_in_all_three_apis(
+    http: httpx.Client, sandbox_tenant: SandboxTenant
+) -> None:
+    account = http.post(
+        "/authentication",
+        json={"strategy": "local", "email": sandbox_tenant.mycure_email, "password": "any"},
+    ).json()
+    reference = http.get(f"/_sandbox/tenants/{sandbox_tenant.id}/reference/mycure").json()
+    assert account["uid"] in {a["uid"] for a in reference["accounts"]}
+    assert sandbox_tenant.mycure_organisation == sandbox_tenant.candid_client_id
+    assert sandbox_tenant.decoda_headers["TENANT"] == sandbox_tenant.id
+
+
+def test_tenants_are_named_after_the_test_and_made_once_per_name(
+    request: pytest.FixtureRequest,
+    sandbox_tenant: SandboxTenant,
+    sandbox_tenant_factory: SandboxTenantFactory,
+) -> None:
+    assert sandbox_tenant.id == tenant_id(request.node.nodeid)
+    assert sandbox_tenant.id.startswith("test-tenants-are-named-after-the-test")
+    assert sandbox_tenant_factory("") is sandbox_tenant
+    assert sandbox_tenant_factory("b") is sandbox_tenant_factory("b")
+    assert sandbox_tenant_factory("b").id != sandbox_tenant.id
+
+
+def test_tenant_ids_are_stable_unique_and_valid_email_domains() -> None:
+    node = "tests/test_x.py::test_" + "very_long_name_" * 10 + "[param/with spaces]"
+    assert tenant_id(node) == tenant_id(node)
+    assert len({tenant_id(node), tenant_id(node, "b"), tenant_id("tests/test_y.py::test_z")}) == 3
+    label = tenant_id(node).removesuffix(".test")
+    assert len(label) <= 63 and label == label.strip("-") and label.islower()
+    assert tenant_id("tests/a.py::test_same") != tenant_id("tests/b.py::test_same")
+
+
+def test_reset_empties_the_tenant(http: httpx.Client, sandbox_tenant: SandboxTenant) -> None:
+    made = http.post("/billing-soas", json=SOA, headers=sandbox_tenant.mycure_headers())
+    path = f"/billing-soas/{made.json()['id']}"
+    sandbox_tenant.reset()
+    assert http.get(path, headers=sandbox_tenant.mycure_headers()).status_code == 404
+
+
+def test_a_tenant_id_must_be_usable_as_an_email_domain() -> None:
+    with pytest.raises(ValueError, match="lower-case"):
+        SandboxTenant("Acme", "http://127.0.0.1:1")
+
+
+def test_a_refused_call_says_what_the_sandbox_answered(billing_sandbox: SandboxServer) -> None:
+    tenant = billing_sandbox.tenant("x")
+    with pytest.raises(SandboxError, match="answered 422"):
+        SandboxTenant(tenant.id, tenant.base_url, candid_client_secret="").candid_token()
+
+
+INNER = """
+import sys
+
+
+def test_a_test_without_the_fixtures_starts_nothing():
+    assert "billing_sandbox.app" not in sys.modules
+
+
+def test_the_fixtures(billing_sandbox, sandbox_tenant, sandbox_tenant_factory):
+    import httpx
+
+    assert billing_sandbox.settings.seed == 7
+    other = sandbox_tenant_factory("other")
+    with httpx.Client(base_url=billing_sandbox.url) as http:
+        made = http.post("/user/patient/create", headers=sandbox_tenant.decoda_headers,
+                         json={"firstName": "Ada", "lastName": "Lovelace"}).json()
+        path = "/user/patient/" + made["id"]
+        assert http.get(path, headers=sandbox_tenant.decoda_headers).status_code == 200
+        assert http.get(path, headers=other.decoda_headers).status_code == 404
+        assert http.get("/billing-soas", headers=other.mycure_headers()).status_code == 200
+        assert http.get("/api/write-offs/v1", headers=other.candid_headers()).status_code == 200
+"""
+
+
+def test_the_entry_point_gives_a_project_the_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(INNER)
+    result = pytester.runpytest_subprocess("-W", "error", "--billing-sandbox-seed", "7")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_running_sandbox_is_used_with_its_control_token(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(Settings(control_token="s3cret")) as running:
+        with pytest.raises(SandboxError, match="answered 401"):
+            SandboxTenant("anyone", running.url).reset()  # no token: the control API refuses
+        # The plugin reads the token as the server does; it needs it to empty each tenant.
+        monkeypatch.setenv("BILLING_SANDBOX_CONTROL_TOKEN", "s3cret")
+        pytester.makeini(f"[pytest]\nbilling_sandbox_url = {running.url}/\n")
+        pytester.makepyfile(f"""
+            def test_it(billing_sandbox, sandbox_tenant):
+                assert billing_sandbox.url == "{running.url}"
+                assert billing_sandbox.settings is None
+                sandbox_tenant.candid_headers()
+                sandbox_tenant.reset()
+        """)
+        pytester.runpytest_subprocess("-W", "error").assert_outcomes(passed=1)
+
+
+def test_a_seed_for_a_running_sandbox_is_refused(
+    pytester: pytest.Pytester, billing_sandbox: SandboxServer
+) -> None:
+    pytester.makepyfile("def test_it(billing_sandbox):\n    pass\n")
+    args = ("--billing-sandbox-url", billing_sandbox.url, "--billing-sandbox-seed", "1")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--billing-sandbox-seed seeds a sandbox the plugin starts*"])
