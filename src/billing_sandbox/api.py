@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 
 from billing_sandbox.call import Caller
 from billing_sandbox.errors import ApiError
@@ -26,12 +26,19 @@ class Api:
     handlers: ModuleType
     # The status and body this API answers an error with (its own envelope and status table).
     render_error: Callable[[ApiError], tuple[int, Any]]
-    # Returns who the request's credentials name, or raises `Unauthenticated`.
-    authenticate: Callable[[Headers, Sandbox], Caller] | None = None
+    # Returns who the request's credentials name (None: an operator, who names no tenant), or
+    # raises `Unauthenticated`/`Forbidden`. It sees the connection, not only its headers, because
+    # the control API also looks at the client's address.
+    authenticate: Callable[[HTTPConnection, Sandbox], Caller | None] | None = None
     # Builds and seeds this API's store for a new tenant.
     new_store: Callable[[Tenant], Any] | None = None
     # The reference records of a tenant's store that users need to make valid calls.
     reference: Callable[[Any], dict[str, Any]] | None = None
+    # Snapshots: a store as plain JSON (every record, and what the store needs to continue
+    # exactly), and a store rebuilt for a tenant from that JSON, which raises `BadRequest`
+    # naming what is wrong with it.
+    export_state: Callable[[Any], dict[str, Any]] | None = None
+    import_state: Callable[[Tenant, Any], Any] | None = None
     # Express (under Feathers) routes `/billing-soas/` like `/billing-soas`, and the MYCURE
     # SDK always sends the slash; Starlette would answer it with a redirect instead.
     trailing_slash: bool = False

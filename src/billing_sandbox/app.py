@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from billing_sandbox import control
+from billing_sandbox import control, control_access, cors, persistence
 from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
@@ -19,6 +19,7 @@ CONTROL_API = Api(
     spec_file="sandbox-control.yaml",
     handlers=control,
     render_error=control.render_error,
+    authenticate=control_access.authenticate,
 )
 
 
@@ -28,7 +29,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     apis = (*VENDOR_APIS, CONTROL_API)
     specs = {api.name: Spec(settings.specs_dir / api.spec_file) for api in apis}
     sandbox = Sandbox(settings, VENDOR_APIS, specs.values(), clock)
+    persistence.load(sandbox)  # the state file's tenants, if one is set and exists
     routes = [route for api in apis for route in build_routes(api, specs[api.name], sandbox)]
-    app = Starlette(routes=routes)
+    # Preflights are answered for every method an operation uses (HEAD goes with GET).
+    methods = {op.method for spec in specs.values() for op in spec.operations}
+    methods |= {"HEAD"} if "GET" in methods else set()
+    app = Starlette(
+        routes=routes,
+        middleware=[cors.middleware(settings.cors_origins, methods)],
+        lifespan=persistence.lifespan(sandbox),  # saves the state file at shutdown
+    )
     app.state.sandbox = sandbox
     return app

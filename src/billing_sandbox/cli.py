@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
 from billing_sandbox.app import create_app
+from billing_sandbox.cors import InvalidOrigin, check_origin
+from billing_sandbox.credentials import CredentialsError
+from billing_sandbox.persistence import StateFileError
 from billing_sandbox.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_args(argv)
+    try:
+        app = create_app(settings)
+    except (CredentialsError, InvalidOrigin, StateFileError) as error:
+        # The user's file or origin is wrong: say what and where, not a traceback.
+        print(f"billing-sandbox: {error}", file=sys.stderr)
+        return 2
+    print(banner(settings), flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Settings:
+    """The settings `billing-sandbox serve …` runs with: its flags over the environment."""
     parser = argparse.ArgumentParser(
         prog="billing-sandbox",
         description="Stateful, spec-driven fakes of healthcare-billing APIs.",
@@ -35,18 +54,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="skip checking each response against its spec (on by default)",
     )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        type=_origin,
+        metavar="ORIGIN",
+        help="a browser origin allowed to call the sandbox, e.g. http://app.test:3000, or * for "
+        "any; repeatable; replaces the default, any loopback origin (http or https on "
+        "localhost, 127.0.0.1 or [::1], any port)",
+    )
+    serve.add_argument(
+        "--credentials",
+        type=Path,
+        default=defaults.credentials_file,
+        metavar="FILE",
+        help="strict mode: accept only the Candid clients, Decoda keys and MYCURE accounts "
+        "listed in this YAML file (see README); by default any credentials work",
+    )
+    serve.add_argument(
+        "--state-file",
+        type=Path,
+        default=defaults.state_file,
+        metavar="PATH",
+        help="keep every tenant's state in this JSON file: loaded at start (if it exists), "
+        "saved at shutdown and on POST /_sandbox/state/save, atomically",
+    )
+    serve.add_argument(
+        "--control-token",
+        default=defaults.control_token,
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on /_sandbox/... from any client; without "
+        "it only loopback clients may call them (BILLING_SANDBOX_CONTROL_TOKEN keeps the "
+        "token out of the process list)",
+    )
     args = parser.parse_args(argv)
-    settings = Settings.from_env(
+    return Settings.from_env(
         host=args.host,
         port=args.port,
         seed=args.seed,
         records=args.records,
         response_validation=defaults.response_validation and not args.no_response_validation,
+        cors_origins=tuple(args.cors_origin or defaults.cors_origins),
+        credentials_file=args.credentials,
+        state_file=args.state_file,
+        control_token=args.control_token,
     )
-    app = create_app(settings)
-    print(banner(settings), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-    return 0
+
+
+def _origin(text: str) -> str:
+    try:
+        return check_origin(text)
+    except InvalidOrigin as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def banner(settings: Settings) -> str:
@@ -71,4 +130,34 @@ def banner(settings: Settings) -> str:
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
              {base}/_sandbox/tenants/acme/reference/candid  (or /decoda;
              {base}/_sandbox/tenants/clinic-a.test/reference/mycure)
+{access(settings)}{state_file(settings)}
 Press Ctrl+C to stop."""
+
+
+def state_file(settings: Settings) -> str:
+    """Where state persists across restarts, when it does."""
+    if settings.state_file is None:
+        return ""
+    return (
+        f"\n  state      {settings.state_file}: loaded at start, saved at shutdown and on "
+        "POST /_sandbox/state/save"
+    )
+
+
+def access(settings: Settings) -> str:
+    """Who may call: browser origins, whose credentials, and who reaches the control API."""
+    origins = ", ".join(settings.cors_origins) or "localhost, 127.0.0.1 and [::1], any port"
+    credentials = (
+        f"strict: only those listed in {settings.credentials_file}"
+        if settings.credentials_file is not None
+        else "any non-empty credentials, as above"
+    )
+    control = (
+        "the control API needs 'Authorization: Bearer <control token>'"
+        if settings.control_token
+        else "the control API answers this machine only (--control-token TOKEN opens it)"
+    )
+    return f"""
+  browsers   CORS allows {origins}
+  auth       {credentials}
+  access     {control}"""

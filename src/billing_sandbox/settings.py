@@ -23,6 +23,8 @@ class Settings:
     records: int = 200
     response_validation: bool = True
     max_body_bytes: int = 1_048_576
+    # The control API's limit: a snapshot of every tenant (`PUT /_sandbox/state`) is large.
+    max_state_bytes: int = 268_435_456
     # Candid documents that a token "expires 5 hours after creation".
     token_ttl_seconds: int = 18_000
     # MYCURE: Feathers' own default lifetime for an access token ("1d"); refresh tokens last 30 d.
@@ -33,11 +35,28 @@ class Settings:
     # MYCURE `$limit`: used when absent, and the most a find returns (larger values are clamped).
     mycure_default_limit: int = 100
     mycure_max_limit: int = 1000
+    # The request journal keeps this many of the latest vendor requests, bodies cut past
+    # `journal_body_bytes`, so memory stays bounded however long the server runs.
+    journal_size: int = 1000
+    journal_body_bytes: int = 4096
+    # The longest a `Prefer: delay=` or a fault rule may hold a request.
+    max_fault_delay_ms: int = 10_000
     # Signs bearer tokens and page tokens. A fixed default keeps tokens valid across restarts,
     # which is what a developer with a cached SDK token expects from a local sandbox.
     secret: str = "billing-sandbox-not-a-secret"
     specs_dir: Path = PROJECT_ROOT / "openapi"
     fixtures_dir: Path = PROJECT_ROOT / "fixtures"
+    # Browser origins CORS lets in; empty means any loopback origin (http or https on
+    # localhost, 127.0.0.1 or [::1], any port), where a frontend under development runs.
+    cors_origins: tuple[str, ...] = ()
+    # A YAML file listing the only credentials accepted (strict mode); None accepts any.
+    credentials_file: Path | None = None
+    # A JSON file of every tenant's state: loaded at start, saved at shutdown and on
+    # `POST /_sandbox/state/save`; None keeps state in memory only.
+    state_file: Path | None = None
+    # With a token, the control API requires `Authorization: Bearer <token>` from any client;
+    # without one, it answers loopback clients only.
+    control_token: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -59,4 +78,10 @@ def _parse(raw: str, default: Any) -> Any:
         return int(raw)
     if isinstance(default, Path):
         return Path(raw)
+    if isinstance(default, tuple):
+        # Lists travel comma-separated: `BILLING_SANDBOX_CORS_ORIGINS=http://a.test,http://b.test`.
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if default is None:
+        # The optional settings are files (`credentials_file`, `state_file`); empty means none.
+        return Path(raw) if raw.strip() else None
     return raw

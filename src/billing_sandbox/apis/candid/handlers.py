@@ -15,7 +15,7 @@ def _store(call: Call) -> CandidStore:
 
 
 async def get_token(call: Call) -> dict[str, Any]:
-    return tokens.issue(call.body["client_id"], call.sandbox)
+    return tokens.issue(call.body["client_id"], call.body["client_secret"], call.sandbox)
 
 
 async def get_write_offs(call: Call) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Candid bearer tokens: signed JWTs naming the client id (the tenant) and an expiry."""
+"""Candid bearer tokens: signed JWTs naming the tenant, the client id and an expiry."""
 
 from __future__ import annotations
 
@@ -6,20 +6,40 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 
 from billing_sandbox import jwt
 from billing_sandbox.call import Caller
+from billing_sandbox.credentials import LISTED
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.settings import Settings
 from billing_sandbox.tenancy import Sandbox
 
 
-def issue(client_id: str, sandbox: Sandbox) -> dict[str, Any]:
-    """The token response for a client: `{access_token, expires_in, token_type}`."""
-    now = int(sandbox.clock.now().timestamp())
+def issue(client_id: str, client_secret: str, sandbox: Sandbox) -> dict[str, Any]:
+    """The token response for a client: `{access_token, expires_in, token_type}`.
+
+    Any client id and secret get one, and the client id is the tenant; in strict mode only a
+    listed pair does, and the tenant is the one its entry maps it to.
+    """
+    tenant = client_id
+    if sandbox.credentials is not None:
+        login = sandbox.credentials.find("candid", client_id, client_secret)
+        if login is None:
+            raise Unauthenticated(
+                f"invalid client credentials: this client_id and client_secret are not {LISTED}"
+            )
+        tenant = login.tenant or client_id
+    # The tenant's own clock, so that advancing it expires its tokens (as real time would).
+    now = int(sandbox.tenant(tenant).clock.now().timestamp())
     ttl = sandbox.settings.token_ttl_seconds
-    claims = {"sub": client_id, "iat": now, "exp": now + ttl, "iss": "billing-sandbox"}
+    claims = {
+        "sub": tenant,
+        "cid": client_id,
+        "iat": now,
+        "exp": now + ttl,
+        "iss": "billing-sandbox",
+    }
     return {
         "access_token": _sign(claims, sandbox.settings),
         "expires_in": ttl,
@@ -27,17 +47,26 @@ def issue(client_id: str, sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
-def authenticate(headers: Headers, sandbox: Sandbox) -> Caller:
-    """The client id behind a valid, unexpired bearer token; otherwise a 401."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
+def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
+    """The tenant behind a valid, unexpired bearer token; otherwise a 401."""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             "send 'Authorization: Bearer <access_token>'; get a token from POST /api/auth/v2/token"
         )
-    client_id, expires = _verify(token.strip(), _key(sandbox.settings))
-    if expires <= sandbox.clock.now().timestamp():
+    tenant, client_id, expires = _verify(token.strip(), _key(sandbox.settings))
+    if expires <= sandbox.tenant(tenant).clock.now().timestamp():
         raise Unauthenticated("the access token has expired; get a new one from /api/auth/v2/token")
-    return Caller(client_id)
+    if sandbox.credentials is not None:
+        # Tokens outlive restarts, so one issued before strict mode (or before its client was
+        # removed or remapped) must not get in: its client must still be listed, for its tenant.
+        login = sandbox.credentials.find("candid", client_id)
+        if login is None or (login.tenant or client_id) != tenant:
+            raise Unauthenticated(
+                f"the access token's client is not {LISTED} (or now maps to another tenant); "
+                "get a new one from /api/auth/v2/token"
+            )
+    return Caller(tenant)
 
 
 def _sign(claims: dict[str, Any], settings: Settings) -> str:
@@ -48,12 +77,13 @@ def _sign(claims: dict[str, Any], settings: Settings) -> str:
 # the same token on every call, and checking its signature each time was a third of the cost
 # of a request. Failures raise and so are never cached.
 @lru_cache(maxsize=4096)
-def _verify(token: str, key: bytes) -> tuple[str, int]:
-    """The (client id, expiry) a genuine token carries."""
+def _verify(token: str, key: bytes) -> tuple[str, str, int]:
+    """The (tenant, client id, expiry) a genuine token carries."""
     claims = jwt.verified_claims(token, key)
     if claims is None or not isinstance(claims.get("exp"), int) or "sub" not in claims:
         raise Unauthenticated("the access token is not one this sandbox issued")
-    return str(claims["sub"]), claims["exp"]
+    # Tokens from before the client id was a claim of its own named only the client (= tenant).
+    return str(claims["sub"]), str(claims.get("cid", claims["sub"])), claims["exp"]
 
 
 @lru_cache(maxsize=16)

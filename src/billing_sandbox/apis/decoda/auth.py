@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 
 from billing_sandbox.call import Caller
+from billing_sandbox.credentials import LISTED
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.tenancy import Sandbox
 
 
-def authenticate(headers: Headers, sandbox: Sandbox) -> Caller:
-    """Any non-empty pair is accepted; header names are case-insensitive, as in HTTP."""
-    tenant = headers.get("tenant", "").strip()
-    api_key = headers.get("api-key", "").strip()
+def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
+    """Any non-empty pair is accepted (in strict mode, a listed one, naming its entry's tenant);
+    header names are case-insensitive, as in HTTP."""
+    tenant = connection.headers.get("tenant", "").strip()
+    api_key = connection.headers.get("api-key", "").strip()
     missing = [name for name, value in (("TENANT", tenant), ("API-KEY", api_key)) if not value]
     if missing:
         raise Unauthenticated(f"send the {' and '.join(missing)} header(s) with every request")
-    return Caller(tenant)
+    if sandbox.credentials is None:
+        return Caller(tenant)
+    login = sandbox.credentials.find("decoda", tenant, api_key)
+    if login is None:
+        raise Unauthenticated(f"invalid credentials: this TENANT and API-KEY pair is not {LISTED}")
+    return Caller(login.tenant or tenant)

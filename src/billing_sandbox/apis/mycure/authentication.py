@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_sandbox.apis.mycure import accounts, tokens
+from billing_sandbox.apis.mycure import tokens
 from billing_sandbox.apis.mycure.store import MycureStore
+from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.tenancy import Sandbox
 
 
@@ -16,13 +17,16 @@ def authenticate(body: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
     strategy = body.get("strategy")
     if strategy == "local":
         email = body["email"]
-    elif strategy == "jwt":
-        grant = tokens.check(body["accessToken"], "access", sandbox)
-        email = grant.email
-    else:  # no strategy: `{"action": "refreshAccessToken", "refreshToken"}`
-        grant = tokens.check(body["refreshToken"], "refresh", sandbox)
-        email = grant.email
-    organisation = accounts.organisation_of(email)
+        organisation = tokens.organisation(email, sandbox, body["password"])
+        if organisation is None:
+            # Feathers' local strategy answers an unknown email and a wrong password alike.
+            raise Unauthenticated("Invalid login")
+    else:
+        if strategy == "jwt":
+            grant = tokens.check(body["accessToken"], "access", sandbox)
+        else:  # no strategy: `{"action": "refreshAccessToken", "refreshToken"}`
+            grant = tokens.check(body["refreshToken"], "refresh", sandbox)
+        email, organisation = grant.email, grant.organisation
     # Signing in (again) makes sure the account exists: after a reset or a restart, a token
     # a browser kept still signs it back in, as it would in production.
     store: MycureStore = sandbox.tenant(organisation).store("mycure")

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 
 from billing_sandbox import jwt
+from billing_sandbox.apis.mycure import accounts
 from billing_sandbox.call import Caller
+from billing_sandbox.credentials import LISTED
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.settings import Settings
 from billing_sandbox.tenancy import Sandbox
@@ -33,7 +35,8 @@ class Grant:
 
 def issue(uid: str, email: str, organisation: str, sandbox: Sandbox) -> dict[str, Any]:
     """The body MYCURE answers a sign-in with: `{uid, accessToken, refreshToken, expiresAt}`."""
-    now = int(sandbox.clock.now().timestamp())
+    # The organisation's own clock, so that advancing it expires its tokens.
+    now = int(sandbox.tenant(organisation).clock.now().timestamp())
     ttl = sandbox.settings.mycure_token_ttl_seconds
     key = _key(sandbox.settings)
     claims = {"sub": uid, "uid": uid, "email": email, "org": organisation, "iat": now}
@@ -47,9 +50,9 @@ def issue(uid: str, email: str, organisation: str, sandbox: Sandbox) -> dict[str
     }
 
 
-def authenticate(headers: Headers, sandbox: Sandbox) -> Caller:
+def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     """The account behind `Authorization: Bearer <accessToken>`; its organisation is the tenant."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             f"Not authenticated: send 'Authorization: Bearer <accessToken>'; {SIGN_IN}"
@@ -63,9 +66,28 @@ def check(token: str, kind: str, sandbox: Sandbox) -> Grant:
     grant = _verify(token, _key(sandbox.settings))
     if grant is None or grant.kind != kind:
         raise Unauthenticated(f"invalid {kind} token: it is not one this sandbox issued; {SIGN_IN}")
-    if grant.expires <= sandbox.clock.now().timestamp():
+    if grant.expires <= sandbox.tenant(grant.organisation).clock.now().timestamp():
         raise Unauthenticated(f"jwt expired: the {kind} token has expired; {SIGN_IN}")
+    # Tokens outlive restarts, so in strict mode one issued before (or before its account was
+    # removed or moved) must not get in: its account must still be listed, for its organisation.
+    if sandbox.credentials is not None and organisation(grant.email, sandbox) != grant.organisation:
+        raise Unauthenticated(
+            f"invalid {kind} token: its account is not {LISTED} (or now belongs to another "
+            f"organisation); {SIGN_IN}"
+        )
     return grant
+
+
+def organisation(email: str, sandbox: Sandbox, password: str | None = None) -> str | None:
+    """The organisation (tenant) of an account: its email's domain. In strict mode, the tenant
+    its entry names (by default the same domain), or None when it is not listed or `password`
+    is given and wrong."""
+    if sandbox.credentials is None:
+        return accounts.organisation_of(email)
+    login = sandbox.credentials.find("mycure", email, password)
+    if login is None:
+        return None
+    return login.tenant or accounts.organisation_of(email)
 
 
 # Pure in its arguments, so memoising changes nothing but speed (a client sends the same token

@@ -1,0 +1,61 @@
+"""CORS for browser apps: which origins may call the sandbox, with which headers and methods."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+# Where a frontend under development runs: http or https on a loopback name, any port.
+LOOPBACK_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
+
+# Request headers a browser client may send: each vendor's credentials and content headers.
+ALLOWED_HEADERS = (
+    "Authorization",  # Candid and MYCURE bearer tokens, the control token
+    "Content-Type",
+    "TENANT",  # Decoda
+    "API-KEY",  # Decoda
+    "Prefer",
+    "Environment",  # sent by @mycure/sdk-js when configured with one
+    # Candid's Fern-generated SDKs name themselves on every request.
+    "X-Fern-Language",
+    "X-Fern-SDK-Name",
+    "X-Fern-SDK-Version",
+)
+
+# Response headers a browser client may read beyond the CORS-safelisted ones.
+EXPOSED_HEADERS = ("Allow",)
+
+# An origin as a browser sends it: scheme, host, optional port; no path, not even a slash.
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]+", re.IGNORECASE)
+
+
+class InvalidOrigin(ValueError):
+    """A configured CORS origin that no browser could ever send."""
+
+
+def check_origin(origin: str) -> str:
+    """`*`, or an origin such as `https://app.example.test:3000`; anything else is refused."""
+    if origin == "*" or _ORIGIN.fullmatch(origin):
+        # Browsers send scheme and host in lower case, and the middleware compares exactly.
+        return origin.lower()
+    raise InvalidOrigin(
+        f"{origin!r} is not an origin: use scheme://host[:port] with no path or trailing "
+        "slash (e.g. http://localhost:3000), or * for any origin"
+    )
+
+
+def middleware(origins: Iterable[str], methods: Iterable[str]) -> Middleware:
+    """Starlette's CORS middleware for `origins` (empty: any loopback origin), answering
+    preflights for `methods`."""
+    listed = tuple(check_origin(origin) for origin in origins)
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=listed,
+        allow_origin_regex=None if listed else LOOPBACK_ORIGINS,
+        allow_methods=tuple(sorted(methods)),
+        allow_headers=ALLOWED_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
+    )

@@ -1,0 +1,156 @@
+"""Who may call `/_sandbox/…`: loopback clients, or any client with the control token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from starlette.applications import Starlette
+from starlette.datastructures import Address
+
+from billing_sandbox.app import create_app
+from billing_sandbox.cli import banner, parse_args
+from billing_sandbox.control_access import is_loopback
+from billing_sandbox.settings import PROJECT_ROOT, Settings
+from tests.live import live_server
+
+pytestmark = pytest.mark.anyio
+
+REMOTE = ("203.0.113.7", 51234)  # TEST-NET-3: a client on another machine
+TOKEN = "control-s3cret"
+
+
+def client_from(app: Starlette, address: tuple[str, int]) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=address)
+    return httpx.AsyncClient(transport=transport, base_url="http://sandbox.test")
+
+
+@pytest.fixture
+async def remote(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_from(app, REMOTE) as c:
+        yield c
+
+
+@pytest.fixture
+def guarded() -> Starlette:
+    return create_app(Settings(control_token=TOKEN))
+
+
+def assert_control_error(response: httpx.Response, status: int, kind: str, says: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == kind
+    assert says in body["message"]
+
+
+async def test_loopback_clients_need_no_token_by_default(client: httpx.AsyncClient) -> None:
+    # httpx's ASGI transport reports the client as 127.0.0.1.
+    assert (await client.get("/_sandbox/health")).status_code == 200
+    assert (await client.post("/_sandbox/reset")).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["::1", "127.0.0.53", "::ffff:127.0.0.1"])
+async def test_every_loopback_address_is_this_machine(app: Starlette, host: str) -> None:
+    async with client_from(app, (host, 5000)) as c:
+        assert (await c.get("/_sandbox/health")).status_code == 200
+
+
+async def test_other_clients_are_forbidden_without_a_token(remote: httpx.AsyncClient) -> None:
+    response = await remote.post("/_sandbox/tenants/acme/reset")
+    assert_control_error(response, 403, "Forbidden", "--control-token")
+
+
+async def test_health_is_guarded_like_the_rest(remote: httpx.AsyncClient) -> None:
+    response = await remote.get("/_sandbox/health")
+    assert_control_error(response, 403, "Forbidden", "this machine only")
+
+
+async def test_vendor_routes_stay_open_to_other_clients(remote: httpx.AsyncClient) -> None:
+    response = await remote.get("/billing/charge/list", headers={"TENANT": "acme", "API-KEY": "k"})
+    assert response.status_code == 200
+
+
+async def test_with_a_token_a_missing_one_is_401_even_from_loopback(guarded: Starlette) -> None:
+    async with client_from(guarded, ("127.0.0.1", 123)) as c:
+        response = await c.post("/_sandbox/reset")
+    assert_control_error(response, 401, "Unauthenticated", "Authorization: Bearer")
+
+
+@pytest.mark.parametrize("header", [f"Bearer {TOKEN}x", "Bearer wrong", f"Basic {TOKEN}"])
+async def test_with_a_token_a_wrong_one_is_401(guarded: Starlette, header: str) -> None:
+    async with client_from(guarded, REMOTE) as c:
+        response = await c.get("/_sandbox/health", headers={"Authorization": header})
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "Unauthenticated"
+
+
+async def test_with_a_token_the_right_one_opens_it_to_any_client(guarded: Starlette) -> None:
+    async with client_from(guarded, REMOTE) as c:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        assert (await c.get("/_sandbox/health", headers=headers)).status_code == 200
+        reference = await c.get("/_sandbox/tenants/acme/reference/decoda", headers=headers)
+        assert reference.status_code == 200
+
+
+async def test_a_real_loopback_socket_is_let_in() -> None:
+    with live_server() as url:
+        async with httpx.AsyncClient(base_url=url) as live:
+            response = await live.get("/_sandbox/health")
+    assert response.status_code == 200
+
+
+def test_every_control_operation_declares_401_403_and_the_token_scheme() -> None:
+    # Response validation turns an undeclared status into a 500: every operation, including
+    # ones added later, must declare what access control can answer.
+    spec = yaml.safe_load((PROJECT_ROOT / "openapi" / "sandbox-control.yaml").read_text())
+    assert spec["components"]["securitySchemes"]["controlToken"]["scheme"] == "bearer"
+    assert {"controlToken": []} in spec["security"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in {"get", "put", "post", "patch", "delete", "head", "options"}:
+                continue
+            missing = {"401", "403"} - set(operation["responses"])
+            assert not missing, f"{method.upper()} {path} does not declare {missing}"
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (Address("127.0.0.1", 1), True),
+        (Address("::1", 1), True),
+        (Address("::ffff:127.0.0.1", 1), True),
+        (Address("10.0.0.1", 1), False),
+        (Address("::ffff:10.0.0.1", 1), False),
+        (Address("testclient", 1), False),
+        (None, False),
+    ],
+)
+def test_is_loopback(address: Address | None, expected: bool) -> None:
+    assert is_loopback(address) is expected
+
+
+def test_cli_control_token_flag_and_environment() -> None:
+    assert parse_args(["serve", "--control-token", "t0k"]).control_token == "t0k"
+    assert parse_args(["serve"]).control_token == ""
+    env = {"BILLING_SANDBOX_CONTROL_TOKEN": "from-env"}
+    assert Settings.from_env(env).control_token == "from-env"
+
+
+def test_the_banner_says_who_may_call(tmp_path: Path) -> None:
+    default = banner(Settings())
+    assert "CORS allows localhost, 127.0.0.1 and [::1], any port" in default
+    assert "the control API answers this machine only" in default
+    strict = banner(
+        Settings(
+            cors_origins=("https://app.test",),
+            credentials_file=tmp_path / "c.yaml",
+            control_token=TOKEN,
+        )
+    )
+    assert "CORS allows https://app.test" in strict
+    assert f"strict: only those listed in {tmp_path / 'c.yaml'}" in strict
+    assert "needs 'Authorization: Bearer <control token>'" in strict
+    assert TOKEN not in strict  # the banner may end up in a shared log
