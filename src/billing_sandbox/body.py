@@ -43,7 +43,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         chunks += chunk
         if len(chunks) > limit:
             raise MalformedBody(f"request body exceeds the limit of {limit} bytes")
-    return bytes(chunks)
+    raw = bytes(chunks)
+    request.state.body = raw  # for the request journal
+    return raw
 
 
 def _media_type(request: Request) -> str:

@@ -30,6 +30,9 @@ class Call:
     # The undecoded query string, for APIs whose query syntax is richer than OpenAPI's
     # parameter styles can describe (MYCURE's Feathers queries: `type[$in][0]=a`).
     raw_query: str = ""
+    # The undecoded body, for a snapshot, whose numbers must come back exactly as written
+    # (`body` reads a whole `5.0` as `5`, as pydantic does for the vendors' int fields).
+    raw_body: bytes = b""
     # The account behind the credentials (MYCURE's uid, which stamps `createdBy`).
     principal: str | None = None
 

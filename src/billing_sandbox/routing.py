@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,8 +17,10 @@ from starlette.routing import Route
 from billing_sandbox import params
 from billing_sandbox.api import Api
 from billing_sandbox.body import read_body
-from billing_sandbox.call import Call
+from billing_sandbox.call import Call, Caller
 from billing_sandbox.errors import ApiError, MethodNotAllowed, SandboxBug, ValidationFailed
+from billing_sandbox.fault_injection import DroppedResponse, inject_faults
+from billing_sandbox.faults import DropConnection
 from billing_sandbox.spec import JSON, Operation, Spec
 from billing_sandbox.tenancy import Sandbox
 
@@ -100,27 +103,43 @@ def _endpoint(
             response = _render(*api.render_error(error))
             response.headers["Allow"] = ", ".join(allowed)
             return response
+        started = time.perf_counter()
+        vendor = api.name in sandbox.apis  # the control API is neither faulted nor journaled
+        caller = None
         try:
-            call = await _parse(api, op, request, sandbox)
+            caller = _authenticate(api, op, request, sandbox)
+            if vendor:
+                await inject_faults(request, op, api.name, caller, sandbox)
+            call = await _parse(api, op, request, sandbox, caller)
             result = await handlers[op.operation_id](call)
+            if not isinstance(result, Response):
+                result = _respond(api, op, op.success_status, result, sandbox)
+            response = result
         except ApiError as error:
-            return _respond(api, op, *api.render_error(error), sandbox)
+            response = _respond(api, op, *api.render_error(error), sandbox)
+        except DropConnection:
+            response = DroppedResponse()
         except Exception:
             log.exception("%s %s crashed", api.name, op.operation_id)
             bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
-            return _render(*api.render_error(bug))
-        if isinstance(result, Response):
-            return result
-        return _respond(api, op, op.success_status, result, sandbox)
+            response = _render(*api.render_error(bug))
+        if vendor:
+            _journal(sandbox, api, op, request, response, caller, started)
+        return response
 
     return endpoint
 
 
-async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) -> Call:
-    """Authenticate, then parse and validate every part of the request, in that order."""
-    caller = None
+def _authenticate(api: Api, op: Operation, request: Request, sandbox: Sandbox) -> Caller | None:
     if op.secured and api.authenticate is not None:
-        caller = api.authenticate(request.headers, sandbox)
+        return api.authenticate(request, sandbox)
+    return None
+
+
+async def _parse(
+    api: Api, op: Operation, request: Request, sandbox: Sandbox, caller: Caller | None
+) -> Call:
+    """Parse and validate every part of an authenticated request."""
     declared = op.by_location
     # Only the locations an operation declares are parsed and checked: a request pays for
     # what its operation takes (this is the hot path of every call).
@@ -139,7 +158,10 @@ async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) ->
     ]
     if issues:
         raise ValidationFailed(issues)
-    body = await read_body(op, request, sandbox.settings.max_body_bytes)
+    # The control API takes whole snapshots of the sandbox's state; vendor APIs take records.
+    settings = sandbox.settings
+    limit = settings.max_body_bytes if api.name in sandbox.apis else settings.max_state_bytes
+    body = await read_body(op, request, limit)
     return Call(
         sandbox=sandbox,
         tenant_id=caller.tenant_id if caller else None,
@@ -149,6 +171,31 @@ async def _parse(api: Api, op: Operation, request: Request, sandbox: Sandbox) ->
         headers=values.get("header", {}),
         body=body,
         raw_query=request.url.query,
+        raw_body=getattr(request.state, "body", b""),
+    )
+
+
+def _journal(
+    sandbox: Sandbox,
+    api: Api,
+    op: Operation,
+    request: Request,
+    response: Response,
+    caller: Caller | None,
+    started: float,
+) -> None:
+    sandbox.journal.record(
+        time=sandbox.clock.now(),
+        tenant=caller.tenant_id if caller else None,
+        api=api.name,
+        operation_id=op.operation_id,
+        method=request.method,
+        path=request.url.path,
+        query=request.url.query,
+        status=response.status_code,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        request_body=getattr(request.state, "body", b""),
+        response_body=bytes(response.body),
     )
 
 

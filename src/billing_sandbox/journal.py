@@ -1,0 +1,111 @@
+"""The request journal: the latest vendor-API requests in a bounded ring buffer, newest first."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One request and its answer, as the journal keeps it."""
+
+    seq: int
+    time: datetime
+    tenant: str | None
+    api: str
+    operation_id: str
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: float
+    request_body: str
+    response_body: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time.isoformat(),
+            "tenant": self.tenant,
+            "api": self.api,
+            "operationId": self.operation_id,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "durationMs": round(self.duration_ms, 3),
+            "requestBody": self.request_body,
+            "responseBody": self.response_body,
+        }
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What `GET /_sandbox/requests` asks for; None means "any"."""
+
+    tenant: str | None = None
+    api: str | None = None
+    operation_id: str | None = None
+    status: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None  # a cursor: entries older than this sequence number
+
+    def admits(self, entry: Entry) -> bool:
+        return (
+            (self.tenant is None or entry.tenant == self.tenant)
+            and (self.api is None or entry.api == self.api)
+            and (self.operation_id is None or entry.operation_id == self.operation_id)
+            and (self.status is None or entry.status == self.status)
+            and (self.since is None or entry.time >= self.since)
+            and (self.until is None or entry.time <= self.until)
+            and (self.before is None or entry.seq < self.before)
+        )
+
+
+class Journal:
+    """At most `capacity` entries (the oldest fall out), bodies cut at `body_limit` bytes, so
+    memory stays bounded however long the server runs."""
+
+    def __init__(self, capacity: int, body_limit: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=capacity)
+        self._body_limit = body_limit
+        self._seq = 0
+
+    def record(self, **fields: Any) -> Entry:
+        self._seq += 1
+        fields["request_body"] = self._cut(fields["request_body"])
+        fields["response_body"] = self._cut(fields["response_body"])
+        entry = Entry(seq=self._seq, **fields)
+        self._entries.append(entry)
+        return entry
+
+    def find(self, wanted: Filter, limit: int) -> tuple[list[Entry], int | None]:
+        """Newest first; also the cursor for the next (older) page, if there is one."""
+        page: list[Entry] = []
+        for entry in reversed(self._entries):
+            if wanted.admits(entry):
+                if len(page) == limit:
+                    return page, page[-1].seq
+                page.append(entry)
+        return page, None
+
+    def clear(self, tenant: str | None = None) -> int:
+        """Forget every entry (or one tenant's); returns how many were forgotten."""
+        kept = [e for e in self._entries if tenant is not None and e.tenant != tenant]
+        forgotten = len(self._entries) - len(kept)
+        self._entries = deque(kept, maxlen=self._entries.maxlen)
+        return forgotten
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _cut(self, body: bytes) -> str:
+        """Bodies as text, cut past the limit with a marker saying how much was left out."""
+        if len(body) <= self._body_limit:
+            return body.decode("utf-8", "replace")
+        kept = body[: self._body_limit].decode("utf-8", "ignore")
+        return f"{kept}… [{len(body) - self._body_limit} more bytes]"
