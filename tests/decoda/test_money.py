@@ -295,3 +295,14 @@ async def test_void_refunds_payments_and_owes_nothing(client: httpx.AsyncClient)
         headers=creds(),
     )
     assert_detail(response, 422, "is void")
+
+
+async def test_voiding_one_charge_of_a_plan_takes_the_others_off_it(
+    client: httpx.AsyncClient,
+) -> None:
+    first, second = await new_charge(client, owed=6000), await new_charge(client, owed=6000)
+    assert (await plan(client, [first["id"], second["id"]])).status_code == 200
+    voided = await client.post(f"/_sandbox/tenants/acme/decoda/charges/{first['id']}/void")
+    assert voided.status_code == 200
+    assert (await charge(client, first["id"]))["status"] == "VOID"
+    assert (await charge(client, second["id"]))["status"] == "OUTSTANDING"  # was PAYMENT_PLAN

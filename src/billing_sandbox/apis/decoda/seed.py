@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from faker import Faker
 
+from billing_sandbox.apis.decoda.installments import settle_due
 from billing_sandbox.apis.decoda.records import CatalogueItem, Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.clock import ManualClock
@@ -54,6 +55,8 @@ def new_store(tenant: Tenant) -> DecodaStore:
     for index in range(max(len(STORIES), tenant.settings.records // 2)):
         _tick(store, rng, hours=6)
         _charge_story(store, rng, STORIES[index % len(STORIES)], rng.choice(patients), items)
+    # Installments that fell due while the seed's clock ran were taken, as they would have been.
+    settle_due(store, store.clock.now().date(), lambda plan, installment: False)
     store.clock = tenant.clock
     return store
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from billing_sandbox.apis.decoda.money import charge_total
@@ -293,10 +293,16 @@ class DecodaStore:
         return self._pay(charge_ids, amount, medium, credit_overpayment, patient_id, payment_id)
 
     def take_card_payment(
-        self, charge_ids: list[str], amount: int, medium: str = "POS", payment_id: str | None = None
+        self,
+        charge_ids: list[str],
+        amount: int,
+        medium: str = "POS",
+        payment_id: str | None = None,
+        at: datetime | None = None,
     ) -> Payment:
-        """A card payment through the processor (seed data; the card flow is not served yet)."""
-        return self._pay(charge_ids, amount, medium, 0, None, payment_id)
+        """A card payment through the processor (seed data, plan installments; the card flow
+        is not served yet), made now or at `at` (an installment's due date)."""
+        return self._pay(charge_ids, amount, medium, 0, None, payment_id, at)
 
     def _pay(
         self,
@@ -306,6 +312,7 @@ class DecodaStore:
         credit_overpayment: int,
         patient_id: str | None,
         payment_id: str | None,
+        at: datetime | None = None,
     ) -> Payment:
         """Apply `amount` to the charges in order; any excess must be credited to the patient."""
         charges = [self._movable(charge_id) for charge_id in dict.fromkeys(charge_ids)]
@@ -324,7 +331,7 @@ class DecodaStore:
             id=payment_id or self.new_id("pay"),
             amount=amount,
             payment_medium=medium,
-            created_date=self.clock.now(),
+            created_date=at or self.clock.now(),
             patient_id=payer.id,
         )
         remaining = amount
@@ -400,12 +407,15 @@ class DecodaStore:
             share = min(payment.allocations[charge.id], payment.amount - self.refunded(payment))
             if share > 0:
                 self.refund(payment.id, share, "OTHER", description=f"Charge {charge_id} voided")
-        for plan in self._plans_of(charge):
+        plans = self._plans_of(charge)
+        for plan in plans:
             self._cancel(plan)
         charge.voided_amount = charge.total_outstanding
         charge.total_outstanding = 0
         charge.voided_at = self.clock.now()
-        self._settle(charge)
+        # The plan's other charges are off it too, so their statuses follow as well.
+        for other in {c for plan in plans for c in plan.charge_ids} | {charge.id}:
+            self._settle(self.charges[other])
         return charge
 
     # ---- payment plans ----
