@@ -9,8 +9,11 @@ from typing import Any
 from faker import Faker
 
 from billing_sandbox.api import Api
-from billing_sandbox.clock import Clock, SystemClock
+from billing_sandbox.clock import Clock, SystemClock, TenantClock
+from billing_sandbox.credentials import Credentials, load
 from billing_sandbox.errors import NotFound
+from billing_sandbox.faults import FaultRules
+from billing_sandbox.journal import Journal
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec import Spec
 
@@ -21,7 +24,8 @@ class Tenant:
     def __init__(self, tenant_id: str, settings: Settings, apis: dict[str, Api], clock: Clock):
         self.id = tenant_id
         self.settings = settings
-        self.clock = clock
+        # The tenant's own time (frozen or advanced by the control API) over the server's.
+        self.clock = TenantClock(clock)
         self._apis = apis
         self._stores: dict[str, Any] = {}
 
@@ -32,6 +36,14 @@ class Tenant:
                 raise KeyError(f"API {api_name!r} keeps no per-tenant state")
             self._stores[api_name] = factory(self)
         return self._stores[api_name]
+
+    def built_stores(self) -> dict[str, Any]:
+        """The stores built so far, by API name (what a snapshot of the tenant holds)."""
+        return dict(self._stores)
+
+    def adopt(self, api_name: str, store: Any) -> None:
+        """Use a store restored from a snapshot instead of seeding one."""
+        self._stores[api_name] = store
 
     def _stream(self, api_name: str) -> str:
         # Each API draws from its own stream, so adding data to one API never shifts another's.
@@ -62,7 +74,14 @@ class Sandbox:
         self.clock: Clock = clock or SystemClock()
         self.apis = {api.name: api for api in apis}
         self.specs = {spec.name: spec for spec in specs}
+        # Strict mode: the only credentials each API accepts. None accepts any (the default).
+        self.credentials: Credentials | None = (
+            load(settings.credentials_file) if settings.credentials_file is not None else None
+        )
         self._tenants: dict[str, Tenant] = {}
+        self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
+        # Fault probabilities draw from the seed, so a run with the same rules repeats.
+        self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))
 
     def spec(self, name: str) -> Spec:
         if name not in self.specs:
@@ -73,6 +92,20 @@ class Sandbox:
         if tenant_id not in self._tenants:
             self._tenants[tenant_id] = Tenant(tenant_id, self.settings, self.apis, self.clock)
         return self._tenants[tenant_id]
+
+    def tenants(self) -> dict[str, Tenant]:
+        """The tenants built so far, by id."""
+        return dict(self._tenants)
+
+    def new_tenant(self, tenant_id: str) -> Tenant:
+        """A tenant that is not (yet) part of the sandbox: a snapshot is restored into one."""
+        return Tenant(tenant_id, self.settings, self.apis, self.clock)
+
+    def replace(self, tenants: dict[str, Tenant], everyone: bool = False) -> None:
+        """Put restored tenants in place in one step; with `everyone`, forget all others."""
+        if everyone:
+            self._tenants.clear()
+        self._tenants.update(tenants)
 
     def reset(self, tenant_id: str | None = None) -> None:
         """Forget one tenant (or all); the next request re-seeds it identically."""

@@ -4,6 +4,7 @@ from billing_sandbox.api import Api
 from billing_sandbox.apis.candid import handlers
 from billing_sandbox.apis.candid.envelope import render_error
 from billing_sandbox.apis.candid.seed import new_store
+from billing_sandbox.apis.candid.state import export_state, import_state
 from billing_sandbox.apis.candid.tokens import authenticate
 
 API = Api(
@@ -15,4 +16,6 @@ API = Api(
     authenticate=authenticate,
     new_store=new_store,
     reference=lambda store: store.reference.as_json(),
+    export_state=export_state,
+    import_state=import_state,
 )

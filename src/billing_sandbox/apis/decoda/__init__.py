@@ -6,6 +6,7 @@ from billing_sandbox.apis.decoda.auth import authenticate
 from billing_sandbox.apis.decoda.envelope import render_error
 from billing_sandbox.apis.decoda.render import reference
 from billing_sandbox.apis.decoda.seed import new_store
+from billing_sandbox.apis.decoda.state import export_state, import_state
 
 API = Api(
     name="decoda",
@@ -16,4 +17,6 @@ API = Api(
     authenticate=authenticate,
     new_store=new_store,
     reference=reference,
+    export_state=export_state,
+    import_state=import_state,
 )

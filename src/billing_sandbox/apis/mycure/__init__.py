@@ -4,6 +4,7 @@ from billing_sandbox.api import Api
 from billing_sandbox.apis.mycure import handlers
 from billing_sandbox.apis.mycure.envelope import render_error
 from billing_sandbox.apis.mycure.seed import new_store, reference
+from billing_sandbox.apis.mycure.state import export_state, import_state
 from billing_sandbox.apis.mycure.tokens import authenticate
 
 API = Api(
@@ -15,5 +16,7 @@ API = Api(
     authenticate=authenticate,
     new_store=new_store,
     reference=reference,
+    export_state=export_state,
+    import_state=import_state,
     trailing_slash=True,
 )

@@ -1,0 +1,110 @@
+"""A Decoda tenant's store as a snapshot (plain JSON) and back, checked before it is trusted."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from billing_sandbox.apis.decoda.records import (
+    Adjustment,
+    CatalogueItem,
+    Charge,
+    Patient,
+    Payment,
+    PaymentPlan,
+    Refund,
+)
+from billing_sandbox.apis.decoda.store import DecodaStore
+from billing_sandbox.state_codec import (
+    from_json,
+    invalid,
+    known,
+    obj,
+    rng_from_json,
+    rng_to_json,
+    table,
+    to_json,
+)
+from billing_sandbox.tenancy import Tenant
+
+PATH = "apis.decoda"
+TABLES = ("patients", "items", "charges", "payments", "refunds", "adjustments", "plans")
+Record = TypeVar("Record", Patient, CatalogueItem, Charge, Payment, Refund, Adjustment, PaymentPlan)
+
+
+def export_state(store: DecodaStore) -> dict[str, Any]:
+    """Every record of every table in insertion order, and the id generator's position."""
+    return {
+        # The store keeps its id source private so that only it draws ids; a snapshot must
+        # carry the source's position all the same.
+        "ids": rng_to_json(store._ids),
+        "patients": [to_json(record) for record in store.patients.values()],
+        "items": [to_json(record) for record in store.items.values()],
+        "charges": [to_json(record) for record in store.charges.values()],
+        "payments": [to_json(record) for record in store.payments.values()],
+        "refunds": [to_json(record) for record in store.refunds.values()],
+        "adjustments": [to_json(record) for record in store.adjustments.values()],
+        "plans": [to_json(record) for record in store.plans.values()],
+    }
+
+
+def import_state(tenant: Tenant, data: Any) -> DecodaStore:
+    """A store holding exactly what `data` says, or a `BadRequest` naming what is wrong."""
+    given = obj(data, PATH, ("ids", *TABLES))
+    store = DecodaStore(ids=rng_from_json(given["ids"], f"{PATH}.ids"), clock=tenant.clock)
+    store.patients = _table(given, "patients", Patient)
+    store.items = _table(given, "items", CatalogueItem)
+    store.charges = _table(given, "charges", Charge)
+    store.payments = _table(given, "payments", Payment)
+    store.refunds = _table(given, "refunds", Refund)
+    store.adjustments = _table(given, "adjustments", Adjustment)
+    store.plans = _table(given, "plans", PaymentPlan)
+    _check_references(store)
+    return store
+
+
+def _table(given: dict[str, Any], name: str, kind: type[Record]) -> dict[str, Record]:
+    def read(value: Any, path: str) -> Record:
+        return from_json(kind, value, path)
+
+    return table(given[name], f"{PATH}.{name}", read, lambda record: record.id)
+
+
+def _check_references(store: DecodaStore) -> None:
+    """Every id a record holds names a record of the snapshot (timelines and money rules
+    follow them), and records that belong to another point back at it."""
+    for index, charge in enumerate(store.charges.values()):
+        path = f"{PATH}.charges[{index}]"
+        known(charge.patient_id, store.patients, f"{path}.patient_id", "patient")
+        for n, line in enumerate(charge.lines):
+            if line.charge_id != charge.id:
+                raise invalid(f"{path}.lines[{n}].charge_id", f"is not its charge's ({charge.id})")
+            if line.item_id is not None:
+                known(line.item_id, store.items, f"{path}.lines[{n}].item_id", "item")
+        _all_known(charge.payment_ids, store.payments, f"{path}.payment_ids", "payment")
+        _all_known(charge.adjustment_ids, store.adjustments, f"{path}.adjustment_ids", "adjustment")
+        _all_known(charge.plan_ids, store.plans, f"{path}.plan_ids", "plan")
+    for index, payment in enumerate(store.payments.values()):
+        path = f"{PATH}.payments[{index}]"
+        if payment.patient_id is not None:
+            known(payment.patient_id, store.patients, f"{path}.patient_id", "patient")
+        for charge_id in payment.allocations:
+            known(charge_id, store.charges, f"{path}.allocations.{charge_id}", "charge")
+        _all_known(payment.refund_ids, store.refunds, f"{path}.refund_ids", "refund")
+    for index, refund in enumerate(store.refunds.values()):
+        path = f"{PATH}.refunds[{index}].payment_id"
+        known(refund.payment_id, store.payments, path, "payment")
+    for index, adjustment in enumerate(store.adjustments.values()):
+        path = f"{PATH}.adjustments[{index}].charge_id"
+        known(adjustment.charge_id, store.charges, path, "charge")
+    for index, plan in enumerate(store.plans.values()):
+        path = f"{PATH}.plans[{index}]"
+        _all_known(plan.charge_ids, store.charges, f"{path}.charge_ids", "charge")
+        for n, installment in enumerate(plan.installments):
+            if installment.plan_id != plan.id:
+                problem = f"is not its plan's ({plan.id})"
+                raise invalid(f"{path}.installments[{n}].plan_id", problem)
+
+
+def _all_known(ids: list[str], table: dict[str, Any], path: str, kind: str) -> None:
+    for index, record_id in enumerate(ids):
+        known(record_id, table, f"{path}[{index}]", kind)

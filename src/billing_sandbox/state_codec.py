@@ -1,0 +1,218 @@
+"""Store state as plain JSON and back: records, id generators, and strict checks on the way in.
+
+Everything read here comes from a user (a snapshot sent to the control API, or a state file),
+so every problem is a `BadRequest` naming where it is (`apis.decoda.charges[3].total`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import struct
+import types
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import MISSING, fields, is_dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from billing_sandbox.errors import BadRequest
+
+Record = TypeVar("Record")
+
+# `random.Random.getstate()`: version 3 of CPython's Mersenne Twister, 624 words and a position.
+_RNG_VERSION = 3
+_RNG_WORDS = struct.Struct("<625I")
+
+
+def invalid(path: str, problem: str) -> BadRequest:
+    """The error for one thing wrong in a snapshot, saying where."""
+    return BadRequest(f"invalid snapshot: {path}: {problem}")
+
+
+# ---- plain JSON objects ----
+
+
+def obj(
+    value: Any,
+    path: str,
+    required: Iterable[str],
+    optional: Iterable[str] = (),
+    *,
+    extra: bool = False,
+) -> Any:
+    """`value` as an object with every `required` key and, unless `extra`, no key outside
+    `required` and `optional` (vendor-shaped JSON may carry more)."""
+    if not isinstance(value, dict):
+        raise invalid(path, f"expected an object, got {_kind(value)}")
+    required = tuple(required)
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise invalid(path, f"missing field {missing[0]!r}")
+    allowed = {*required, *optional}
+    unknown = [key for key in value if key not in allowed]
+    if unknown and not extra:
+        raise invalid(path, f"unknown field {unknown[0]!r}")
+    return value
+
+
+def typed(value: Any, kind: type, path: str) -> Any:
+    """`value` if it is a JSON value of `kind` (str, int, float, bool, list or dict)."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        # Kept as it is: a store holds `10` where a body said `10.0` (JSON whole numbers are
+        # read as ints), and must serve it as `10` after a restore too.
+        return value
+    # JSON has no separate boolean and integer, but Python's bool is an int: keep them apart.
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise invalid(path, f"expected {_NAMES.get(kind, kind.__name__)}, got {_kind(value)}")
+
+
+def table(
+    rows: Any, path: str, read: Callable[[Any, str], Record], key: Callable[[Record], str]
+) -> dict[str, Record]:
+    """A list of records read one by one, keyed by id, in the order given; ids are unique."""
+    found: dict[str, Record] = {}
+    for index, row in enumerate(typed(rows, list, path)):
+        record = read(row, f"{path}[{index}]")
+        record_id = key(record)
+        if record_id in found:
+            raise invalid(f"{path}[{index}]", f"duplicate id {record_id!r}")
+        found[record_id] = record
+    return found
+
+
+def known(record_id: Any, ids: Collection[str], path: str, kind: str) -> None:
+    """A reference to another record must name one that exists."""
+    if typed(record_id, str, path) not in ids:
+        raise invalid(path, f"refers to {kind} {record_id!r}, which is not in the snapshot")
+
+
+# ---- dataclass records ----
+
+
+def to_json(value: Any) -> Any:
+    """A record (a dataclass, possibly nested) as plain JSON: instants and dates as ISO text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    return value
+
+
+def from_json(kind: type[Record], value: Any, path: str) -> Record:
+    """A dataclass record from what `to_json` made of one, checking every field's type.
+    A field may be left out only when it has a default."""
+    record: Record = _read(kind, value, path)
+    return record
+
+
+def _read(kind: Any, value: Any, path: str) -> Any:
+    origin = get_origin(kind)
+    if kind is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        options = [option for option in get_args(kind) if option is not type(None)]
+        if value is None and len(options) < len(get_args(kind)):
+            return None
+        [only] = options  # records use `X | None`, nothing wider
+        return _read(only, value, path)
+    if kind is datetime:
+        return instant(value, path)
+    if kind is date:
+        try:
+            return date.fromisoformat(typed(value, str, path))
+        except ValueError:
+            raise invalid(path, f"{value!r} is not an ISO date") from None
+    if kind in (str, int, float, bool):
+        return typed(value, kind, path)
+    if origin is list:
+        (item,) = get_args(kind)
+        return [_read(item, v, f"{path}[{i}]") for i, v in enumerate(typed(value, list, path))]
+    if origin is tuple:
+        item = get_args(kind)[0]
+        return tuple(_read(item, v, f"{path}[{i}]") for i, v in enumerate(typed(value, list, path)))
+    if origin is dict:
+        _, item = get_args(kind)
+        return {k: _read(item, v, f"{path}.{k}") for k, v in typed(value, dict, path).items()}
+    if is_dataclass(kind):
+        return _record(kind, value, path)
+    raise TypeError(f"snapshots cannot hold a field of type {kind!r}")  # a sandbox bug
+
+
+def _record(kind: Any, value: Any, path: str) -> Any:
+    hints, required, optional = _shape(kind)
+    given = obj(value, path, required, optional)
+    return kind(**{name: _read(hints[name], v, f"{path}.{name}") for name, v in given.items()})
+
+
+@cache
+def _shape(kind: Any) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """A record class's field types, and which fields must be given (those without defaults)."""
+    hints = get_type_hints(kind)
+    every = [f for f in fields(kind) if f.init]
+    required = tuple(f.name for f in every if f.default is MISSING and f.default_factory is MISSING)
+    optional = tuple(f.name for f in every if f.name not in required)
+    return hints, required, optional
+
+
+def instant(value: Any, path: str) -> datetime:
+    """An ISO 8601 date-time with a UTC offset."""
+    try:
+        moment = datetime.fromisoformat(typed(value, str, path))
+    except ValueError:
+        raise invalid(path, f"{value!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        # Stores compare instants; a naive one would break every comparison with the clock's.
+        raise invalid(path, f"{value!r} has no UTC offset")
+    return moment
+
+
+# ---- id generators ----
+
+
+def rng_to_json(rng: random.Random) -> dict[str, Any]:
+    """A generator's exact position, so ids drawn after a restore are those that would have
+    been drawn without it."""
+    version, words, gauss_next = rng.getstate()
+    return {
+        "version": version,
+        "state": base64.b64encode(_RNG_WORDS.pack(*words)).decode(),
+        "gauss_next": gauss_next,
+    }
+
+
+def rng_from_json(value: Any, path: str) -> random.Random:
+    given = obj(value, path, ("version", "state", "gauss_next"))
+    if given["version"] != _RNG_VERSION:
+        raise invalid(f"{path}.version", f"expected {_RNG_VERSION}, got {given['version']!r}")
+    try:
+        raw = base64.b64decode(typed(given["state"], str, f"{path}.state"), validate=True)
+        words = _RNG_WORDS.unpack(raw)
+    except (binascii.Error, struct.error):
+        problem = f"expected base64 of {_RNG_WORDS.size} bytes"
+        raise invalid(f"{path}.state", problem) from None
+    gauss_next = given["gauss_next"]
+    if gauss_next is not None:
+        gauss_next = typed(gauss_next, float, f"{path}.gauss_next")
+    rng = random.Random()
+    try:
+        rng.setstate((_RNG_VERSION, words, gauss_next))
+    except (ValueError, TypeError, OverflowError) as error:
+        raise invalid(f"{path}.state", str(error)) from None
+    return rng
+
+
+_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+          list: "an array", dict: "an object"}  # fmt: skip
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return _NAMES.get(type(value), type(value).__name__)
