@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.responses import Response
 
-from billing_sandbox import __version__
+from billing_sandbox import __version__, persistence, snapshot
+from billing_sandbox.apis.decoda.installments import settle_tenant
 from billing_sandbox.call import Call
 from billing_sandbox.errors import ApiError, NotFound
+from billing_sandbox.faults import Effect, Match
+from billing_sandbox.journal import Filter
+from billing_sandbox.tenancy import Tenant
 
 
 async def get_health(call: Call) -> dict[str, Any]:
@@ -24,6 +29,28 @@ async def reset_tenant(call: Call) -> dict[str, Any]:
     tenant = call.path["tenant"]
     call.sandbox.reset(tenant)
     return {"reset": tenant}
+
+
+async def get_state(call: Call) -> dict[str, Any]:
+    return snapshot.export_all(call.sandbox)
+
+
+async def put_state(call: Call) -> dict[str, Any]:
+    return snapshot.restore_all(call.sandbox, snapshot.decode(call.raw_body))
+
+
+async def save_state(call: Call) -> dict[str, Any]:
+    return persistence.save(call.sandbox)
+
+
+async def get_tenant_state(call: Call) -> dict[str, Any]:
+    return snapshot.export_tenant(call.sandbox, call.sandbox.tenant(call.path["tenant"]))
+
+
+async def put_tenant_state(call: Call) -> dict[str, Any]:
+    return snapshot.restore_tenant(
+        call.sandbox, call.path["tenant"], snapshot.decode(call.raw_body)
+    )
 
 
 async def get_reference(call: Call) -> dict[str, Any]:
@@ -44,6 +71,85 @@ async def void_decoda_charge(call: Call) -> dict[str, Any]:
     store = call.sandbox.tenant(call.path["tenant"]).store("decoda")
     charge = store.void(call.path["charge_id"])
     return {"done": "voided", "id": charge.id, "status": charge.status}
+
+
+async def get_requests(call: Call) -> dict[str, Any]:
+    query = call.query
+    wanted = Filter(
+        tenant=query.get("tenant"),
+        api=query.get("api"),
+        operation_id=query.get("operationId"),
+        status=query.get("status"),
+        since=_instant(query.get("since")),
+        until=_instant(query.get("until")),
+        before=query.get("before"),
+    )
+    entries, next_before = call.sandbox.journal.find(wanted, query["limit"])
+    return {"requests": [entry.as_json() for entry in entries], "nextBefore": next_before}
+
+
+async def clear_requests(call: Call) -> dict[str, Any]:
+    return {"cleared": call.sandbox.journal.clear(call.query.get("tenant"))}
+
+
+async def get_faults(call: Call) -> dict[str, Any]:
+    return {"faults": [rule.as_json() for rule in call.sandbox.faults.rules.values()]}
+
+
+async def create_fault(call: Call) -> dict[str, Any]:
+    body = call.body
+    given = body.get("match", {})
+    match = Match(
+        api=given.get("api"),
+        operation_id=given.get("operationId"),
+        method=given.get("method"),
+        path=given.get("path"),
+        tenant=given.get("tenant"),
+    )
+    wanted = body["effect"]
+    effect = Effect(
+        status=wanted.get("status"), delay_ms=wanted.get("delayMs"), drop=wanted.get("drop", False)
+    )
+    rule = call.sandbox.faults.add(match, effect, body.get("probability", 1), body.get("count"))
+    return rule.as_json()
+
+
+async def clear_faults(call: Call) -> dict[str, Any]:
+    return {"cleared": call.sandbox.faults.clear()}
+
+
+async def delete_fault(call: Call) -> dict[str, Any]:
+    return call.sandbox.faults.remove(call.path["fault_id"]).as_json()
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+async def get_tenant_clock(call: Call) -> dict[str, Any]:
+    return _clock_state(call.sandbox.tenant(call.path["tenant"]), [])
+
+
+async def set_tenant_clock(call: Call) -> dict[str, Any]:
+    tenant = call.sandbox.tenant(call.path["tenant"])
+    body = call.body
+    if "freezeAt" in body:
+        tenant.clock.freeze(datetime.fromisoformat(body["freezeAt"]))
+    elif "advanceSeconds" in body:
+        tenant.clock.advance(timedelta(seconds=body["advanceSeconds"]))
+    else:
+        tenant.clock.resume()
+    settled = settle_tenant(tenant.store("decoda"), tenant.id, call.sandbox.faults)
+    return _clock_state(tenant, [installment.id for installment in settled])
+
+
+def _clock_state(tenant: Tenant, settled: list[str]) -> dict[str, Any]:
+    return {
+        "tenant": tenant.id,
+        "now": tenant.clock.now().isoformat(),
+        "frozen": tenant.clock.frozen_at is not None,
+        "settledInstallments": settled,
+    }
 
 
 async def get_spec_yaml(call: Call) -> Response:
