@@ -154,3 +154,14 @@ def test_the_banner_says_who_may_call(tmp_path: Path) -> None:
     assert f"strict: only those listed in {tmp_path / 'c.yaml'}" in strict
     assert "needs 'Authorization: Bearer <control token>'" in strict
     assert TOKEN not in strict  # the banner may end up in a shared log
+
+
+async def test_a_page_of_a_foreign_origin_cannot_drive_the_control_api(
+    client: httpx.AsyncClient,
+) -> None:
+    # A simple cross-site POST needs no preflight and comes from loopback; its Origin decides.
+    refused = await client.post("/_sandbox/reset", headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 403
+    assert "not a CORS origin" in refused.json()["message"]
+    allowed = await client.post("/_sandbox/reset", headers={"Origin": "http://localhost:3000"})
+    assert allowed.status_code == 200

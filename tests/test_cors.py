@@ -11,6 +11,7 @@ from billing_sandbox.app import create_app
 from billing_sandbox.cli import parse_args
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.settings import Settings
+from tests.decoda.helpers import creds
 from tests.live import live_server
 
 pytestmark = pytest.mark.anyio
@@ -118,10 +119,14 @@ async def test_an_unlisted_origin_is_refused(client: httpx.AsyncClient, origin: 
     )
     assert ask.status_code == 400
     assert "access-control-allow-origin" not in ask.headers
-    # The request itself is still served (CORS is the browser's to enforce), but unreadable.
-    call = await client.get("/_sandbox/health", headers={"Origin": origin})
+    # A vendor request itself is still served (CORS is the browser's to enforce), but
+    # unreadable; the control API refuses pages of such origins outright.
+    call = await client.get("/billing/charge/list", headers={"Origin": origin, **creds()})
     assert call.status_code == 200
     assert "access-control-allow-origin" not in call.headers
+    control = await client.get("/_sandbox/health", headers={"Origin": origin})
+    assert control.status_code == 403
+    assert "access-control-allow-origin" not in control.headers
 
 
 @pytest.mark.parametrize("configured", [("https://app.example.test",)], indirect=True)

@@ -8,13 +8,20 @@ import ipaddress
 from starlette.datastructures import Address
 from starlette.requests import HTTPConnection
 
+from billing_sandbox.cors import origin_allowed
 from billing_sandbox.errors import Forbidden, Unauthenticated
 from billing_sandbox.tenancy import Sandbox
 
 
 def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> None:
     """Let the caller in, or raise: 401 for a missing or wrong token when one is configured,
-    403 for a client that is not on this machine when none is."""
+    403 for a client that is not on this machine when none is, and 403 for a web page of an
+    origin CORS does not allow."""
+    origin = connection.headers.get("origin")
+    if origin is not None and not origin_allowed(origin, sandbox.settings.cors_origins):
+        # A page open in a local browser is a loopback client, and a simple POST (say, to
+        # /_sandbox/reset) needs no preflight: only its Origin header tells it apart.
+        raise Forbidden(f"control calls from pages of {origin} are refused (not a CORS origin)")
     expected = sandbox.settings.control_token
     if expected:
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")

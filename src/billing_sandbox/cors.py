@@ -59,3 +59,11 @@ def middleware(origins: Iterable[str], methods: Iterable[str]) -> Middleware:
         allow_headers=ALLOWED_HEADERS,
         expose_headers=EXPOSED_HEADERS,
     )
+
+
+def origin_allowed(origin: str, configured: Iterable[str]) -> bool:
+    """Whether the CORS configuration lets a page from `origin` call the sandbox."""
+    listed = tuple(check_origin(o) for o in configured)
+    if not listed:
+        return re.fullmatch(LOOPBACK_ORIGINS, origin, re.IGNORECASE) is not None
+    return "*" in listed or origin.lower() in listed
