@@ -11,6 +11,10 @@ from starlette.requests import Request
 from billing_sandbox.errors import Issue, MalformedBody, UnsupportedMediaType, ValidationFailed
 from billing_sandbox.spec import FORM, JSON, Operation
 
+# The scope key the raw bytes of a read body are kept under (a plain key: `request.state`
+# costs an exception per miss, and most requests have no body).
+RAW_BODY = "billing_sandbox.raw_body"
+
 
 async def read_body(op: Operation, request: Request, limit: int) -> Any:
     """The validated body of `op`, or None when the operation takes none or none was sent."""
@@ -44,7 +48,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         if len(chunks) > limit:
             raise MalformedBody(f"request body exceeds the limit of {limit} bytes")
     raw = bytes(chunks)
-    request.state.body = raw  # for the request journal
+    request.scope[RAW_BODY] = raw  # for the request journal and snapshot imports
     return raw
 
 

@@ -32,7 +32,7 @@ async def inject_faults(
         api=api,
         operation_id=op.operation_id,
         method=request.method,
-        path=request.url.path,
+        path=request.scope["path"],
         template=op.path,
         tenant=caller.tenant_id if caller else None,
     )

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One request and its answer, as the journal keeps it."""
 
@@ -22,8 +22,10 @@ class Entry:
     query: str
     status: int
     duration_ms: float
-    request_body: str
-    response_body: str
+    # Kept as (cut) bytes and decoded only when read: recording is on every request's path.
+    request_body: bytes
+    response_body: bytes
+    truncated: tuple[int, int] = (0, 0)  # bytes left out of each body
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -37,8 +39,8 @@ class Entry:
             "query": self.query,
             "status": self.status,
             "durationMs": round(self.duration_ms, 3),
-            "requestBody": self.request_body,
-            "responseBody": self.response_body,
+            "requestBody": _text(self.request_body, self.truncated[0]),
+            "responseBody": _text(self.response_body, self.truncated[1]),
         }
 
 
@@ -75,13 +77,28 @@ class Journal:
         self._body_limit = body_limit
         self._seq = 0
 
-    def record(self, **fields: Any) -> Entry:
+    def record(
+        self,
+        time: datetime,
+        tenant: str | None,
+        api: str,
+        operation_id: str,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        duration_ms: float,
+        request_body: bytes,
+        response_body: bytes,
+    ) -> None:
+        """Keep one request (on every request's path, so it only slices and appends)."""
         self._seq += 1
-        fields["request_body"] = self._cut(fields["request_body"])
-        fields["response_body"] = self._cut(fields["response_body"])
-        entry = Entry(seq=self._seq, **fields)
-        self._entries.append(entry)
-        return entry
+        limit = self._body_limit
+        left_out = (max(0, len(request_body) - limit), max(0, len(response_body) - limit))
+        self._entries.append(
+            Entry(self._seq, time, tenant, api, operation_id, method, path, query, status,
+                  duration_ms, request_body[:limit], response_body[:limit], left_out)
+        )  # fmt: skip
 
     def find(self, wanted: Filter, limit: int) -> tuple[list[Entry], int | None]:
         """Newest first; also the cursor for the next (older) page, if there is one."""
@@ -103,9 +120,9 @@ class Journal:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _cut(self, body: bytes) -> str:
-        """Bodies as text, cut past the limit with a marker saying how much was left out."""
-        if len(body) <= self._body_limit:
-            return body.decode("utf-8", "replace")
-        kept = body[: self._body_limit].decode("utf-8", "ignore")
-        return f"{kept}… [{len(body) - self._body_limit} more bytes]"
+
+def _text(body: bytes, left_out: int) -> str:
+    """A body as text, with a marker saying how much was cut off."""
+    if not left_out:
+        return body.decode("utf-8", "replace")
+    return f"{body.decode('utf-8', 'ignore')}… [{left_out} more bytes]"
