@@ -9,14 +9,23 @@ from pathlib import Path
 
 import uvicorn
 
+from billing_sandbox import conformance
 from billing_sandbox.app import create_app
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.persistence import StateFileError
+from billing_sandbox.proxy import cli as proxy_cli
 from billing_sandbox.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
+    if given[:1] == ["proxy"]:
+        # Its own flags, server and settings: it serves no sandbox.
+        return proxy_cli.main(given[1:])
+    if given[:1] == ["conformance"]:
+        # Its own flags; it checks a server (any, not only a sandbox) and serves nothing.
+        return conformance.main(given[1:])
     settings = parse_args(argv)
     try:
         app = create_app(settings)
@@ -37,6 +46,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the fakes with seeded data")
+    # Listed for --help only; `main` hands `proxy …` to billing_sandbox.proxy.cli.
+    commands.add_parser("proxy", help="check a real API's answers against our spec (proxy -h)")
+    commands.add_parser(
+        "conformance", help="run schemathesis with our spec against a server (conformance -h)"
+    )
     defaults = Settings.from_env()
     serve.add_argument(
         "--host", default=defaults.host, help="interface to bind (default: %(default)s)"

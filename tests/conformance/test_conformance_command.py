@@ -1,0 +1,167 @@
+"""`billing-sandbox conformance`: 0 on the sandbox, 1 on a drifted server, 2 when it cannot run.
+
+Runs are kept small (a few operations, 5 examples) so the module takes seconds, not minutes;
+the full fuzzing of each API is test_*_fuzz.py's job.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+from pathlib import Path
+
+import pytest
+
+from billing_sandbox.conformance import main
+from billing_sandbox.conformance.apis import APIS
+from billing_sandbox.conformance.command import is_loopback
+from billing_sandbox.conformance.runner import Plan, command, config_text
+from billing_sandbox.settings import Settings
+from tests.conformance.drifted import DRIFTS, LABELS, serve_drifted
+from tests.live import live_server
+
+SECRET = "s3cret-never-shown"
+ENV = {
+    "BILLING_SANDBOX_CONFORMANCE_CANDID_CLIENT_SECRET": SECRET,
+    "BILLING_SANDBOX_CONFORMANCE_DECODA_API_KEY": SECRET,
+    "BILLING_SANDBOX_CONFORMANCE_MYCURE_PASSWORD": SECRET,
+}
+CREDENTIALS = [
+    "--candid-client-id",
+    "conformance-cmd",
+    "--decoda-tenant",
+    "conformance-cmd",
+    "--mycure-email",
+    "cmd@conformance-cmd.test",
+]
+SMALL = ["--max-examples", "5", "--seed", "20261121"]
+
+
+def conformance(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main([*args, *CREDENTIALS, *SMALL], environ=ENV if env is None else env, out=out)
+    return code, out.getvalue()
+
+
+def only(*operation_ids: str) -> list[str]:
+    return [arg for op in operation_ids for arg in ("--include-operation-id", op)]
+
+
+def test_the_sandbox_conforms_with_a_junit_report_and_no_secret_anywhere(tmp_path: Path) -> None:
+    with live_server() as url:
+        code, output = conformance(
+            "--api", "decoda", "--base-url", url, "--report-dir", str(tmp_path),
+            *only("createPatientV1", "getPatientV1", "getCharge"),
+        )  # fmt: skip
+    assert code == 0, output
+    assert output.rstrip().endswith("conforms")
+    # createPatientV1 → getPatientV1 is a link: the stateful phase ran.
+    assert "stateful on" in output
+    assert "POST /v1/patient/create" in output
+    assert "response_schema_conformance" in output
+    junit = (tmp_path / "junit.xml").read_text()
+    assert "<testsuite" in junit
+    for report in (output, *(p.read_text() for p in tmp_path.iterdir())):
+        assert SECRET not in report
+
+
+def test_a_drifted_server_fails_naming_each_operation_and_the_check_that_caught_it() -> None:
+    with serve_drifted() as url:
+        code, output = conformance(
+            "--api", "decoda", "--base-url", url, "--no-stateful",
+            *only(*DRIFTS, "getCharge"),
+        )  # fmt: skip
+    assert code == 1, output
+    verdict = output.rstrip().splitlines()[-1]
+    for operation_id, check in DRIFTS.items():
+        assert LABELS[operation_id] in verdict
+        assert f"{LABELS[operation_id]}: {check}" in output
+    # The one operation that did not drift is not blamed.
+    assert "GET /billing/charge/get/{id}:" not in output
+    assert "GET /billing/charge/get/{id}" not in verdict
+    # Each failure comes with a request to reproduce it, the API key masked.
+    assert "reproduce: curl -X GET -H 'API-KEY: [masked]' -H 'TENANT: conformance-cmd'" in output
+    assert "differs:   Received: 203" in output
+    assert 'differs:   "firstName" is a required property' in output
+    assert SECRET not in output
+
+
+def test_an_unreachable_server_cannot_run() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, never listening
+    code, output = conformance("--api", "decoda", "--base-url", url)
+    assert code == 2
+    assert f"cannot run: cannot reach {url}" in output
+
+
+@pytest.mark.parametrize("api", ["candid", "decoda", "mycure"])
+def test_refused_credentials_cannot_run(api: str, tmp_path: Path) -> None:
+    listed = tmp_path / "credentials.yaml"
+    listed.write_text(
+        "candid: [{client_id: conformance-cmd, client_secret: right}]\n"
+        "decoda: [{tenant_header: conformance-cmd, api_key: right}]\n"
+        "mycure: [{email: cmd@conformance-cmd.test, password: right}]\n"
+    )
+    with live_server(Settings(credentials_file=listed)) as url:
+        code, output = conformance("--api", api, "--base-url", url)
+    assert code == 2, output
+    assert "refused" in output
+    assert SECRET not in output
+
+
+def test_missing_credentials_cannot_run() -> None:
+    code, output = conformance("--api", "mycure", "--base-url", "http://127.0.0.1:9", env={})
+    assert code == 2
+    assert "MYCURE needs --mycure-email and a password" in output
+
+
+def test_off_loopback_it_says_it_is_read_only_before_anything_else() -> None:
+    code, output = conformance("--api", "mycure", "--base-url", "http://sandbox.invalid")
+    assert code == 2
+    first_lines = output.splitlines()[:3]
+    assert (
+        "read-only: http://sandbox.invalid is not on loopback, so only GET operations run"
+        in (first_lines[1])
+    )
+    assert "cannot reach http://sandbox.invalid" in output
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8000", True),
+        ("http://localhost:8000", True),
+        ("http://[::1]:8000", True),
+        ("https://api.joincandidhealth.com", False),
+        ("http://10.0.0.5:8000", False),
+    ],
+)
+def test_loopback_is_decided_from_the_url_alone(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
+
+
+def test_a_read_only_run_sends_no_undeclared_method_probes(tmp_path: Path) -> None:
+    plan = Plan(
+        api=APIS["candid"],
+        spec=tmp_path / "spec.yaml",
+        base_url="https://api.example.test",
+        operation_ids=("getWriteOffs", "getWriteOff"),
+        max_examples=5,
+        seed=None,
+        stateful=False,
+        read_only=True,
+        rate_limit="10/s",
+        report_dir=tmp_path,
+    )
+    config = config_text(plan)
+    assert "unexpected-methods = []" in config
+    # The credential is a reference to the environment, never its value.
+    assert 'bearer = "${BILLING_SANDBOX_CONFORMANCE_AUTH_BEARERAUTH}"' in config
+    args = command(Path("st"), plan, tmp_path / "c.toml")
+    assert args[args.index("--rate-limit") + 1] == "10/s"
+    assert args[args.index("--phases") + 1] == "examples,coverage,fuzzing"
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--include-operation-id"] == [
+        "getWriteOffs",
+        "getWriteOff",
+    ]
