@@ -26,6 +26,9 @@ class Entry:
     request_body: bytes
     response_body: bytes
     truncated: tuple[int, int] = (0, 0)  # bytes left out of each body
+    # How the response broke its spec, each `{operation, field, message}`. Only the validating
+    # proxy records any: the sandbox turns such a response into a loud 500 instead.
+    violations: tuple[dict[str, str], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +44,7 @@ class Entry:
             "durationMs": round(self.duration_ms, 3),
             "requestBody": _text(self.request_body, self.truncated[0]),
             "responseBody": _text(self.response_body, self.truncated[1]),
+            "violations": [dict(violation) for violation in self.violations],
         }
 
 
@@ -55,6 +59,7 @@ class Filter:
     since: datetime | None = None
     until: datetime | None = None
     before: int | None = None  # a cursor: entries older than this sequence number
+    violated: bool | None = None  # only entries with (True) or without (False) violations
 
     def admits(self, entry: Entry) -> bool:
         return (
@@ -65,6 +70,7 @@ class Filter:
             and (self.since is None or entry.time >= self.since)
             and (self.until is None or entry.time <= self.until)
             and (self.before is None or entry.seq < self.before)
+            and (self.violated is None or bool(entry.violations) == self.violated)
         )
 
 
@@ -90,6 +96,7 @@ class Journal:
         duration_ms: float,
         request_body: bytes,
         response_body: bytes,
+        violations: tuple[dict[str, str], ...] = (),
     ) -> None:
         """Keep one request (on every request's path, so it only slices and appends)."""
         self._seq += 1
@@ -97,7 +104,7 @@ class Journal:
         left_out = (max(0, len(request_body) - limit), max(0, len(response_body) - limit))
         self._entries.append(
             Entry(self._seq, time, tenant, api, operation_id, method, path, query, status,
-                  duration_ms, request_body[:limit], response_body[:limit], left_out)
+                  duration_ms, request_body[:limit], response_body[:limit], left_out, violations)
         )  # fmt: skip
 
     def find(self, wanted: Filter, limit: int) -> tuple[list[Entry], int | None]:
