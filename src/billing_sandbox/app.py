@@ -10,7 +10,7 @@ from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
 from billing_sandbox.routing import build_routes
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec import Spec
+from billing_sandbox.spec import load_spec
 from billing_sandbox.tenancy import Sandbox
 
 CONTROL_API = Api(
@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     """The whole server. Loads and checks every spec; refuses to start if one has drifted."""
     settings = settings or Settings()
     apis = (*VENDOR_APIS, CONTROL_API)
-    specs = {api.name: Spec(settings.specs_dir / api.spec_file) for api in apis}
+    specs = {api.name: load_spec(settings.specs_dir / api.spec_file) for api in apis}
     sandbox = Sandbox(settings, VENDOR_APIS, specs.values(), clock)
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
     routes = [route for api in apis for route in build_routes(api, specs[api.name], sandbox)]

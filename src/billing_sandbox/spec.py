@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +154,16 @@ class Spec:
                 target = target[part]
             node = target
         return node
+
+
+def load_spec(path: Path) -> Spec:
+    """The spec at `path`, parsed and compiled once per version of the file: every app (and
+    every test's app) of a process shares it. A spec is never changed after loading."""
+    stat = path.stat()
+    return _load(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=32)
+def _load(path: Path, mtime_ns: int, size: int) -> Spec:
+    # mtime and size are part of the key so that an edited spec is read again.
+    return Spec(path)

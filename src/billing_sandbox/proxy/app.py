@@ -34,7 +34,7 @@ from billing_sandbox.proxy.checks import (
 from billing_sandbox.proxy.record import Exchange, Message, Recorder
 from billing_sandbox.routing import EVERY_METHOD
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec import Spec
+from billing_sandbox.spec import load_spec
 
 log = logging.getLogger("billing_sandbox.proxy")
 
@@ -94,7 +94,7 @@ def create_proxy_app(
     an app in process behind it; the journal's size comes from `settings`."""
     settings = settings or Settings()
     api = vendor_api(api_name)
-    spec = Spec(settings.specs_dir / api.spec_file)
+    spec = load_spec(settings.specs_dir / api.spec_file)
     proxy = Proxy(
         api=api,
         operations=OperationIndex(spec, api.trailing_slash),
