@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,40 +13,18 @@ import pytest
 from starlette.applications import Starlette
 
 from billing_sandbox import cli
-from billing_sandbox.proxy import create_proxy_app
+from billing_sandbox.proxy.app import create_proxy_app
 from billing_sandbox.proxy.checks import HEADER, HEADER_LIMIT, Violation, header_value
 from billing_sandbox.proxy.cli import parse_args
 from billing_sandbox.proxy.record import RecordingError, load_exchange, load_exchanges
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS
 from tests.drifted_upstream import drifted_candid
+from tests.proxying import proxied
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "sandbox-secret"
 TOKEN_REQUEST = {"client_id": "acme", "client_secret": SECRET}
-
-
-@asynccontextmanager
-async def proxied(
-    api: str,
-    upstream: Starlette | None = None,
-    record_dir: Path | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a proxy for `api` in front of `upstream` (an app in process), or of
-    whatever `transport` answers."""
-    if transport is None:
-        assert upstream is not None
-        transport = httpx.ASGITransport(app=upstream)
-    proxy = create_proxy_app(
-        api, "http://upstream.test", record_dir=record_dir, transport=transport
-    )
-    try:
-        to_proxy = httpx.ASGITransport(app=proxy)
-        async with httpx.AsyncClient(transport=to_proxy, base_url="http://proxy.test") as client:
-            yield client
-    finally:
-        await proxy.state.proxy.client.aclose()
 
 
 async def token(client: httpx.AsyncClient) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,8 @@ from billing_sandbox.call import Caller
 from billing_sandbox.errors import ApiError
 
 if TYPE_CHECKING:
+    from billing_sandbox.proxy.record import Exchange
+    from billing_sandbox.recordings import Skipped
     from billing_sandbox.tenancy import Sandbox, Tenant
 
 
@@ -39,6 +41,11 @@ class Api:
     # naming what is wrong with it.
     export_state: Callable[[Any], dict[str, Any]] | None = None
     import_state: Callable[[Tenant, Any], Any] | None = None
+    # Recorded exchanges (`serve --recordings DIR`): the operations whose answers hold records,
+    # and how a freshly seeded store takes those answers in (in recorded order, the last word
+    # on a record winning); returns the records it could not take, and why.
+    recorded_operations: frozenset[str] = frozenset()
+    load_recorded: Callable[[Any, Sequence[Exchange]], list[Skipped]] | None = None
     # Express (under Feathers) routes `/billing-soas/` like `/billing-soas`, and the MYCURE
     # SDK always sends the slash; Starlette would answer it with a redirect instead.
     trailing_slash: bool = False

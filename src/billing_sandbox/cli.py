@@ -15,6 +15,8 @@ from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.persistence import StateFileError
 from billing_sandbox.proxy import cli as proxy_cli
+from billing_sandbox.proxy.record import RecordingError
+from billing_sandbox.recordings import Recordings, skipped_lines
 from billing_sandbox.settings import Settings
 
 
@@ -29,11 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
     try:
         app = create_app(settings)
-    except (CredentialsError, InvalidOrigin, StateFileError) as error:
+    except (CredentialsError, InvalidOrigin, StateFileError, RecordingError) as error:
         # The user's file or origin is wrong: say what and where, not a traceback.
         print(f"billing-sandbox: {error}", file=sys.stderr)
         return 2
-    print(banner(settings), flush=True)
+    print(banner(settings, app.state.sandbox.recordings), flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
@@ -94,6 +96,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "saved at shutdown and on POST /_sandbox/state/save, atomically",
     )
     serve.add_argument(
+        "--recordings",
+        type=Path,
+        default=defaults.recordings_dir,
+        metavar="DIR",
+        help="lay the records in exchanges recorded by 'billing-sandbox proxy --record DIR' "
+        "over every tenant's seed data (answers that break the spec are skipped and listed)",
+    )
+    serve.add_argument(
         "--control-token",
         default=defaults.control_token,
         metavar="TOKEN",
@@ -111,6 +121,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         cors_origins=tuple(args.cors_origin or defaults.cors_origins),
         credentials_file=args.credentials,
         state_file=args.state_file,
+        recordings_dir=args.recordings,
         control_token=args.control_token,
     )
 
@@ -122,7 +133,7 @@ def _origin(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, recordings: Recordings | None = None) -> str:
     """What a user needs to start: the APIs, the base URL, credentials, specs, control."""
     base = f"http://{settings.host}:{settings.port}"
     seeding = f"seed {settings.seed}, {settings.records} records per tenant"
@@ -144,7 +155,7 @@ def banner(settings: Settings) -> str:
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
              {base}/_sandbox/tenants/acme/reference/candid  (or /decoda;
              {base}/_sandbox/tenants/clinic-a.test/reference/mycure)
-{access(settings)}{state_file(settings)}
+{access(settings)}{state_file(settings)}{recorded(recordings)}
 Press Ctrl+C to stop."""
 
 
@@ -156,6 +167,13 @@ def state_file(settings: Settings) -> str:
         f"\n  state      {settings.state_file}: loaded at start, saved at shutdown and on "
         "POST /_sandbox/state/save"
     )
+
+
+def recorded(recordings: Recordings | None) -> str:
+    """Where recorded answers came from, and what of them was not loaded."""
+    if recordings is None or recordings.directory is None:
+        return ""
+    return f"\n  recorded   {recordings.summary()}{skipped_lines(recordings.skipped)}"
 
 
 def access(settings: Settings) -> str:

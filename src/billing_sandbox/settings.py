@@ -54,6 +54,9 @@ class Settings:
     # A JSON file of every tenant's state: loaded at start, saved at shutdown and on
     # `POST /_sandbox/state/save`; None keeps state in memory only.
     state_file: Path | None = None
+    # Exchanges recorded by `billing-sandbox proxy --record`: their records are laid over
+    # every tenant's seed data. None loads none.
+    recordings_dir: Path | None = None
     # With a token, the control API requires `Authorization: Bearer <token>` from any client;
     # without one, it answers loopback clients only.
     control_token: str = ""
@@ -82,6 +85,7 @@ def _parse(raw: str, default: Any) -> Any:
         # Lists travel comma-separated: `BILLING_SANDBOX_CORS_ORIGINS=http://a.test,http://b.test`.
         return tuple(item.strip() for item in raw.split(",") if item.strip())
     if default is None:
-        # The optional settings are files (`credentials_file`, `state_file`); empty means none.
+        # The optional settings are paths (`credentials_file`, `state_file`, `recordings_dir`);
+        # empty means none.
         return Path(raw) if raw.strip() else None
     return raw

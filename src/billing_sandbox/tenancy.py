@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from faker import Faker
@@ -14,6 +15,7 @@ from billing_sandbox.credentials import Credentials, load
 from billing_sandbox.errors import NotFound
 from billing_sandbox.faults import FaultRules
 from billing_sandbox.journal import Journal
+from billing_sandbox.recordings import Recordings, Skipped, read_recordings
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec import Spec
 
@@ -21,21 +23,38 @@ from billing_sandbox.spec import Spec
 class Tenant:
     """One tenant's world: a store per API, each built and seeded on first use."""
 
-    def __init__(self, tenant_id: str, settings: Settings, apis: dict[str, Api], clock: Clock):
+    def __init__(
+        self,
+        tenant_id: str,
+        settings: Settings,
+        apis: dict[str, Api],
+        clock: Clock,
+        recordings: Recordings | None = None,
+    ):
         self.id = tenant_id
         self.settings = settings
         # The tenant's own time (frozen or advanced by the control API) over the server's.
         self.clock = TenantClock(clock)
         self._apis = apis
+        self._recordings = recordings or Recordings()
         self._stores: dict[str, Any] = {}
 
     def store(self, api_name: str) -> Any:
         if api_name not in self._stores:
-            factory = self._apis[api_name].new_store
-            if factory is None:
-                raise KeyError(f"API {api_name!r} keeps no per-tenant state")
-            self._stores[api_name] = factory(self)
+            self._stores[api_name] = self.seeded_store(api_name)[0]
         return self._stores[api_name]
+
+    def seeded_store(self, api_name: str) -> tuple[Any, list[Skipped]]:
+        """A new store of this API: its seed, then the recorded answers over it (and what of
+        those it could not take)."""
+        api = self._apis[api_name]
+        if api.new_store is None:
+            raise KeyError(f"API {api_name!r} keeps no per-tenant state")
+        store = api.new_store(self)
+        recorded = self._recordings.of(api_name)
+        if not recorded or api.load_recorded is None:
+            return store, []
+        return store, api.load_recorded(store, recorded)
 
     def built_stores(self) -> dict[str, Any]:
         """The stores built so far, by API name (what a snapshot of the tenant holds)."""
@@ -79,6 +98,7 @@ class Sandbox:
             load(settings.credentials_file) if settings.credentials_file is not None else None
         )
         self._tenants: dict[str, Tenant] = {}
+        self.recordings = self._read_recordings()
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
         # Fault probabilities draw from the seed, so a run with the same rules repeats.
         self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))
@@ -90,7 +110,7 @@ class Sandbox:
 
     def tenant(self, tenant_id: str) -> Tenant:
         if tenant_id not in self._tenants:
-            self._tenants[tenant_id] = Tenant(tenant_id, self.settings, self.apis, self.clock)
+            self._tenants[tenant_id] = self.new_tenant(tenant_id)
         return self._tenants[tenant_id]
 
     def tenants(self) -> dict[str, Tenant]:
@@ -99,7 +119,18 @@ class Sandbox:
 
     def new_tenant(self, tenant_id: str) -> Tenant:
         """A tenant that is not (yet) part of the sandbox: a snapshot is restored into one."""
-        return Tenant(tenant_id, self.settings, self.apis, self.clock)
+        return Tenant(tenant_id, self.settings, self.apis, self.clock, self.recordings)
+
+    def _read_recordings(self) -> Recordings:
+        """The recordings directory's usable exchanges, tried once on a throwaway tenant so
+        that what cannot be loaded is said at start, not met on some tenant's first request."""
+        directory = self.settings.recordings_dir
+        if directory is None:
+            return Recordings()
+        found = read_recordings(directory, self.apis, self.specs)
+        trial = Tenant("recordings-check", self.settings, self.apis, self.clock, found)
+        refused = [item for name in found.by_api for item in trial.seeded_store(name)[1]]
+        return replace(found, skipped=(*found.skipped, *refused))
 
     def replace(self, tenants: dict[str, Tenant], everyone: bool = False) -> None:
         """Put restored tenants in place in one step; with `everyone`, forget all others."""

@@ -1,5 +1,5 @@
-"""`billing-sandbox proxy`: the real API behind a proxy that checks each answer against our spec."""
+"""`billing-sandbox proxy`: the real API behind a proxy that checks each answer against our spec.
 
-from billing_sandbox.proxy.app import create_proxy_app
-
-__all__ = ["create_proxy_app"]
+The app is in `proxy.app`; this package imports nothing itself, so the sandbox can read the
+recorded-exchange format (`proxy.record`) without pulling in the proxy and, through it, itself.
+"""

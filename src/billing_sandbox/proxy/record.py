@@ -65,6 +65,8 @@ class Exchange:
     status: int
     response: Message
     violations: tuple[dict[str, str], ...] = ()
+    # The file it was read from (empty for one being recorded), so a loader can name it.
+    source: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -132,6 +134,7 @@ def load_exchange(path: Path) -> Exchange:
             status=int(response["status"]),
             response=_message(response),
             violations=tuple(dict(v) for v in data.get("violations", [])),
+            source=path.name,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise RecordingError(f"{path}: missing or malformed field {error}") from error
