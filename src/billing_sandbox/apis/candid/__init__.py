@@ -3,6 +3,7 @@
 from billing_sandbox.api import Api
 from billing_sandbox.apis.candid import handlers
 from billing_sandbox.apis.candid.envelope import render_error
+from billing_sandbox.apis.candid.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.candid.seed import new_store
 from billing_sandbox.apis.candid.state import export_state, import_state
 from billing_sandbox.apis.candid.tokens import authenticate
@@ -18,4 +19,6 @@ API = Api(
     reference=lambda store: store.reference.as_json(),
     export_state=export_state,
     import_state=import_state,
+    recorded_operations=RECORDED_OPERATIONS,
+    load_recorded=load_recorded,
 )

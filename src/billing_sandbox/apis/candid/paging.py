@@ -30,6 +30,11 @@ class SortedKeys:
     def add(self, key: Key) -> None:
         insort(self.keys, key)
 
+    def remove(self, key: Key) -> None:
+        index = bisect_left(self.keys, key)
+        if index < len(self.keys) and self.keys[index] == key:
+            del self.keys[index]
+
     def add_many(self, keys: list[Key]) -> None:
         """Bulk load (seeding): one sort instead of a memmove per key."""
         self.keys.extend(keys)

@@ -84,6 +84,9 @@ class CandidStore:
             raise NotFound("write-off", write_off_id)
         return record
 
+    def find(self, write_off_id: str | None) -> WriteOff | None:
+        return None if write_off_id is None else self._write_offs.get(write_off_id)
+
     def list_write_offs(self, query: WriteOffQuery) -> dict[str, Any]:
         binding = query.binding()
         cursor: Key | None = None
@@ -241,6 +244,22 @@ class CandidStore:
             self._index(record)
         for name in SORT_FIELDS:
             self._sorted[name].add_many([_sort_key(record, name) for record in ordered])
+
+    def put(self, record: WriteOff) -> None:
+        """Store a complete record (a recorded answer's), replacing one with its id."""
+        old = self._write_offs.get(record["write_off_id"])
+        if old is not None:
+            self._unindex(old)
+        self._insert(_ordered(record))
+
+    def _unindex(self, record: WriteOff) -> None:
+        record_id = record["write_off_id"]
+        del self._write_offs[record_id]
+        for name, value in self._facets(record).items():
+            self._by_filter[name][value].discard(record_id)
+        self._by_account[ACCOUNT_TYPE[record["type"]]].discard(record_id)
+        for name in SORT_FIELDS:
+            self._sorted[name].remove(_sort_key(record, name))
 
     def _insert(self, record: WriteOff) -> None:
         self._index(record)
