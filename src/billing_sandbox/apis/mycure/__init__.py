@@ -3,6 +3,7 @@
 from billing_sandbox.api import Api
 from billing_sandbox.apis.mycure import handlers
 from billing_sandbox.apis.mycure.envelope import render_error
+from billing_sandbox.apis.mycure.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.mycure.seed import new_store, reference
 from billing_sandbox.apis.mycure.state import export_state, import_state
 from billing_sandbox.apis.mycure.tokens import authenticate
@@ -18,5 +19,7 @@ API = Api(
     reference=reference,
     export_state=export_state,
     import_state=import_state,
+    recorded_operations=RECORDED_OPERATIONS,
+    load_recorded=load_recorded,
     trailing_slash=True,
 )
