@@ -3,8 +3,14 @@ skipped (and said so), and a directory that cannot be read stops the start with 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import IO
 
+import anyio
+import httpx
 import pytest
 import yaml
 from starlette.applications import Starlette
@@ -12,23 +18,28 @@ from starlette.applications import Starlette
 from billing_sandbox import cli
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
-from billing_sandbox.proxy.record import RecordingError
+from billing_sandbox.proxy.record import RecordingError, load_exchanges
 from billing_sandbox.settings import Settings
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS, auth
 from tests.proxying import proxied
+from tests.test_cli import free_port
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def directory(app: Starlette, tmp_path: Path) -> Path:
+async def record(app: Starlette, directory: Path) -> Path:
     """A token, a write-off, a 404 and a page, recorded from the sandbox itself."""
-    async with proxied("candid", app, record_dir=tmp_path) as proxy:
+    async with proxied("candid", app, record_dir=directory) as proxy:
         headers = await auth(proxy, "someone")
         for path in (f"{WRITE_OFFS}/{CURATED_WRITE_OFF}", f"{WRITE_OFFS}/{UNKNOWN}"):
             await proxy.get(path, headers=headers)
         await proxy.get(WRITE_OFFS, params={"limit": 3}, headers=headers)
-    return tmp_path
+    return directory
+
+
+@pytest.fixture
+async def directory(app: Starlette, tmp_path: Path) -> Path:
+    return await record(app, tmp_path)
 
 
 def edit(path: Path, change: dict[str, object]) -> None:
@@ -113,3 +124,50 @@ async def test_the_banner_says_what_was_loaded_and_what_was_skipped(
     assert "2 without records passed over; 1 skipped (see below)" in text
     assert "skipped 000002-getWriteOff-200.yaml: no API of the sandbox is called 'stripe'" in text
     assert "recorded" not in cli.banner(Settings())
+
+
+def read_banner(stream: IO[str]) -> str:
+    """Up to the banner's last line, no further (nothing more comes), or to the end of output
+    if the server stops first."""
+    lines = []
+    while (line := stream.readline()) and not line.startswith("Press Ctrl+C"):
+        lines.append(line)
+    return "".join(lines)
+
+
+def test_serve_process_answers_recorded_write_offs_to_any_tenant(tmp_path: Path) -> None:
+    """The README's command: `billing-sandbox serve --recordings DIR`, as a process."""
+    directory = anyio.run(record, create_app(), tmp_path)
+    [page] = [e for e in load_exchanges(directory) if e.operation_id == "getWriteOffs"]
+    recorded = page.response.body["items"]
+    port = free_port()
+    command = [sys.executable, "-m", "billing_sandbox", "serve", "--port", str(port),
+               "--records", "20", "--recordings", str(directory)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        banner = read_banner(server.stdout)
+        assert f"recorded   {directory}: candid 2 exchanges with records" in banner
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(f"{base}/_sandbox/health")
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.1)
+        token = httpx.post(
+            f"{base}/api/auth/v2/token", json={"client_id": "another", "client_secret": "s"}
+        ).json()["access_token"]
+        for write_off in recorded:
+            got = httpx.get(
+                f"{base}{WRITE_OFFS}/{write_off['write_off_id']}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert got.json() == write_off
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
