@@ -4,12 +4,10 @@ saves on request, and a save interrupted by a crash never harms the last good fi
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +19,7 @@ import pytest
 from billing_sandbox.app import create_app
 from billing_sandbox.persistence import StateFileError, write_atomically
 from billing_sandbox.settings import Settings
+from tests.processes import free_port, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -28,36 +27,9 @@ DECODA = {"TENANT": "demo", "API-KEY": "k"}
 PATIENT = "pat_sandbox_0001"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve(state_file: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serve(state_file: Path) -> AbstractContextManager[tuple[str, subprocess.Popen[str]]]:
     """`billing-sandbox serve --state-file …` on a free port, until the block ends."""
-    port = free_port()
-    command = [sys.executable, "-m", "billing_sandbox", "serve", "--port", str(port),
-               "--records", "20", "--state-file", str(state_file)]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"{base}/_sandbox/health")
-                break
-            except httpx.ConnectError:
-                assert server.poll() is None, server.communicate()
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.1)
-        yield base, server
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.communicate(timeout=15)
+    return serving("--records", "20", "--state-file", str(state_file))
 
 
 def stop(server: subprocess.Popen[str], how: signal.Signals) -> str:

@@ -3,9 +3,6 @@ skipped (and said so), and a directory that cannot be read stops the start with 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import IO
 
@@ -21,8 +18,8 @@ from billing_sandbox.clock import ManualClock
 from billing_sandbox.proxy.record import RecordingError, load_exchanges
 from billing_sandbox.settings import Settings
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS, auth
+from tests.processes import serving
 from tests.proxying import proxied
-from tests.test_cli import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -140,23 +137,10 @@ def test_serve_process_answers_recorded_write_offs_to_any_tenant(tmp_path: Path)
     directory = anyio.run(record, create_app(), tmp_path)
     [page] = [e for e in load_exchanges(directory) if e.operation_id == "getWriteOffs"]
     recorded = page.response.body["items"]
-    port = free_port()
-    command = [sys.executable, "-m", "billing_sandbox", "serve", "--port", str(port),
-               "--records", "20", "--recordings", str(directory)]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with serving("--records", "20", "--recordings", str(directory)) as (base, server):
         assert server.stdout is not None
         banner = read_banner(server.stdout)
         assert f"recorded   {directory}: candid 2 exchanges with records" in banner
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"{base}/_sandbox/health")
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.1)
         token = httpx.post(
             f"{base}/api/auth/v2/token", json={"client_id": "another", "client_secret": "s"}
         ).json()["access_token"]
@@ -166,8 +150,3 @@ def test_serve_process_answers_recorded_write_offs_to_any_tenant(tmp_path: Path)
                 headers={"Authorization": f"Bearer {token}"},
             )
             assert got.json() == write_off
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout is not None:
-            server.stdout.close()

@@ -11,10 +11,8 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from billing_sandbox.conformance import main
@@ -24,6 +22,7 @@ from billing_sandbox.conformance.runner import Plan, command, config_text
 from billing_sandbox.settings import Settings
 from tests.conformance.drifted import DRIFTS, LABELS, serve_drifted
 from tests.live import live_server
+from tests.processes import serving
 
 SECRET = "s3cret-never-shown"
 ENV = {
@@ -175,21 +174,7 @@ def test_a_read_only_run_sends_no_undeclared_method_probes(tmp_path: Path) -> No
 def test_the_command_line_against_a_sandbox_process_exits_0(tmp_path: Path) -> None:
     """Both ends as a user runs them: `billing-sandbox serve` and `billing-sandbox conformance`
     as processes, the secret in the environment."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    serve = [sys.executable, "-m", "billing_sandbox", "serve", "--port", str(port)]
-    server = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"{url}/_sandbox/health")
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the sandbox did not come up"
-                time.sleep(0.1)
+    with serving() as (url, _):
         check = [
             sys.executable, "-m", "billing_sandbox", "conformance", "--api", "mycure",
             "--base-url", url, "--mycure-email", "cli@conformance-cli.test",
@@ -199,9 +184,6 @@ def test_the_command_line_against_a_sandbox_process_exits_0(tmp_path: Path) -> N
             check, env={**os.environ, **ENV}, cwd=tmp_path, capture_output=True, text=True,
             timeout=120, check=False,
         )  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "conforms" in done.stdout
     assert SECRET not in done.stdout + done.stderr
