@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -37,5 +38,34 @@ def app(settings: Settings, clock: ManualClock) -> Starlette:
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+        yield c
+
+
+# ---- recordings (`proxy --record`, `serve --recordings`): a module defines `recorded` ----
+
+
+@pytest.fixture
+def upstream_app(clock: ManualClock) -> Starlette:
+    """The 'real server' a recording is made from: a sandbox with another seed."""
+    return create_app(Settings(seed=7), clock=clock)
+
+
+@pytest.fixture
+async def upstream(upstream_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=upstream_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://upstream.test") as c:
+        yield c
+
+
+@pytest.fixture
+def reader_app(recorded: dict[str, Any], clock: ManualClock) -> Starlette:
+    """A sandbox that loads the module's recording (`recorded["dir"]`)."""
+    return create_app(Settings(recordings_dir=recorded["dir"]), clock=clock)
+
+
+@pytest.fixture
+async def reader(reader_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=reader_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
         yield c

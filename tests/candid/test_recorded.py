@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +34,6 @@ READER = "reader-co"
 
 
 @pytest.fixture
-def upstream_app(clock: ManualClock) -> Starlette:
-    """The 'real server': a sandbox with another seed."""
-    return create_app(Settings(seed=7), clock=clock)
-
-
-@pytest.fixture
-async def upstream(upstream_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=upstream_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://upstream.test") as c:
-        yield c
-
-
-@pytest.fixture
 async def recorded(upstream_app: Starlette, tmp_path: Path) -> dict[str, Any]:
     """Record a session against the upstream: a page, one write-off, two created, a revert."""
     async with proxied("candid", upstream_app, record_dir=tmp_path) as proxy:
@@ -70,15 +56,6 @@ async def recorded(upstream_app: Starlette, tmp_path: Path) -> dict[str, Any]:
         "created": made.json()["write_offs"],
         "reversal": reverted.json(),
     }
-
-
-@pytest.fixture
-async def reader(recorded: dict[str, Any], clock: ManualClock) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(recordings_dir=recorded["dir"]), clock=clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test"
-    ) as client:
-        yield client
 
 
 def seen_ids(recorded: dict[str, Any]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,6 @@ pytestmark = pytest.mark.anyio
 # The organisation recorded on the upstream, and another that reads the recording here.
 UPSTREAM = "upstream.test"
 READER = "reader.test"
-
-
-@pytest.fixture
-def upstream_app(clock: ManualClock) -> Starlette:
-    """The 'real server': a sandbox with another seed (so other customers and statements)."""
-    return create_app(Settings(seed=7), clock=clock)
-
-
-@pytest.fixture
-async def upstream(upstream_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=upstream_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://upstream.test") as c:
-        yield c
 
 
 @pytest.fixture
@@ -64,18 +50,6 @@ async def recorded(upstream_app: Starlette, tmp_path: Path) -> dict[str, Any]:
         )
         assert selected.status_code == 200, selected.text
     return {"dir": tmp_path, "found": found.json(), "kept": kept, "gone": gone}
-
-
-@pytest.fixture
-def reader_app(recorded: dict[str, Any], clock: ManualClock) -> Starlette:
-    return create_app(Settings(recordings_dir=recorded["dir"]), clock=clock)
-
-
-@pytest.fixture
-async def reader(reader_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=reader_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
-        yield c
 
 
 async def test_recorded_statements_answer_as_the_upstream_does_now(
