@@ -193,3 +193,17 @@ async def test_a_write_off_that_contradicts_the_seed_is_skipped_and_named(
     store = app.state.sandbox.tenant(READER).store("candid")
     assert store.find(rejected) is None
     assert store.find(created.response.body["write_offs"][0]["write_off_id"]) is not None
+
+
+async def test_the_reference_listing_shows_what_the_recording_implies(
+    recorded: dict[str, Any], reader: httpx.AsyncClient
+) -> None:
+    await auth(reader, READER)
+    listing = await reader.get(f"/_sandbox/tenants/{READER}/reference/candid")
+    assert listing.status_code == 200, listing.text
+    lines = {line["service_line_id"]: line for line in listing.json()["service_lines"]}
+    for write_off in recorded["page"]:
+        if write_off["type"] == "patient":
+            line = lines[write_off["service_line_id"]]
+            assert line["claim_id"] == write_off["claim_id"]
+            assert line["patient_external_id"] == write_off["patient_external_id"]

@@ -157,3 +157,14 @@ def _fixture_customers() -> set[str]:
         | {f"5eb00000000000000000cc0{n}" for n in (1, 2, 3)}
         | {FACILITY}
     )
+
+
+async def test_the_reference_listing_shows_the_customers_the_recording_names(
+    recorded: dict[str, Any], reader: httpx.AsyncClient
+) -> None:
+    await bearer(reader, f"ben@{READER}")
+    listing = await reader.get(f"/_sandbox/tenants/{READER}/reference/mycure")
+    assert listing.status_code == 200, listing.text
+    customers = listing.json()["customers"]
+    known = {c["id"] for c in customers["organizations"] + customers["insuranceContracts"]}
+    assert {soa["customer"] for soa in recorded["found"]} <= known
