@@ -4,7 +4,7 @@ every status is explained by the money that moved."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ def _patient(store: DecodaStore, fake: Faker) -> Patient:
         email=fake.email(),
         phone_number=fake.numerify("+1555#######"),
         external_id=fake.bothify("EMR-#####"),
-        date_of_birth=fake.date_of_birth(minimum_age=18, maximum_age=85).isoformat(),
+        date_of_birth=_date_of_birth(fake).isoformat(),
         gender=fake.random.choice(("female", "male", "non-binary")),
         city=fake.city(),
         state=fake.state_abbr(include_territories=False),
@@ -105,6 +105,15 @@ def _patient(store: DecodaStore, fake: Faker) -> Patient:
         country="US",
         patient_source="SEED_DATA",
     )
+
+
+def _date_of_birth(fake: Faker) -> date:
+    """An adult's birth date (18 to 85 at the seed epoch). Faker's `date_of_birth` counts from
+    today, so the same seed gave other dates on other days."""
+    epoch = SEED_EPOCH.date()
+    start = epoch.replace(year=epoch.year - 86)
+    end = epoch.replace(year=epoch.year - 18)
+    return fake.date_time_ad(start_datetime=start, end_datetime=end).date()
 
 
 def _charge_story(
