@@ -16,6 +16,7 @@ from billing_sandbox import cli
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.proxy.record import RecordingError, load_exchanges
+from billing_sandbox.recordings import Notice, Recordings
 from billing_sandbox.settings import Settings
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS, auth
 from tests.processes import serving
@@ -150,3 +151,16 @@ def test_serve_process_answers_recorded_write_offs_to_any_tenant(tmp_path: Path)
                 headers={"Authorization": f"Bearer {token}"},
             )
             assert got.json() == write_off
+
+
+def test_a_record_loaded_with_a_change_is_listed_apart_from_skipped_ones(tmp_path: Path) -> None:
+    found = Recordings(
+        tmp_path,
+        notices=(Notice("a.yaml", "gone"), Notice("b.yaml", "loaded, but …", loaded=True)),
+    )
+    assert (found.skipped, found.changed) == (found.notices[:1], found.notices[1:])
+    assert "; 1 skipped; 1 loaded with changes (see below)" in found.summary()
+    assert [str(n) for n in found.notices] == [
+        "skipped a.yaml: gone",
+        "changed b.yaml: loaded, but …",
+    ]

@@ -14,7 +14,7 @@ from billing_sandbox.errors import ApiError
 
 if TYPE_CHECKING:
     from billing_sandbox.proxy.record import Exchange
-    from billing_sandbox.recordings import Skipped
+    from billing_sandbox.recordings import Notice
     from billing_sandbox.tenancy import Sandbox, Tenant
 
 
@@ -43,9 +43,9 @@ class Api:
     import_state: Callable[[Tenant, Any], Any] | None = None
     # Recorded exchanges (`serve --recordings DIR`): the operations whose answers hold records,
     # and how a freshly seeded store takes those answers in (in recorded order, the last word
-    # on a record winning); returns the records it could not take, and why.
+    # on a record winning); returns what it could not take, or took with a change, and why.
     recorded_operations: frozenset[str] = frozenset()
-    load_recorded: Callable[[Any, Sequence[Exchange]], list[Skipped]] | None = None
+    load_recorded: Callable[[Any, Sequence[Exchange]], list[Notice]] | None = None
     # Express (under Feathers) routes `/billing-soas/` like `/billing-soas`, and the MYCURE
     # SDK always sends the slash; Starlette would answer it with a redirect instead.
     trailing_slash: bool = False

@@ -16,7 +16,7 @@ from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.persistence import StateFileError
 from billing_sandbox.proxy import cli as proxy_cli
 from billing_sandbox.proxy.record import RecordingError
-from billing_sandbox.recordings import Recordings, skipped_lines
+from billing_sandbox.recordings import Recordings, notice_lines
 from billing_sandbox.settings import Settings
 
 
@@ -170,10 +170,10 @@ def state_file(settings: Settings) -> str:
 
 
 def recorded(recordings: Recordings | None) -> str:
-    """Where recorded answers came from, and what of them was not loaded."""
+    """Where recorded answers came from, and what of them is not served as recorded."""
     if recordings is None or recordings.directory is None:
         return ""
-    return f"\n  recorded   {recordings.summary()}{skipped_lines(recordings.skipped)}"
+    return f"\n  recorded   {recordings.summary()}{notice_lines(recordings.notices)}"
 
 
 def access(settings: Settings) -> str:

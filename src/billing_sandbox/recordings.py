@@ -22,14 +22,16 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Skipped:
-    """A recorded exchange (or one record of it) that was not loaded, and why."""
+class Notice:
+    """What became of a recorded exchange (or of one record of it) that is not served
+    exactly as recorded: skipped, and why; or loaded, and what the sandbox serves otherwise."""
 
     source: str
     reason: str
+    loaded: bool = False
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.reason}"
+        return f"{'changed' if self.loaded else 'skipped'} {self.source}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,16 @@ class Recordings:
     by_api: Mapping[str, tuple[Exchange, ...]] = field(default_factory=dict)
     # Exchanges that hold no records (tokens, sign-ins, errors) are passed over silently.
     ignored: int = 0
-    skipped: tuple[Skipped, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+    @property
+    def skipped(self) -> tuple[Notice, ...]:
+        return tuple(notice for notice in self.notices if not notice.loaded)
+
+    @property
+    def changed(self) -> tuple[Notice, ...]:
+        """Records loaded, but served with some recorded value the sandbox does not keep."""
+        return tuple(notice for notice in self.notices if notice.loaded)
 
     def of(self, api_name: str) -> tuple[Exchange, ...]:
         return self.by_api.get(api_name, ())
@@ -52,7 +63,11 @@ class Recordings:
         if self.ignored:
             text += f"; {self.ignored} without records passed over"
         if self.skipped:
-            text += f"; {len(self.skipped)} skipped (see below)"
+            text += f"; {len(self.skipped)} skipped"
+        if self.changed:
+            text += f"; {len(self.changed)} loaded with changes"
+        if self.notices:
+            text += " (see below)"
         return text
 
 
@@ -66,21 +81,21 @@ def read_recordings(
         raise RecordingError(f"recordings directory {directory} does not exist")
     by_api: dict[str, list[Exchange]] = {}
     ignored = 0
-    skipped: list[Skipped] = []
+    skipped: list[Notice] = []
     for exchange in load_exchanges(directory):
         api = apis.get(exchange.api)
         if api is None or api.load_recorded is None:
             problem = f"no API of the sandbox is called {exchange.api!r}"
             if api is not None:
                 problem = f"the sandbox loads no recordings of {exchange.api!r}"
-            skipped.append(Skipped(exchange.source, problem))
+            skipped.append(Notice(exchange.source, problem))
             continue
         if exchange.operation_id not in api.recorded_operations or exchange.status >= 300:
             ignored += 1
             continue
         breach = _breach(exchange, specs[Path(api.spec_file).stem])
         if breach is not None:
-            skipped.append(Skipped(exchange.source, breach))
+            skipped.append(Notice(exchange.source, breach))
             continue
         by_api.setdefault(api.name, []).append(exchange)
     return Recordings(
@@ -107,6 +122,6 @@ def _breach(exchange: Exchange, spec: Spec) -> str | None:
     return None
 
 
-def skipped_lines(found: Sequence[Skipped]) -> str:
-    """The banner's list of what was not loaded, one per line."""
-    return "".join(f"\n               skipped {item}" for item in found)
+def notice_lines(found: Sequence[Notice]) -> str:
+    """The banner's list of what was skipped or changed, one per line."""
+    return "".join(f"\n               {item}" for item in found)

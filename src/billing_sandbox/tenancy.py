@@ -15,7 +15,7 @@ from billing_sandbox.credentials import Credentials, load
 from billing_sandbox.errors import NotFound
 from billing_sandbox.faults import FaultRules
 from billing_sandbox.journal import Journal
-from billing_sandbox.recordings import Recordings, Skipped, read_recordings
+from billing_sandbox.recordings import Notice, Recordings, read_recordings
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec import Spec
 
@@ -44,7 +44,7 @@ class Tenant:
             self._stores[api_name] = self.seeded_store(api_name)[0]
         return self._stores[api_name]
 
-    def seeded_store(self, api_name: str) -> tuple[Any, list[Skipped]]:
+    def seeded_store(self, api_name: str) -> tuple[Any, list[Notice]]:
         """A new store of this API: its seed, then the recorded answers over it (and what of
         those it could not take)."""
         api = self._apis[api_name]
@@ -129,8 +129,8 @@ class Sandbox:
             return Recordings()
         found = read_recordings(directory, self.apis, self.specs)
         trial = Tenant("recordings-check", self.settings, self.apis, self.clock, found)
-        refused = [item for name in found.by_api for item in trial.seeded_store(name)[1]]
-        return replace(found, skipped=(*found.skipped, *refused))
+        said = [item for name in found.by_api for item in trial.seeded_store(name)[1]]
+        return replace(found, notices=(*found.notices, *said))
 
     def replace(self, tenants: dict[str, Tenant], everyone: bool = False) -> None:
         """Put restored tenants in place in one step; with `everyone`, forget all others."""

@@ -10,7 +10,7 @@ from typing import Any
 from billing_sandbox.apis.candid.reference import Claim, ReferenceData
 from billing_sandbox.apis.candid.store import CandidStore, WriteOff
 from billing_sandbox.proxy.record import Exchange
-from billing_sandbox.recordings import Skipped
+from billing_sandbox.recordings import Notice
 
 # The answers that show write-offs: one, a page of them, the created ones, a reversal.
 RECORDED_OPERATIONS = frozenset(
@@ -22,14 +22,14 @@ RECORDED_OPERATIONS = frozenset(
 _DERIVED = uuid.UUID("5e1f0000-0000-4000-8000-00000000feed")
 
 
-def load_recorded(store: CandidStore, exchanges: Sequence[Exchange]) -> list[Skipped]:
+def load_recorded(store: CandidStore, exchanges: Sequence[Exchange]) -> list[Notice]:
     """Every write-off the answers show, the latest answer about each winning."""
-    skipped: list[Skipped] = []
+    skipped: list[Notice] = []
     for exchange in exchanges:
         for record in write_offs_in(exchange):
             problem = _take(store, record)
             if problem is not None:
-                skipped.append(Skipped(exchange.source, problem))
+                skipped.append(Notice(exchange.source, problem))
     return skipped
 
 

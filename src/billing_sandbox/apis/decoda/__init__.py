@@ -4,6 +4,7 @@ from billing_sandbox.api import Api
 from billing_sandbox.apis.decoda import handlers
 from billing_sandbox.apis.decoda.auth import authenticate
 from billing_sandbox.apis.decoda.envelope import render_error
+from billing_sandbox.apis.decoda.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.decoda.render import reference
 from billing_sandbox.apis.decoda.seed import new_store
 from billing_sandbox.apis.decoda.state import export_state, import_state
@@ -19,4 +20,6 @@ API = Api(
     reference=reference,
     export_state=export_state,
     import_state=import_state,
+    recorded_operations=RECORDED_OPERATIONS,
+    load_recorded=load_recorded,
 )

@@ -10,7 +10,7 @@ from billing_sandbox.apis.mycure import querystring
 from billing_sandbox.apis.mycure.records import Facility, InsuranceContract, Organization
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
 from billing_sandbox.proxy.record import Exchange
-from billing_sandbox.recordings import Skipped
+from billing_sandbox.recordings import Notice
 
 RECORDED_OPERATIONS = frozenset(
     {
@@ -29,9 +29,9 @@ _CONTRACT_TYPES = {
 }
 
 
-def load_recorded(store: MycureStore, exchanges: Sequence[Exchange]) -> list[Skipped]:
+def load_recorded(store: MycureStore, exchanges: Sequence[Exchange]) -> list[Notice]:
     """Every statement the answers show (a removal removes it), the latest answer winning."""
-    skipped: list[Skipped] = []
+    skipped: list[Notice] = []
     for exchange in exchanges:
         body: Any = exchange.response.body
         if exchange.operation_id == "removeBillingSoa":
@@ -46,7 +46,7 @@ def load_recorded(store: MycureStore, exchanges: Sequence[Exchange]) -> list[Ski
         for row in rows:
             problem = _take(store, row, partial)
             if problem is not None:
-                skipped.append(Skipped(exchange.source, f"billing SOA {row['id']}: {problem}"))
+                skipped.append(Notice(exchange.source, f"billing SOA {row['id']}: {problem}"))
     return skipped
 
 
