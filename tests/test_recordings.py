@@ -58,6 +58,16 @@ async def test_only_answers_that_hold_records_are_read(directory: Path, clock: M
     assert found.of("decoda") == found.of("mycure") == ()
 
 
+async def test_a_head_answer_holds_no_records(directory: Path, clock: ManualClock) -> None:
+    path = directory / "000002-getWriteOff-200.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["request"]["method"], data["response"]["body"] = "HEAD", None
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    found = create_app(Settings(recordings_dir=directory), clock=clock).state.sandbox.recordings
+    assert (found.ignored, found.notices) == (3, ())
+    assert [e.source for e in found.of("candid")] == ["000004-getWriteOffs-200.yaml"]
+
+
 async def test_an_answer_that_breaks_the_spec_today_is_skipped_and_named(
     directory: Path, clock: ManualClock
 ) -> None:

@@ -90,7 +90,9 @@ def read_recordings(
                 problem = f"the sandbox loads no recordings of {exchange.api!r}"
             skipped.append(Notice(exchange.source, problem))
             continue
-        if exchange.operation_id not in api.recorded_operations or exchange.status >= 300:
+        # A HEAD answer has no body to take records from.
+        holds_none = exchange.method == "HEAD" or exchange.status >= 300
+        if exchange.operation_id not in api.recorded_operations or holds_none:
             ignored += 1
             continue
         breach = _breach(exchange, specs[Path(api.spec_file).stem])
@@ -122,6 +124,10 @@ def _breach(exchange: Exchange, spec: Spec) -> str | None:
     return None
 
 
-def notice_lines(found: Sequence[Notice]) -> str:
-    """The banner's list of what was skipped or changed, one per line."""
-    return "".join(f"\n               {item}" for item in found)
+def notice_lines(found: Sequence[Notice], most: int = 20) -> str:
+    """The banner's list of what was skipped or changed, one per line, the first `most` of
+    them (a recording of a real server's pages can name hundreds)."""
+    lines = [f"\n               {item}" for item in found[:most]]
+    if len(found) > most:
+        lines.append(f"\n               … and {len(found) - most} more")
+    return "".join(lines)
