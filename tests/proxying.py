@@ -33,3 +33,13 @@ async def proxied(
             yield client
     finally:
         await proxy.state.proxy.client.aclose()
+
+
+async def assert_state_round_trips(client: httpx.AsyncClient, tenant: str) -> None:
+    """A tenant's snapshot, put back, is accepted and reads back byte for byte."""
+    url = f"/_sandbox/tenants/{tenant}/state"
+    state = await client.get(url)
+    assert state.status_code == 200, state.text
+    put = await client.put(url, content=state.content)
+    assert put.status_code == 200, put.text
+    assert (await client.get(url)).content == state.content

@@ -23,7 +23,7 @@ from tests.candid.helpers import (
     patient_item,
     walk,
 )
-from tests.proxying import proxied
+from tests.proxying import assert_state_round_trips, proxied
 
 pytestmark = pytest.mark.anyio
 
@@ -156,11 +156,7 @@ async def test_a_tenant_with_recorded_data_round_trips_its_snapshot(
     }
     assert links - set(seen_ids(recorded))
     await reader.get(WRITE_OFFS, headers=await auth(reader, READER))
-    state = await reader.get(f"/_sandbox/tenants/{READER}/state")
-    assert state.status_code == 200, state.text
-    put = await reader.put(f"/_sandbox/tenants/{READER}/state", content=state.content)
-    assert put.status_code == 200, put.text
-    assert (await reader.get(f"/_sandbox/tenants/{READER}/state")).content == state.content
+    await assert_state_round_trips(reader, READER)
 
 
 async def test_same_recordings_give_byte_identical_tenants(

@@ -21,7 +21,7 @@ from billing_sandbox.clock import ManualClock
 from billing_sandbox.proxy.record import Exchange, load_exchanges
 from billing_sandbox.settings import Settings
 from tests.decoda.helpers import CREATE, ITEM, PART_PAID, PAYMENT, SETTLE, creds
-from tests.proxying import proxied
+from tests.proxying import assert_state_round_trips, proxied
 
 pytestmark = pytest.mark.anyio
 
@@ -294,11 +294,7 @@ async def test_a_tenant_with_recorded_data_round_trips_its_snapshot(
     reader: httpx.AsyncClient,
 ) -> None:
     await get(reader, "/billing/charge/list")
-    state = await reader.get(f"/_sandbox/tenants/{READER}/state")
-    assert state.status_code == 200, state.text
-    put = await reader.put(f"/_sandbox/tenants/{READER}/state", content=state.content)
-    assert put.status_code == 200, put.text
-    assert (await reader.get(f"/_sandbox/tenants/{READER}/state")).content == state.content
+    await assert_state_round_trips(reader, READER)
 
 
 def test_same_recordings_give_byte_identical_tenants(recording: Recording) -> None:

@@ -16,7 +16,7 @@ from billing_sandbox.clock import ManualClock
 from billing_sandbox.proxy.record import load_exchanges
 from billing_sandbox.settings import Settings
 from tests.mycure.helpers import FACILITY, HMO, assert_feathers, bearer, create
-from tests.proxying import proxied
+from tests.proxying import assert_state_round_trips, proxied
 
 pytestmark = pytest.mark.anyio
 
@@ -104,11 +104,7 @@ async def test_a_tenant_with_recorded_data_round_trips_its_snapshot(
     reader: httpx.AsyncClient,
 ) -> None:
     await reader.get("/billing-soas", headers=await bearer(reader, f"ben@{READER}"))
-    state = await reader.get(f"/_sandbox/tenants/{READER}/state")
-    assert state.status_code == 200, state.text
-    put = await reader.put(f"/_sandbox/tenants/{READER}/state", content=state.content)
-    assert put.status_code == 200, put.text
-    assert (await reader.get(f"/_sandbox/tenants/{READER}/state")).content == state.content
+    await assert_state_round_trips(reader, READER)
 
 
 async def test_a_select_answer_of_an_unseen_statement_is_skipped_and_named(
