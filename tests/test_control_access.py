@@ -13,7 +13,7 @@ from starlette.datastructures import Address
 
 from billing_sandbox.app import create_app
 from billing_sandbox.cli import banner, parse_args
-from billing_sandbox.control_access import is_loopback
+from billing_sandbox.control.access import is_loopback
 from billing_sandbox.settings import PROJECT_ROOT, Settings
 from tests.live import live_server
 

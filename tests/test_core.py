@@ -10,12 +10,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from billing_sandbox.api import Api
-from billing_sandbox.call import Call
+from billing_sandbox.api import Api, Call
 from billing_sandbox.errors import ApiError
 from billing_sandbox.routing import SpecDrift, bind_handlers, build_routes, handler_name
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec import Spec
+from billing_sandbox.spec.document import Spec
 from billing_sandbox.tenancy import Sandbox
 
 TOY_SPEC = """
@@ -54,10 +53,10 @@ paths:
 def toy_handlers(**overrides: Any) -> types.ModuleType:
     module = types.ModuleType("toy_handlers")
 
-    async def get_thing(call: Call) -> Any:
+    async def get_thing(call: Call[None]) -> Any:
         return {"id": call.path["thing_id"], **call.query}
 
-    async def delete_thing(call: Call) -> Any:
+    async def delete_thing(call: Call[None]) -> Any:
         return {"id": "not an integer"}  # breaks nothing: the schema is any object
 
     for fn in (get_thing, delete_thing):
@@ -78,7 +77,7 @@ def toy_app(tmp_path: Path, handlers: types.ModuleType, validate: bool = True) -
     settings = Settings(specs_dir=tmp_path, response_validation=validate)
     api = Api(name="toy", title="Toy", spec_file="toy.yaml", handlers=handlers, render_error=render)
     spec = Spec(tmp_path / "toy.yaml")
-    return Starlette(routes=build_routes(api, spec, Sandbox(settings, [api], [spec])))
+    return Starlette(routes=build_routes(api, spec, Sandbox(settings, {}, {"toy": spec})))
 
 
 async def call(app: Starlette, method: str, url: str) -> httpx.Response:
@@ -102,7 +101,7 @@ def test_startup_fails_when_an_operation_has_no_handler(tmp_path: Path) -> None:
 
 
 def test_startup_fails_when_a_handler_has_no_operation(tmp_path: Path) -> None:
-    async def rename_thing(call: Call) -> Any:
+    async def rename_thing(call: Call[None]) -> Any:
         return {}
 
     with pytest.raises(SpecDrift, match=r"handler `rename_thing` .* has no operation"):
@@ -111,11 +110,12 @@ def test_startup_fails_when_a_handler_has_no_operation(tmp_path: Path) -> None:
 
 def test_every_real_api_binds_without_drift() -> None:
     from billing_sandbox.apis import VENDOR_APIS
-    from billing_sandbox.app import CONTROL_API
+    from billing_sandbox.app import CONTROL_API, VENDOR_ACTIONS
 
     for api in (*VENDOR_APIS, CONTROL_API):
         spec = Spec(Settings().specs_dir / api.spec_file)
-        assert set(bind_handlers(api, spec)) == {op.operation_id for op in spec.operations}
+        more = VENDOR_ACTIONS if api is CONTROL_API else ()
+        assert set(bind_handlers(api, spec, more)) == {op.operation_id for op in spec.operations}
 
 
 @pytest.mark.anyio
@@ -126,7 +126,7 @@ async def test_query_is_typed_with_arrays_and_defaults(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_header_parameters_are_typed_and_checked(tmp_path: Path) -> None:
-    async def get_thing(call: Call) -> Any:
+    async def get_thing(call: Call[None]) -> Any:
         return {"id": call.path["thing_id"], "size": call.headers["X-Page-Size"]}
 
     app = toy_app(tmp_path, toy_handlers(get_thing=get_thing))
@@ -152,7 +152,7 @@ async def test_bad_parameters_raise_the_apis_validation_error(tmp_path: Path) ->
 
 @pytest.mark.anyio
 async def test_response_that_breaks_the_spec_is_a_loud_500(tmp_path: Path) -> None:
-    async def get_thing(call: Call) -> Any:
+    async def get_thing(call: Call[None]) -> Any:
         return {"id": "seven"}
 
     app = toy_app(tmp_path, toy_handlers(get_thing=get_thing))
@@ -164,7 +164,7 @@ async def test_response_that_breaks_the_spec_is_a_loud_500(tmp_path: Path) -> No
 
 @pytest.mark.anyio
 async def test_response_validation_can_be_turned_off(tmp_path: Path) -> None:
-    async def get_thing(call: Call) -> Any:
+    async def get_thing(call: Call[None]) -> Any:
         return {"id": "seven"}
 
     app = toy_app(tmp_path, toy_handlers(get_thing=get_thing), validate=False)
@@ -175,7 +175,7 @@ async def test_response_validation_can_be_turned_off(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_a_crashing_handler_is_a_500_in_the_apis_envelope(tmp_path: Path) -> None:
-    async def get_thing(call: Call) -> Any:
+    async def get_thing(call: Call[None]) -> Any:
         raise KeyError("boom")
 
     response = await call(toy_app(tmp_path, toy_handlers(get_thing=get_thing)), "GET", "/things/7")

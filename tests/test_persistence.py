@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from billing_sandbox.app import create_app
-from billing_sandbox.persistence import StateFileError, write_atomically
 from billing_sandbox.settings import Settings
+from billing_sandbox.state.persistence import StateFileError, write_atomically
 from tests.processes import free_port, serving
 
 pytestmark = pytest.mark.anyio
@@ -155,7 +155,7 @@ async def test_a_write_failing_halfway_leaves_the_last_good_file(tmp_path: Path)
 CRASH = """
 import os, signal, sys
 from pathlib import Path
-from billing_sandbox.persistence import write_atomically
+from billing_sandbox.state.persistence import write_atomically
 
 def crash_halfway(file, data):
     file.write(data[: len(data) // 2])

@@ -16,7 +16,7 @@ from billing_sandbox import cli
 from billing_sandbox.proxy.app import create_proxy_app
 from billing_sandbox.proxy.checks import HEADER, HEADER_LIMIT, Violation, header_value
 from billing_sandbox.proxy.cli import parse_args
-from billing_sandbox.proxy.record import RecordingError, load_exchange, load_exchanges
+from billing_sandbox.recordings import RecordingError, load_exchange, load_exchanges
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS
 from tests.drifted_upstream import drifted_candid
 from tests.proxying import proxied

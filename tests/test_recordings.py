@@ -17,10 +17,9 @@ from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
-from billing_sandbox.proxy.record import RecordingError, load_exchanges
-from billing_sandbox.recordings import Notice, Recordings
+from billing_sandbox.recordings import Notice, RecordingError, Recordings, load_exchanges
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec import load_spec
+from billing_sandbox.spec.document import load_spec
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS, auth
 from tests.processes import serving
 from tests.proxying import proxied
@@ -183,6 +182,7 @@ def test_a_record_loaded_with_a_change_is_listed_apart_from_skipped_ones(tmp_pat
 def test_every_operation_an_api_reads_records_from_is_in_its_spec(api: Api) -> None:
     """A renamed operation would otherwise pass its recordings over without a word."""
     spec = load_spec(Settings().specs_dir / api.spec_file)
-    assert api.load_recorded is not None
-    assert api.recorded_operations
-    assert api.recorded_operations <= {op.operation_id for op in spec.operations}
+    assert api.store is not None
+    assert api.store.load_recorded is not None
+    assert api.store.recorded_operations
+    assert api.store.recorded_operations <= {op.operation_id for op in spec.operations}

@@ -10,7 +10,7 @@ import pytest
 
 from billing_sandbox.app import create_app
 from billing_sandbox.settings import Settings
-from billing_sandbox.snapshot import export_tenant
+from billing_sandbox.state.snapshot import export_tenant
 
 
 def seeded_state() -> bytes:

@@ -1,26 +1,32 @@
-"""What the core needs to know about one served API: its descriptor."""
+"""What the core knows of one served API (its descriptor), and what a handler receives (a Call)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from starlette.requests import HTTPConnection
 
-from billing_sandbox.call import Caller
 from billing_sandbox.errors import ApiError
+from billing_sandbox.tenancy import Sandbox, StoreKind, Tenant
 
-if TYPE_CHECKING:
-    from billing_sandbox.proxy.record import Exchange
-    from billing_sandbox.recordings import Notice
-    from billing_sandbox.tenancy import Sandbox, Tenant
+StoreT = TypeVar("StoreT")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the credentials name: the tenant, and within it the account, where an API has one."""
+
+    tenant_id: str
+    principal: str | None = None
 
 
 @dataclass(frozen=True)
 class Api:
-    """One API: its spec, its handlers, how it authenticates, renders errors and seeds a tenant."""
+    """One API: its spec, its handlers, how it authenticates and renders errors, and how a
+    tenant keeps its records."""
 
     name: str
     title: str
@@ -32,20 +38,42 @@ class Api:
     # raises `Unauthenticated`/`Forbidden`. It sees the connection, not only its headers, because
     # the control API also looks at the client's address.
     authenticate: Callable[[HTTPConnection, Sandbox], Caller | None] | None = None
-    # Builds and seeds this API's store for a new tenant.
-    new_store: Callable[[Tenant], Any] | None = None
-    # The reference records of a tenant's store that users need to make valid calls.
-    reference: Callable[[Any], dict[str, Any]] | None = None
-    # Snapshots: a store as plain JSON (every record, and what the store needs to continue
-    # exactly), and a store rebuilt for a tenant from that JSON, which raises `BadRequest`
-    # naming what is wrong with it.
-    export_state: Callable[[Any], dict[str, Any]] | None = None
-    import_state: Callable[[Tenant, Any], Any] | None = None
-    # Recorded exchanges (`serve --recordings DIR`): the operations whose answers hold records,
-    # and how a freshly seeded store takes those answers in (in recorded order, the last word
-    # on a record winning); returns what it could not take, or took with a change, and why.
-    recorded_operations: frozenset[str] = frozenset()
-    load_recorded: Callable[[Any, Sequence[Exchange]], list[Notice]] | None = None
+    # The API's per-tenant store: seeding, snapshots, recordings, reference records, hooks.
+    store: StoreKind | None = None
+    # The API's own sandbox-only actions (Decoda's ACH return), served under the control
+    # API's spec: handlers named for its operations, like `handlers`.
+    control: ModuleType | None = None
+    # The sandbox's own control API, not a vendor's: it is neither faulted nor journaled, and
+    # its bodies (whole snapshots) may be as large as `max_state_bytes`.
+    operator: bool = False
     # Express (under Feathers) routes `/billing-soas/` like `/billing-soas`, and the MYCURE
     # SDK always sends the slash; Starlette would answer it with a redirect instead.
     trailing_slash: bool = False
+
+
+@dataclass(frozen=True)
+class Call(Generic[StoreT]):
+    """One request after authentication and validation: typed parameters, the JSON body, and
+    the store of the caller's tenant for this API (None where a call names no tenant)."""
+
+    sandbox: Sandbox
+    tenant_id: str | None
+    store: StoreT
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+    # The undecoded query string, for APIs whose query syntax is richer than OpenAPI's
+    # parameter styles can describe (MYCURE's Feathers queries: `type[$in][0]=a`).
+    raw_query: str = ""
+    # The undecoded body, for a snapshot, whose numbers must come back exactly as written
+    # (`body` reads a whole `5.0` as `5`, as pydantic does for the vendors' int fields).
+    raw_body: bytes = b""
+    # The account behind the credentials (MYCURE's uid, which stamps `createdBy`).
+    principal: str | None = None
+
+    @property
+    def tenant(self) -> Tenant:
+        if self.tenant_id is None:
+            raise RuntimeError("this operation is not authenticated, so it has no tenant")
+        return self.sandbox.tenant(self.tenant_id)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from billing_sandbox import control, control_access, cors, persistence
+from billing_sandbox import cors
 from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
+from billing_sandbox.control import access as control_access
+from billing_sandbox.control import handlers as control
 from billing_sandbox.routing import build_routes
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec import load_spec
+from billing_sandbox.spec.document import load_spec
+from billing_sandbox.state import persistence
 from billing_sandbox.tenancy import Sandbox
 
 CONTROL_API = Api(
@@ -20,7 +23,10 @@ CONTROL_API = Api(
     handlers=control,
     render_error=control.render_error,
     authenticate=control_access.authenticate,
+    operator=True,
 )
+# The control spec also serves each API's own sandbox-only actions (its `control` module).
+VENDOR_ACTIONS = tuple(api.control for api in VENDOR_APIS if api.control is not None)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
@@ -28,9 +34,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or Settings()
     apis = (*VENDOR_APIS, CONTROL_API)
     specs = {api.name: load_spec(settings.specs_dir / api.spec_file) for api in apis}
-    sandbox = Sandbox(settings, VENDOR_APIS, specs.values(), clock)
+    kinds = {api.name: api.store for api in VENDOR_APIS if api.store is not None}
+    sandbox = Sandbox(settings, kinds, specs, clock)
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
-    routes = [route for api in apis for route in build_routes(api, specs[api.name], sandbox)]
+    routes = [
+        route
+        for api in apis
+        for route in build_routes(
+            api, specs[api.name], sandbox, VENDOR_ACTIONS if api is CONTROL_API else ()
+        )
+    ]
     # Preflights are answered for every method an operation uses (HEAD goes with GET).
     methods = {op.method for spec in specs.values() for op in spec.operations}
     methods |= {"HEAD"} if "GET" in methods else set()

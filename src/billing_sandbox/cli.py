@@ -13,11 +13,10 @@ from billing_sandbox import conformance
 from billing_sandbox.app import create_app
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
-from billing_sandbox.persistence import StateFileError
 from billing_sandbox.proxy import cli as proxy_cli
-from billing_sandbox.proxy.record import RecordingError
-from billing_sandbox.recordings import Recordings, notice_lines
+from billing_sandbox.recordings import RecordingError, Recordings, notice_lines
 from billing_sandbox.settings import Settings
+from billing_sandbox.state.persistence import StateFileError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

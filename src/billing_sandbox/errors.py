@@ -111,3 +111,8 @@ class SandboxBug(ApiError):
     """The sandbox itself misbehaved (e.g. a response that breaks its own spec)."""
 
     status = 500
+
+
+def json_path(path: tuple[PathItem, ...]) -> str:
+    """`("items", 0, "amount_cents")` → `$.items[0].amount_cents`."""
+    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)

@@ -1,24 +1,138 @@
-"""Recorded exchanges as seed data: read once per server, laid over every new tenant's seed.
+"""Recorded exchanges: their file format, reading them, and laying them over tenants' seed data.
 
-`billing-sandbox proxy --record DIR` writes what a real server answered; `serve --recordings
-DIR` loads it. Only answers that can hold records count (each API names its operations), and
-only those that still match our spec: a recorded body that breaks the spec would make the
-sandbox serve a response that fails its own validation.
+`billing-sandbox proxy --record DIR` writes what a real server answered, one file per request
+and response (`<seq>-<operationId>-<status>.yaml`, `unmatched` for a request no operation
+matches):
+
+    format: billing-sandbox/exchange-v1
+    api: candid
+    operationId: getWriteOff          # null when no operation matches
+    recordedAt: '2026-03-01T12:00:00+00:00'
+    request:  {method: GET, path: /api/write-offs/v1/…, query: limit=5, headers: {…}, body: …}
+    response: {status: 200, headers: {…}, body: …}
+    violations: [{operation: getWriteOff, field: $.amount_cents, message: Field required}]
+
+`body` is the JSON value (null when there was none); a body that is not JSON is kept as text
+under `bodyText` instead. Secret headers and fields are `[redacted]`.
+
+`serve --recordings DIR` reads them once per server. Only answers that can hold records count
+(each API names its operations), and only those that still match our spec: a recorded body
+that breaks the spec would make the sandbox serve a response that fails its own validation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from billing_sandbox.proxy.checks import json_path
-from billing_sandbox.proxy.record import Exchange, RecordingError, load_exchanges
-from billing_sandbox.spec import Spec
+import yaml
 
-if TYPE_CHECKING:
-    from billing_sandbox.api import Api
+from billing_sandbox.errors import json_path
+from billing_sandbox.spec.document import SAFE_LOADER, Spec
+
+FORMAT = "billing-sandbox/exchange-v1"
+
+
+class RecordingError(ValueError):
+    """A recorded file is not an exchange this version can read; says which file and why."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One side of an exchange as recorded: headers (redacted) and body."""
+
+    headers: dict[str, str]
+    body: Any  # the JSON value, or None
+    body_text: str | None = None  # a body that is not JSON
+
+    def as_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"headers": self.headers, "body": self.body}
+        if self.body_text is not None:
+            found["bodyText"] = self.body_text
+        return found
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A request, the upstream's response, and how the response broke the spec."""
+
+    api: str
+    operation_id: str | None
+    recorded_at: str
+    method: str
+    path: str
+    query: str
+    request: Message
+    status: int
+    response: Message
+    violations: tuple[dict[str, str], ...] = ()
+    # The file it was read from (empty for one being recorded), so a loader can name it.
+    source: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "api": self.api,
+            "operationId": self.operation_id,
+            "recordedAt": self.recorded_at,
+            "request": {
+                "method": self.method,
+                "path": self.path,
+                "query": self.query,
+                **self.request.as_json(),
+            },
+            "response": {"status": self.status, **self.response.as_json()},
+            "violations": [dict(v) for v in self.violations],
+        }
+
+
+def load_exchanges(directory: Path) -> list[Exchange]:
+    """Every exchange recorded in `directory` (`.yaml`, `.yml` or `.json`), in recorded order."""
+    files = sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml", ".json"})
+    return [load_exchange(path) for path in files]
+
+
+def load_exchange(path: Path) -> Exchange:
+    """One recorded exchange, or `RecordingError` naming the file and what is wrong with it."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    except yaml.YAMLError as error:
+        raise RecordingError(f"{path}: not YAML or JSON ({error})") from error
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RecordingError(f"{path}: not a recorded exchange (format must be {FORMAT!r})")
+    try:
+        request, response = data["request"], data["response"]
+        return Exchange(
+            api=str(data["api"]),
+            operation_id=data["operationId"],
+            recorded_at=_text(data["recordedAt"]),
+            method=str(request["method"]),
+            path=str(request["path"]),
+            query=str(request.get("query", "")),
+            request=_message(request),
+            status=int(response["status"]),
+            response=_message(response),
+            violations=tuple(dict(v) for v in data.get("violations", [])),
+            source=path.name,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise RecordingError(f"{path}: missing or malformed field {error}") from error
+
+
+def _message(side: dict[str, Any]) -> Message:
+    headers = {str(k): str(v) for k, v in side.get("headers", {}).items()}
+    return Message(headers, side.get("body"), side.get("bodyText"))
+
+
+def _text(value: Any) -> str:
+    # A hand-written file may leave the timestamp unquoted, which YAML reads as a datetime.
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+# ---- as seed data ----
 
 
 @dataclass(frozen=True)
@@ -71,35 +185,44 @@ class Recordings:
         return text
 
 
+@dataclass(frozen=True)
+class Loadable:
+    """What one API takes from recordings: the operations whose answers hold records, and
+    the spec those answers must still match."""
+
+    operations: frozenset[str]
+    spec: Spec
+
+
 def read_recordings(
-    directory: Path, apis: Mapping[str, Api], specs: Mapping[str, Spec]
+    directory: Path, served: Collection[str], loadable: Mapping[str, Loadable]
 ) -> Recordings:
     """The exchanges in `directory` whose answers the sandbox can serve as seed data, or a
-    `RecordingError` when the directory or one of its files cannot be read at all. `specs`
-    are by name (the spec file's stem)."""
+    `RecordingError` when the directory or one of its files cannot be read at all. `served`
+    names every API of the sandbox; `loadable`, by API name, those that take recordings."""
     if not directory.is_dir():
         raise RecordingError(f"recordings directory {directory} does not exist")
     by_api: dict[str, list[Exchange]] = {}
     ignored = 0
     skipped: list[Notice] = []
     for exchange in load_exchanges(directory):
-        api = apis.get(exchange.api)
-        if api is None or api.load_recorded is None:
+        takes = loadable.get(exchange.api)
+        if takes is None:
             problem = f"no API of the sandbox is called {exchange.api!r}"
-            if api is not None:
+            if exchange.api in served:
                 problem = f"the sandbox loads no recordings of {exchange.api!r}"
             skipped.append(Notice(exchange.source, problem))
             continue
         # A HEAD answer has no body to take records from.
         holds_none = exchange.method == "HEAD" or exchange.status >= 300
-        if exchange.operation_id not in api.recorded_operations or holds_none:
+        if exchange.operation_id not in takes.operations or holds_none:
             ignored += 1
             continue
-        breach = _breach(exchange, specs[Path(api.spec_file).stem])
+        breach = _breach(exchange, takes.spec)
         if breach is not None:
             skipped.append(Notice(exchange.source, breach))
             continue
-        by_api.setdefault(api.name, []).append(exchange)
+        by_api.setdefault(exchange.api, []).append(exchange)
     return Recordings(
         directory,
         {name: tuple(found) for name, found in by_api.items()},

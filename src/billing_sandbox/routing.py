@@ -6,7 +6,8 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -14,19 +15,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from billing_sandbox import params
-from billing_sandbox.api import Api
-from billing_sandbox.body import RAW_BODY, read_body
-from billing_sandbox.call import Call, Caller
+from billing_sandbox.api import Api, Call, Caller
+from billing_sandbox.control.faults import DropConnection
+from billing_sandbox.control.injection import DroppedResponse, inject_faults
 from billing_sandbox.errors import ApiError, MethodNotAllowed, SandboxBug, ValidationFailed
-from billing_sandbox.fault_injection import DroppedResponse, inject_faults
-from billing_sandbox.faults import DropConnection
-from billing_sandbox.spec import JSON, Operation, Spec
+from billing_sandbox.spec import params
+from billing_sandbox.spec.body import RAW_BODY, read_body
+from billing_sandbox.spec.document import JSON, Operation, Spec
 from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
 
-Handler = Callable[[Call], Awaitable[Any]]
+Handler = Callable[[Call[Any]], Awaitable[Any]]
 
 # Starlette gives a function endpoint only GET unless told otherwise; every route takes all of
 # these and answers those its path does not declare itself.
@@ -43,20 +43,25 @@ def handler_name(operation_id: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", snake).lower()
 
 
-def bind_handlers(api: Api, spec: Spec) -> dict[str, Handler]:
-    """Map each operationId to its handler, or fail loudly naming what is missing on each side."""
-    defined = {
-        name: fn
-        for name, fn in inspect.getmembers(api.handlers, inspect.iscoroutinefunction)
-        if not name.startswith("_") and fn.__module__ == api.handlers.__name__
-    }
+def bind_handlers(api: Api, spec: Spec, more: Sequence[ModuleType] = ()) -> dict[str, Handler]:
+    """Map each operationId to its handler (in `api.handlers`, or in one of `more`), or fail
+    loudly naming what is missing on each side."""
+    modules = (api.handlers, *more)
+    defined: dict[str, Handler] = {}
+    owner: dict[str, str] = {}
+    for module in modules:
+        for name, fn in inspect.getmembers(module, inspect.iscoroutinefunction):
+            if not name.startswith("_") and fn.__module__ == module.__name__:
+                defined[name] = fn
+                owner[name] = module.__name__
+    named = " or ".join(module.__name__ for module in modules)
     wanted = {handler_name(op.operation_id): op.operation_id for op in spec.operations}
     problems = [
-        f"operation {op_id!r} has no handler `{name}` in {api.handlers.__name__}"
+        f"operation {op_id!r} has no handler `{name}` in {named}"
         for name, op_id in wanted.items()
         if name not in defined
     ] + [
-        f"handler `{name}` in {api.handlers.__name__} has no operation in {spec.path.name}"
+        f"handler `{name}` in {owner[name]} has no operation in {spec.path.name}"
         for name in defined
         if name not in wanted
     ]
@@ -65,11 +70,13 @@ def bind_handlers(api: Api, spec: Spec) -> dict[str, Handler]:
     return {op_id: defined[name] for name, op_id in wanted.items()}
 
 
-def build_routes(api: Api, spec: Spec, sandbox: Sandbox) -> list[Route]:
+def build_routes(
+    api: Api, spec: Spec, sandbox: Sandbox, more_handlers: Sequence[ModuleType] = ()
+) -> list[Route]:
     """One Starlette route per path, dispatching by method. Routes take every method, so that
     an undeclared one is answered by the API itself: 405 in its envelope, `Allow` listing the
     declared methods."""
-    handlers = bind_handlers(api, spec)
+    handlers = bind_handlers(api, spec, more_handlers)
     by_path: dict[str, dict[str, Operation]] = {}
     for op in spec.operations:
         by_path.setdefault(op.path, {})[op.method] = op
@@ -104,7 +111,7 @@ def _endpoint(
             response.headers["Allow"] = ", ".join(allowed)
             return response
         started = time.perf_counter()
-        vendor = api.name in sandbox.apis  # the control API is neither faulted nor journaled
+        vendor = not api.operator  # the control API is neither faulted nor journaled
         caller = None
         try:
             caller = _authenticate(api, op, request, sandbox)
@@ -139,8 +146,8 @@ def _authenticate(api: Api, op: Operation, request: Request, sandbox: Sandbox) -
 
 async def _parse(
     api: Api, op: Operation, request: Request, sandbox: Sandbox, caller: Caller | None
-) -> Call:
-    """Parse and validate every part of an authenticated request."""
+) -> Call[Any]:
+    """Parse and validate every part of an authenticated request, and find the caller's store."""
     declared = op.by_location
     # Only the locations an operation declares are parsed and checked: a request pays for
     # what its operation takes (this is the hot path of every call).
@@ -161,11 +168,16 @@ async def _parse(
         raise ValidationFailed(issues)
     # The control API takes whole snapshots of the sandbox's state; vendor APIs take records.
     settings = sandbox.settings
-    limit = settings.max_body_bytes if api.name in sandbox.apis else settings.max_state_bytes
+    limit = settings.max_state_bytes if api.operator else settings.max_body_bytes
     body = await read_body(op, request, limit)
+    # Handlers get their API's store, typed, from here (never by looking it up by name).
+    store = None
+    if caller is not None and api.store is not None:
+        store = sandbox.tenant(caller.tenant_id).store(api.name)
     return Call(
         sandbox=sandbox,
         tenant_id=caller.tenant_id if caller else None,
+        store=store,
         principal=caller.principal if caller else None,
         path=values.get("path", {}),
         query=values.get("query", {}),

@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from faker import Faker
 
-from billing_sandbox.api import Api
 from billing_sandbox.clock import Clock, SystemClock, TenantClock
+from billing_sandbox.control.faults import FaultRules
+from billing_sandbox.control.journal import Journal
 from billing_sandbox.credentials import Credentials, load
 from billing_sandbox.errors import NotFound
-from billing_sandbox.faults import FaultRules
-from billing_sandbox.journal import Journal
-from billing_sandbox.recordings import Notice, Recordings, read_recordings
+from billing_sandbox.recordings import Exchange, Loadable, Notice, Recordings, read_recordings
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec import Spec
+from billing_sandbox.spec.document import Spec
+
+
+@dataclass(frozen=True)
+class StoreKind:
+    """How a tenant keeps one API's records: all the core knows of a vendor's store."""
+
+    # Builds and seeds the store for a new tenant.
+    new_store: Callable[[Tenant], Any]
+    # Snapshots: a store as plain JSON (every record, and what the store needs to continue
+    # exactly), and a store rebuilt for a tenant from that JSON, which raises `BadRequest`
+    # naming what is wrong with it.
+    export_state: Callable[[Any], dict[str, Any]]
+    import_state: Callable[[Tenant, Any], Any]
+    # The reference records of a store that users need to make valid calls.
+    reference: Callable[[Any], dict[str, Any]]
+    # Recorded exchanges (`serve --recordings DIR`): the operations whose answers hold records,
+    # and how a freshly seeded store takes those answers in (in recorded order, the last word
+    # on a record winning); returns what it could not take, or took with a change, and why.
+    recorded_operations: frozenset[str] = frozenset()
+    load_recorded: Callable[[Any, Sequence[Exchange]], list[Notice]] | None = None
+    # What falls due when the tenant's clock moves (Decoda's installments): called with the
+    # store, the tenant id and the fault rules; returns the ids of the records it settled.
+    on_clock_moved: Callable[[Any, str, FaultRules], list[str]] | None = None
 
 
 class Tenant:
@@ -27,7 +49,7 @@ class Tenant:
         self,
         tenant_id: str,
         settings: Settings,
-        apis: dict[str, Api],
+        kinds: Mapping[str, StoreKind],
         clock: Clock,
         recordings: Recordings | None = None,
     ):
@@ -35,7 +57,7 @@ class Tenant:
         self.settings = settings
         # The tenant's own time (frozen or advanced by the control API) over the server's.
         self.clock = TenantClock(clock)
-        self._apis = apis
+        self._kinds = kinds
         self._recordings = recordings or Recordings()
         self._stores: dict[str, Any] = {}
 
@@ -47,14 +69,14 @@ class Tenant:
     def seeded_store(self, api_name: str) -> tuple[Any, list[Notice]]:
         """A new store of this API: its seed, then the recorded answers over it (and what of
         those it could not take)."""
-        api = self._apis[api_name]
-        if api.new_store is None:
+        kind = self._kinds.get(api_name)
+        if kind is None:
             raise KeyError(f"API {api_name!r} keeps no per-tenant state")
-        store = api.new_store(self)
+        store = kind.new_store(self)
         recorded = self._recordings.of(api_name)
-        if not recorded or api.load_recorded is None:
+        if not recorded or kind.load_recorded is None:
             return store, []
-        return store, api.load_recorded(store, recorded)
+        return store, kind.load_recorded(store, recorded)
 
     def built_stores(self) -> dict[str, Any]:
         """The stores built so far, by API name (what a snapshot of the tenant holds)."""
@@ -85,14 +107,18 @@ class Sandbox:
     def __init__(
         self,
         settings: Settings,
-        apis: Iterable[Api],
-        specs: Iterable[Spec],
+        kinds: Mapping[str, StoreKind],
+        specs: Mapping[str, Spec],
         clock: Clock | None = None,
     ):
+        """`kinds`: the store of each vendor API, by API name; `specs`: every served API's
+        spec (the control API's too), by API name."""
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.apis = {api.name: api for api in apis}
-        self.specs = {spec.name: spec for spec in specs}
+        self.kinds = dict(kinds)
+        self._spec_of_api = dict(specs)
+        # By the spec's own name (its file's stem), as `/_sandbox/openapi/{name}` names it.
+        self.specs = {spec.name: spec for spec in specs.values()}
         # Strict mode: the only credentials each API accepts. None accepts any (the default).
         self.credentials: Credentials | None = (
             load(settings.credentials_file) if settings.credentials_file is not None else None
@@ -119,7 +145,7 @@ class Sandbox:
 
     def new_tenant(self, tenant_id: str) -> Tenant:
         """A tenant that is not (yet) part of the sandbox: a snapshot is restored into one."""
-        return Tenant(tenant_id, self.settings, self.apis, self.clock, self.recordings)
+        return Tenant(tenant_id, self.settings, self.kinds, self.clock, self.recordings)
 
     def _read_recordings(self) -> Recordings:
         """The recordings directory's usable exchanges, tried once on a throwaway tenant so
@@ -127,8 +153,13 @@ class Sandbox:
         directory = self.settings.recordings_dir
         if directory is None:
             return Recordings()
-        found = read_recordings(directory, self.apis, self.specs)
-        trial = Tenant("recordings-check", self.settings, self.apis, self.clock, found)
+        loadable = {
+            name: Loadable(kind.recorded_operations, self._spec_of_api[name])
+            for name, kind in self.kinds.items()
+            if kind.load_recorded is not None
+        }
+        found = read_recordings(directory, self.kinds.keys(), loadable)
+        trial = Tenant("recordings-check", self.settings, self.kinds, self.clock, found)
         said = [item for name in found.by_api for item in trial.seeded_store(name)[1]]
         return replace(found, notices=(*found.notices, *said))
 

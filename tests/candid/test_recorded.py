@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
-from billing_sandbox.proxy.record import load_exchanges
+from billing_sandbox.recordings import load_exchanges
 from billing_sandbox.settings import Settings
 from tests.candid.helpers import (
     CLAIM,

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from billing_sandbox.apis.decoda.state import export_state
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
-from billing_sandbox.proxy.record import Exchange, load_exchanges
+from billing_sandbox.recordings import Exchange, load_exchanges
 from billing_sandbox.settings import Settings
 from tests.decoda.helpers import CREATE, ITEM, PART_PAID, PAYMENT, SETTLE, creds
 from tests.proxying import assert_state_round_trips, proxied

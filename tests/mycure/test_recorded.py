@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from billing_sandbox.apis.mycure import querystring
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
-from billing_sandbox.proxy.record import load_exchanges
+from billing_sandbox.recordings import load_exchanges
 from billing_sandbox.settings import Settings
 from tests.mycure.helpers import FACILITY, HMO, assert_feathers, bearer, create
 from tests.proxying import assert_state_round_trips, proxied

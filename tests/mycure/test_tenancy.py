@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from billing_sandbox.apis.mycure.seed import reference
+from billing_sandbox.apis.mycure.reference import reference
 from billing_sandbox.apis.mycure.store import MycureStore
 from billing_sandbox.app import create_app
 from billing_sandbox.settings import Settings

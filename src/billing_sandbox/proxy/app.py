@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
-from billing_sandbox.control_access import is_loopback
-from billing_sandbox.journal import Filter, Journal
+from billing_sandbox.control.access import is_loopback
+from billing_sandbox.control.journal import Filter, Journal
 from billing_sandbox.proxy import redact
 from billing_sandbox.proxy.checks import (
     HEADER,
@@ -31,10 +31,11 @@ from billing_sandbox.proxy.checks import (
     check_response,
     header_value,
 )
-from billing_sandbox.proxy.record import Exchange, Message, Recorder
+from billing_sandbox.proxy.record import Recorder
+from billing_sandbox.recordings import Exchange, Message
 from billing_sandbox.routing import EVERY_METHOD
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec import load_spec
+from billing_sandbox.spec.document import load_spec
 
 log = logging.getLogger("billing_sandbox.proxy")
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import orjson
 from starlette.routing import compile_path
 
-from billing_sandbox.errors import PathItem
-from billing_sandbox.spec import Operation, Spec
+from billing_sandbox.errors import json_path
+from billing_sandbox.spec.document import Operation, Spec
 
 # At most this many violations of one response are kept (logged, journaled, recorded); a page
 # of 100 drifted items would otherwise log hundreds of lines saying the same thing. The
@@ -86,11 +86,6 @@ def check_response(op: Operation, method: str, status: int, body: bytes) -> list
         Violation(op.operation_id, json_path(issue.path), issue.message)
         for issue in check.issues(document, "response")
     ]
-
-
-def json_path(path: tuple[PathItem, ...]) -> str:
-    """`("items", 0, "amount_cents")` → `$.items[0].amount_cents`."""
-    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
 
 def header_value(violations: list[Violation]) -> str:

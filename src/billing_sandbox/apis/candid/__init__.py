@@ -2,11 +2,13 @@
 
 from billing_sandbox.api import Api
 from billing_sandbox.apis.candid import handlers
+from billing_sandbox.apis.candid.auth import authenticate
 from billing_sandbox.apis.candid.envelope import render_error
 from billing_sandbox.apis.candid.recorded import RECORDED_OPERATIONS, load_recorded
+from billing_sandbox.apis.candid.reference import reference
 from billing_sandbox.apis.candid.seed import new_store
 from billing_sandbox.apis.candid.state import export_state, import_state
-from billing_sandbox.apis.candid.tokens import authenticate
+from billing_sandbox.tenancy import StoreKind
 
 API = Api(
     name="candid",
@@ -15,10 +17,12 @@ API = Api(
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
-    new_store=new_store,
-    reference=lambda store: store.reference.as_json(),
-    export_state=export_state,
-    import_state=import_state,
-    recorded_operations=RECORDED_OPERATIONS,
-    load_recorded=load_recorded,
+    store=StoreKind(
+        new_store=new_store,
+        export_state=export_state,
+        import_state=import_state,
+        reference=reference,
+        recorded_operations=RECORDED_OPERATIONS,
+        load_recorded=load_recorded,
+    ),
 )

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sandbox.apis.candid.reference import Claim, ReferenceData
-from billing_sandbox.apis.candid.store import CandidStore, WriteOff
-from billing_sandbox.proxy.record import Exchange
-from billing_sandbox.recordings import Notice
+from billing_sandbox.apis.candid.records import Claim, ReferenceData, WriteOff
+from billing_sandbox.apis.candid.store import CandidStore
+from billing_sandbox.recordings import Exchange, Notice
 
 # The answers that show write-offs: one, a page of them, the created ones, a reversal.
 RECORDED_OPERATIONS = frozenset(

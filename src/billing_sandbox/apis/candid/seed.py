@@ -12,10 +12,10 @@ import yaml
 from faker import Faker
 
 from billing_sandbox.apis.candid.paging import PageTokens
-from billing_sandbox.apis.candid.reference import BalanceAdjustment, Claim, ReferenceData
-from billing_sandbox.apis.candid.store import CandidStore, WriteOff
+from billing_sandbox.apis.candid.records import BalanceAdjustment, Claim, ReferenceData, WriteOff
+from billing_sandbox.apis.candid.store import CandidStore
 from billing_sandbox.apis.candid.timestamps import render
-from billing_sandbox.spec import SAFE_LOADER
+from billing_sandbox.spec.document import SAFE_LOADER
 from billing_sandbox.tenancy import Tenant
 
 # Seed timestamps lie in the year before this instant, so they never depend on today's date.

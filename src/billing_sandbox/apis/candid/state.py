@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from billing_sandbox.apis.candid.paging import PageTokens
-from billing_sandbox.apis.candid.reference import BalanceAdjustment, Claim, ReferenceData
-from billing_sandbox.apis.candid.store import CandidStore, WriteOff
+from billing_sandbox.apis.candid.records import BalanceAdjustment, Claim, ReferenceData, WriteOff
+from billing_sandbox.apis.candid.store import CandidStore
 from billing_sandbox.apis.candid.timestamps import sort_micros
-from billing_sandbox.state_codec import (
+from billing_sandbox.state.codec import (
     from_json,
     invalid,
     known,

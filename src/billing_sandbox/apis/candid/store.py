@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing_sandbox.apis.candid.paging import Key, PageTokens, SortedKeys, cut_page
-from billing_sandbox.apis.candid.reference import BalanceAdjustment, ReferenceData, ServiceLine
+from billing_sandbox.apis.candid.records import (
+    BalanceAdjustment,
+    ReferenceData,
+    ServiceLine,
+    WriteOff,
+)
 from billing_sandbox.apis.candid.timestamps import render, sort_micros
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import NotFound, Unprocessable
-
-WriteOff = dict[str, Any]
 
 SORT_FIELDS = ("amount_cents", "write_off_timestamp", "write_off_note")
 # The `account_types` filter value for each write-off variant.

@@ -1,25 +1,30 @@
 """Decoda Health billing (legacy /v1 and current API over one store): the descriptor."""
 
 from billing_sandbox.api import Api
-from billing_sandbox.apis.decoda import handlers
+from billing_sandbox.apis.decoda import control, handlers
 from billing_sandbox.apis.decoda.auth import authenticate
 from billing_sandbox.apis.decoda.envelope import render_error
 from billing_sandbox.apis.decoda.recorded import RECORDED_OPERATIONS, load_recorded
-from billing_sandbox.apis.decoda.render import reference
+from billing_sandbox.apis.decoda.reference import reference
 from billing_sandbox.apis.decoda.seed import new_store
 from billing_sandbox.apis.decoda.state import export_state, import_state
+from billing_sandbox.tenancy import StoreKind
 
 API = Api(
-    name="decoda",
+    name=control.NAME,
     title="Decoda Health billing",
     spec_file="decoda-billing.yaml",
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
-    new_store=new_store,
-    reference=reference,
-    export_state=export_state,
-    import_state=import_state,
-    recorded_operations=RECORDED_OPERATIONS,
-    load_recorded=load_recorded,
+    store=StoreKind(
+        new_store=new_store,
+        export_state=export_state,
+        import_state=import_state,
+        reference=reference,
+        recorded_operations=RECORDED_OPERATIONS,
+        load_recorded=load_recorded,
+        on_clock_moved=control.on_clock_moved,
+    ),
+    control=control,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from billing_sandbox.call import Caller
+from billing_sandbox.api import Caller
 from billing_sandbox.credentials import LISTED
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.tenancy import Sandbox

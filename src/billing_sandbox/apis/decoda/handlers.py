@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from billing_sandbox.api import Call
 from billing_sandbox.apis.decoda import render, render_v1
 from billing_sandbox.apis.decoda.records import Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.apis.decoda.timeline import timeline
-from billing_sandbox.call import Call
 from billing_sandbox.errors import Issue, ValidationFailed
 
 Json = dict[str, Any]
@@ -60,18 +60,13 @@ _PATIENT_FIELDS = {
 }
 
 
-def _store(call: Call) -> DecodaStore:
-    store: DecodaStore = call.tenant.store("decoda")
-    return store
-
-
 def _pick(body: Json, names: dict[str, str]) -> Json:
     """The fields a body sets (null means unset), renamed to the store's names."""
     return {ours: body[theirs] for theirs, ours in names.items() if body.get(theirs) is not None}
 
 
-def _new_patient(call: Call) -> Patient:
-    return _store(call).create_patient(**_pick(call.body or {}, _PATIENT_FIELDS))
+def _new_patient(call: Call[DecodaStore]) -> Patient:
+    return call.store.create_patient(**_pick(call.body or {}, _PATIENT_FIELDS))
 
 
 def _charge_ids(charges: list[Json]) -> list[str]:
@@ -99,8 +94,8 @@ def _date(text: str | None, *path: str | int) -> date | None:
 # ---- legacy /v1 ----
 
 
-async def create_charge_v1(call: Call) -> Json:
-    store = _store(call)
+async def create_charge_v1(call: Call[DecodaStore]) -> Json:
+    store = call.store
     body = call.body
     charge = store.open_legacy_charge(
         body["patientId"],
@@ -112,13 +107,13 @@ async def create_charge_v1(call: Call) -> Json:
     return render_v1.charge_detail(charge, store)
 
 
-async def get_charge_v1(call: Call) -> Json:
-    store = _store(call)
+async def get_charge_v1(call: Call[DecodaStore]) -> Json:
+    store = call.store
     return render_v1.charge_detail(store.charge(call.path["charge_id"]), store)
 
 
-async def list_charges_v1(call: Call) -> list[Json]:
-    store = _store(call)
+async def list_charges_v1(call: Call[DecodaStore]) -> list[Json]:
+    store = call.store
     q = call.query
     charges = store.find_charges_v1(
         patient_id=q.get("patient_id"),
@@ -134,34 +129,34 @@ async def list_charges_v1(call: Call) -> list[Json]:
     return [render_v1.charge_summary(charge, store) for charge in charges]
 
 
-async def adjust_charge_v1(call: Call) -> Json:
+async def adjust_charge_v1(call: Call[DecodaStore]) -> Json:
     return await create_adjustment(call)
 
 
-async def create_patient_v1(call: Call) -> Json:
+async def create_patient_v1(call: Call[DecodaStore]) -> Json:
     return render_v1.patient(_new_patient(call))
 
 
-async def get_patient_v1(call: Call) -> Json:
-    return render_v1.patient(_store(call).patient(call.path["patient_id"]))
+async def get_patient_v1(call: Call[DecodaStore]) -> Json:
+    return render_v1.patient(call.store.patient(call.path["patient_id"]))
 
 
-async def list_patients_v1(call: Call) -> list[Json]:
+async def list_patients_v1(call: Call[DecodaStore]) -> list[Json]:
     q = call.query
-    found = _store(call).search_patients(q.get("search_term"), q.get("external_user_id"), q["n"])
+    found = call.store.search_patients(q.get("search_term"), q.get("external_user_id"), q["n"])
     return [render_v1.patient(patient) for patient in found]
 
 
 # ---- current ----
 
 
-async def get_charge_timeline(call: Call) -> list[Json]:
-    events = timeline(_store(call), call.query.get("charge_id"), call.query.get("payment_id"))
+async def get_charge_timeline(call: Call[DecodaStore]) -> list[Json]:
+    events = timeline(call.store, call.query.get("charge_id"), call.query.get("payment_id"))
     return [render.event(entry) for entry in events]
 
 
-async def create_charge(call: Call) -> Json:
-    store = _store(call)
+async def create_charge(call: Call[DecodaStore]) -> Json:
+    store = call.store
     body = call.body
     lines = [_pick(line, _LINE_FIELDS) for line in body.get("items") or []]
     details = _pick(body, {k: v for k, v in _CHARGE_DETAILS.items() if k != "customAmount"})
@@ -171,39 +166,39 @@ async def create_charge(call: Call) -> Json:
     return render.charge_summary(charge, store)
 
 
-async def get_charge(call: Call) -> Json:
-    store = _store(call)
+async def get_charge(call: Call[DecodaStore]) -> Json:
+    store = call.store
     return render.charge_detail(store.charge(call.path["id"]), store)
 
 
-async def list_charges(call: Call) -> list[Json]:
-    store = _store(call)
+async def list_charges(call: Call[DecodaStore]) -> list[Json]:
+    store = call.store
     found = store.find_charges(call.query.get("patient_id"), call.query.get("status"))
     return [render.charge_detail(charge, store) for charge in found]
 
 
-async def archive_charge(call: Call) -> bool:
-    return _store(call).archive_charge(call.path["charge_id"])
+async def archive_charge(call: Call[DecodaStore]) -> bool:
+    return call.store.archive_charge(call.path["charge_id"])
 
 
-async def create_adjustment(call: Call) -> Json:
+async def create_adjustment(call: Call[DecodaStore]) -> Json:
     body = call.body
     details = _pick(body, {"providerId": "provider_id", "locationId": "location_id"})
-    made = _store(call).adjust(body["chargeId"], body["amount"], body["reason"], **details)
+    made = call.store.adjust(body["chargeId"], body["amount"], body["reason"], **details)
     return render.adjustment_summary(made)
 
 
-async def create_write_off(call: Call) -> Json:
+async def create_write_off(call: Call[DecodaStore]) -> Json:
     body = call.body
     details = _pick(body, {"providerId": "provider_id", "locationId": "location_id"})
     return render.adjustment_summary(
-        _store(call).write_off(body["chargeId"], body["reason"], **details)
+        call.store.write_off(body["chargeId"], body["reason"], **details)
     )
 
 
-async def create_cash_settled_payment(call: Call) -> Json:
+async def create_cash_settled_payment(call: Call[DecodaStore]) -> Json:
     q = call.query
-    payment = _store(call).settle_externally(
+    payment = call.store.settle_externally(
         _charge_ids(call.body),
         q["amount"],
         q["payment_medium"],
@@ -213,17 +208,17 @@ async def create_cash_settled_payment(call: Call) -> Json:
     return render.payment_summary(payment)
 
 
-async def refund_payment(call: Call) -> Json:
+async def refund_payment(call: Call[DecodaStore]) -> Json:
     body = call.body
     details = _pick(body, {"providerId": "provider_id", "description": "description"})
-    refund = _store(call).refund(body["paymentId"], body["amount"], body["reason"], **details)
+    refund = call.store.refund(body["paymentId"], body["amount"], body["reason"], **details)
     return render.refund_summary(refund)
 
 
-async def create_payment_plan_with_charges(call: Call) -> Json:
+async def create_payment_plan_with_charges(call: Call[DecodaStore]) -> Json:
     body = call.body
     plan = body["paymentPlan"]
-    created = _store(call).start_plan(
+    created = call.store.start_plan(
         charge_ids=_charge_ids(body["charges"]),
         plan_charge_ids=plan["chargeIds"],
         initial_amount=plan["initialAmount"],
@@ -237,14 +232,14 @@ async def create_payment_plan_with_charges(call: Call) -> Json:
     return render.plan(created)
 
 
-async def cancel_payment_plan(call: Call) -> bool:
-    return _store(call).cancel_plan(call.path["charge_id"])
+async def cancel_payment_plan(call: Call[DecodaStore]) -> bool:
+    return call.store.cancel_plan(call.path["charge_id"])
 
 
-async def create_patient(call: Call) -> Json:
+async def create_patient(call: Call[DecodaStore]) -> Json:
     return render.patient_summary(_new_patient(call))
 
 
-async def get_patient(call: Call) -> Json:
-    store = _store(call)
+async def get_patient(call: Call[DecodaStore]) -> Json:
+    store = call.store
     return render.patient_chart(store.patient(call.path["patient_id"]), store)

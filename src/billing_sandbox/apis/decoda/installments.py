@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 
 from billing_sandbox.apis.decoda.records import Installment, PaymentPlan
 from billing_sandbox.apis.decoda.store import DecodaStore
-from billing_sandbox.faults import FaultRules, RequestFacts
+from billing_sandbox.control.faults import FaultRules, RequestFacts
 
 # The pseudo-operation a fault rule names to make installments fail (`operationId` in a rule).
 SETTLE_OPERATION = "settleInstallment"

@@ -20,8 +20,7 @@ from billing_sandbox.apis.decoda.records import (
     Refund,
 )
 from billing_sandbox.apis.decoda.store import DecodaStore
-from billing_sandbox.proxy.record import Exchange
-from billing_sandbox.recordings import Notice
+from billing_sandbox.recordings import Exchange, Notice
 
 Json = dict[str, Any]
 R = TypeVar("R", Patient, CatalogueItem, Line, Charge, Payment, Refund, Adjustment)

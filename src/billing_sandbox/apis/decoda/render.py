@@ -287,16 +287,10 @@ def _description(entry: Event) -> str | None:
     return entry.charge.description if entry.type == "CHARGE" and entry.charge else None
 
 
-def reference(store: DecodaStore) -> Json:
-    """What a user needs to make valid calls: the tenant's patients and catalogue items."""
-    return {
-        "patients": [patient_summary(p) for p in store.patients.values()],
-        "items": [item_tiny(i) for i in store.items.values()],
-    }
-
-
 def dump(store: DecodaStore) -> Json:
     """Everything the tenant holds, in a stable order (the golden test compares it)."""
+    from billing_sandbox.apis.decoda.reference import reference
+
     charges = [{**charge_detail(c, store), "archived": c.archived} for c in store.charges.values()]
     plans = [
         {

@@ -15,7 +15,7 @@ from billing_sandbox.apis.decoda.installments import settle_due
 from billing_sandbox.apis.decoda.records import CatalogueItem, Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.clock import ManualClock
-from billing_sandbox.spec import SAFE_LOADER
+from billing_sandbox.spec.document import SAFE_LOADER
 from billing_sandbox.tenancy import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.

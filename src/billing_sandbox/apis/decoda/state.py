@@ -14,7 +14,7 @@ from billing_sandbox.apis.decoda.records import (
     Refund,
 )
 from billing_sandbox.apis.decoda.store import DecodaStore
-from billing_sandbox.state_codec import (
+from billing_sandbox.state.codec import (
     from_json,
     invalid,
     known,

@@ -2,24 +2,28 @@
 
 from billing_sandbox.api import Api
 from billing_sandbox.apis.mycure import handlers
+from billing_sandbox.apis.mycure.auth import NAME, authenticate
 from billing_sandbox.apis.mycure.envelope import render_error
 from billing_sandbox.apis.mycure.recorded import RECORDED_OPERATIONS, load_recorded
-from billing_sandbox.apis.mycure.seed import new_store, reference
+from billing_sandbox.apis.mycure.reference import reference
+from billing_sandbox.apis.mycure.seed import new_store
 from billing_sandbox.apis.mycure.state import export_state, import_state
-from billing_sandbox.apis.mycure.tokens import authenticate
+from billing_sandbox.tenancy import StoreKind
 
 API = Api(
-    name="mycure",
+    name=NAME,
     title="MYCURE billing statements of account",
     spec_file="mycure-billing-soas.yaml",
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
-    new_store=new_store,
-    reference=reference,
-    export_state=export_state,
-    import_state=import_state,
-    recorded_operations=RECORDED_OPERATIONS,
-    load_recorded=load_recorded,
+    store=StoreKind(
+        new_store=new_store,
+        export_state=export_state,
+        import_state=import_state,
+        reference=reference,
+        recorded_operations=RECORDED_OPERATIONS,
+        load_recorded=load_recorded,
+    ),
     trailing_slash=True,
 )

@@ -4,50 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing_sandbox.apis.mycure import authentication, querystring
+from billing_sandbox.api import Call
+from billing_sandbox.apis.mycure import auth, querystring
 from billing_sandbox.apis.mycure.store import FindLimits, MycureStore
-from billing_sandbox.call import Call
 
 
-def _store(call: Call) -> MycureStore:
-    store: MycureStore = call.tenant.store("mycure")
-    return store
-
-
-def _caller(call: Call) -> str:
+def _caller(call: Call[MycureStore]) -> str:
     if call.principal is None:
         raise RuntimeError("MYCURE calls are made by an account")
     return call.principal
 
 
-async def authenticate(call: Call) -> dict[str, Any]:
-    return authentication.authenticate(call.body, call.sandbox)
+async def authenticate(call: Call[None]) -> dict[str, Any]:
+    return auth.sign_in(call.body, call.sandbox)
 
 
-async def get_account(call: Call) -> dict[str, Any]:
-    return _store(call).account(call.path["uid"]).as_json()
+async def get_account(call: Call[MycureStore]) -> dict[str, Any]:
+    return call.store.account(call.path["uid"]).as_json()
 
 
-async def find_billing_soas(call: Call) -> Any:
+async def find_billing_soas(call: Call[MycureStore]) -> Any:
     settings = call.sandbox.settings
     limits = FindLimits(settings.mycure_default_limit, settings.mycure_max_limit)
-    found = _store(call).find(querystring.parse(call.raw_query), limits)
+    found = call.store.find(querystring.parse(call.raw_query), limits)
     if settings.mycure_paginate:
         return {"total": found.total, "limit": found.limit, "skip": found.skip, "data": found.data}
     return found.data
 
 
-async def create_billing_soa(call: Call) -> dict[str, Any]:
-    return _store(call).create(call.body, _caller(call))
+async def create_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
+    return call.store.create(call.body, _caller(call))
 
 
-async def get_billing_soa(call: Call) -> dict[str, Any]:
-    return _store(call).get(call.path["id"])
+async def get_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
+    return call.store.get(call.path["id"])
 
 
-async def patch_billing_soa(call: Call) -> dict[str, Any]:
-    return _store(call).patch(call.path["id"], call.body, _caller(call))
+async def patch_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
+    return call.store.patch(call.path["id"], call.body, _caller(call))
 
 
-async def remove_billing_soa(call: Call) -> dict[str, Any]:
-    return _store(call).remove(call.path["id"])
+async def remove_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
+    return call.store.remove(call.path["id"])

@@ -9,8 +9,7 @@ from typing import Any
 from billing_sandbox.apis.mycure import querystring
 from billing_sandbox.apis.mycure.records import Facility, InsuranceContract, Organization
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
-from billing_sandbox.proxy.record import Exchange
-from billing_sandbox.recordings import Notice
+from billing_sandbox.recordings import Exchange, Notice
 
 RECORDED_OPERATIONS = frozenset(
     {

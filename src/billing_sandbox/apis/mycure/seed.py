@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 from faker import Faker
 
-from billing_sandbox.apis.mycure import accounts
 from billing_sandbox.apis.mycure.records import (
     Account,
     Facility,
@@ -18,10 +17,10 @@ from billing_sandbox.apis.mycure.records import (
     Invoice,
     InvoiceItem,
     Organization,
-    as_json,
+    uid_for,
 )
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
-from billing_sandbox.spec import SAFE_LOADER
+from billing_sandbox.spec.document import SAFE_LOADER
 from billing_sandbox.tenancy import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.
@@ -61,28 +60,12 @@ def new_store(tenant: Tenant) -> MycureStore:
     return store
 
 
-def reference(store: MycureStore) -> dict[str, Any]:
-    """What a user needs to make valid calls: facilities, customers, invoices, accounts."""
-    ref = store.reference
-    return {
-        "organisation": store.organisation,
-        "facilities": [as_json(f) for f in ref.facilities.values()],
-        "customers": {
-            "organizations": [as_json(o) for o in ref.organizations.values()],
-            "insuranceContracts": [as_json(c) for c in ref.contracts.values()],
-        },
-        "invoices": [as_json(i) for i in ref.invoices.values()],
-        "invoiceItems": [as_json(i) for i in ref.invoice_items.values()],
-        "accounts": [a.as_json() for a in store.accounts.values()],
-    }
-
-
 def _read(path: Path) -> Any:
     return yaml.load(path.read_text(), Loader=SAFE_LOADER)
 
 
 def _account(store: MycureStore, email: str) -> Account:
-    uid = accounts.uid_for(email)
+    uid = uid_for(email)
     store.accounts[uid] = Account(uid=uid, email=email, createdAt=SEED_EPOCH_MS - 365 * DAY_MS)
     return store.accounts[uid]
 
@@ -115,7 +98,7 @@ def _load_soas(store: MycureStore, rows: list[dict[str, Any]], organisation: str
         record = dict(row)
         for stamp in ("createdBy", "finalizedBy"):
             if stamp in record:
-                record[stamp] = accounts.uid_for(f"{record[stamp]}@{organisation}")
+                record[stamp] = uid_for(f"{record[stamp]}@{organisation}")
         kind, subkind = store.customer_types(record["type"], record["customer"])
         record["customerType"] = kind
         if subkind is not None:

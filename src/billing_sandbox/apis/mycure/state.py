@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from billing_sandbox.apis.mycure import accounts
 from billing_sandbox.apis.mycure.records import (
     FIELD_TYPES,
     SOA_FIELDS,
@@ -15,9 +14,10 @@ from billing_sandbox.apis.mycure.records import (
     Invoice,
     InvoiceItem,
     Organization,
+    uid_for,
 )
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
-from billing_sandbox.state_codec import (
+from billing_sandbox.state.codec import (
     from_json,
     invalid,
     known,
@@ -122,7 +122,7 @@ def _check_reference(ref: Reference) -> None:
 def _account(value: Any, path: str) -> Account:
     account = from_json(Account, value, path)
     # Sign-in finds an account by the uid its email hashes to; any other uid is unreachable.
-    if account.uid != accounts.uid_for(account.email):
+    if account.uid != uid_for(account.email):
         raise invalid(f"{path}.uid", f"is not the uid of {account.email!r}")
     return account
 

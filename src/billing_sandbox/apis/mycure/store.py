@@ -7,7 +7,6 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sandbox.apis.mycure import accounts
 from billing_sandbox.apis.mycure.query import compile_find, run_find
 from billing_sandbox.apis.mycure.records import (
     FIELD_TYPES,
@@ -17,7 +16,9 @@ from billing_sandbox.apis.mycure.records import (
     Invoice,
     InvoiceItem,
     Organization,
+    normalise_email,
     ordered,
+    uid_for,
 )
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import BadRequest, Forbidden, Issue, NotFound, ValidationFailed
@@ -66,8 +67,8 @@ class MycureStore:
 
     def sign_in(self, email: str) -> Account:
         """Any password is right; an unknown email of this organisation becomes an account."""
-        email = accounts.normalise_email(email)
-        uid = accounts.uid_for(email)
+        email = normalise_email(email)
+        uid = uid_for(email)
         if uid not in self.accounts:
             self.accounts[uid] = Account(uid=uid, email=email, createdAt=self.now_ms())
         return self.accounts[uid]

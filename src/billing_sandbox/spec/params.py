@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.datastructures import Headers, QueryParams
 
-from billing_sandbox.spec import Parameter
+from billing_sandbox.spec.document import Parameter
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")

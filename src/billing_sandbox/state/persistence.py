@@ -20,8 +20,8 @@ from typing import Any, BinaryIO
 import orjson
 from starlette.applications import Starlette
 
-from billing_sandbox import snapshot
 from billing_sandbox.errors import ApiError, BadRequest
+from billing_sandbox.state import snapshot
 from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")

@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 
 from billing_sandbox.errors import Issue, MalformedBody, UnsupportedMediaType, ValidationFailed
-from billing_sandbox.spec import FORM, JSON, Operation
+from billing_sandbox.spec.document import FORM, JSON, Operation
 
 # The scope key the raw bytes of a read body are kept under (a plain key: `request.state`
 # costs an exception per miss, and most requests have no body).

@@ -1,4 +1,5 @@
-"""MYCURE tokens: JWT access tokens (`uid`, `exp` in seconds) and refresh tokens, both signed."""
+"""MYCURE auth: `/authentication` (local sign-in, the jwt strategy, refreshing tokens), the JWT
+access tokens (`uid`, `exp` in seconds) and refresh tokens it issues, and checking them."""
 
 from __future__ import annotations
 
@@ -9,17 +10,43 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from billing_sandbox import jwt
-from billing_sandbox.apis.mycure import accounts
-from billing_sandbox.call import Caller
+from billing_sandbox.api import Caller
+from billing_sandbox.apis.mycure.records import organisation_of
+from billing_sandbox.apis.mycure.store import MycureStore
 from billing_sandbox.credentials import LISTED
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.settings import Settings
+from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.tenancy import Sandbox
 
 # Refresh tokens outlive access tokens, as in MYCURE's SDK flow (refresh when `exp` passes).
 REFRESH_TTL_SECONDS = 30 * 86_400
 SIGN_IN = "get one from POST /authentication"
+NAME = "mycure"
+
+
+def sign_in(body: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
+    """Tokens for the account the body names: by email (local), or by a token it holds."""
+    # Dispatch on `strategy`, as the schema's oneOf does: a body with a strategy is a sign-in
+    # even if it also carries `action` (the refresh branch forbids `strategy`).
+    strategy = body.get("strategy")
+    if strategy == "local":
+        email = body["email"]
+        organisation = tenant_of(email, sandbox, body["password"])
+        if organisation is None:
+            # Feathers' local strategy answers an unknown email and a wrong password alike.
+            raise Unauthenticated("Invalid login")
+    else:
+        if strategy == "jwt":
+            grant = check(body["accessToken"], "access", sandbox)
+        else:  # no strategy: `{"action": "refreshAccessToken", "refreshToken"}`
+            grant = check(body["refreshToken"], "refresh", sandbox)
+        email, organisation = grant.email, grant.organisation
+    # Signing in (again) makes sure the account exists: after a reset or a restart, a token
+    # a browser kept still signs it back in, as it would in production.
+    store: MycureStore = sandbox.tenant(organisation).store(NAME)
+    account = store.sign_in(email)
+    return issue(account.uid, account.email, organisation, sandbox)
 
 
 @dataclass(frozen=True)
@@ -42,8 +69,8 @@ def issue(uid: str, email: str, organisation: str, sandbox: Sandbox) -> dict[str
     claims = {"sub": uid, "uid": uid, "email": email, "org": organisation, "iat": now}
     return {
         "uid": uid,
-        "accessToken": jwt.encode({**claims, "typ": "access", "exp": now + ttl}, key),
-        "refreshToken": jwt.encode(
+        "accessToken": jwt_encode({**claims, "typ": "access", "exp": now + ttl}, key),
+        "refreshToken": jwt_encode(
             {**claims, "typ": "refresh", "exp": now + REFRESH_TTL_SECONDS}, key
         ),
         "expiresAt": (now + ttl) * 1000,
@@ -70,7 +97,7 @@ def check(token: str, kind: str, sandbox: Sandbox) -> Grant:
         raise Unauthenticated(f"jwt expired: the {kind} token has expired; {SIGN_IN}")
     # Tokens outlive restarts, so in strict mode one issued before (or before its account was
     # removed or moved) must not get in: its account must still be listed, for its organisation.
-    if sandbox.credentials is not None and organisation(grant.email, sandbox) != grant.organisation:
+    if sandbox.credentials is not None and tenant_of(grant.email, sandbox) != grant.organisation:
         raise Unauthenticated(
             f"invalid {kind} token: its account is not {LISTED} (or now belongs to another "
             f"organisation); {SIGN_IN}"
@@ -78,23 +105,23 @@ def check(token: str, kind: str, sandbox: Sandbox) -> Grant:
     return grant
 
 
-def organisation(email: str, sandbox: Sandbox, password: str | None = None) -> str | None:
+def tenant_of(email: str, sandbox: Sandbox, password: str | None = None) -> str | None:
     """The organisation (tenant) of an account: its email's domain. In strict mode, the tenant
     its entry names (by default the same domain), or None when it is not listed or `password`
     is given and wrong."""
     if sandbox.credentials is None:
-        return accounts.organisation_of(email)
+        return organisation_of(email)
     login = sandbox.credentials.find("mycure", email, password)
     if login is None:
         return None
-    return login.tenant or accounts.organisation_of(email)
+    return login.tenant or organisation_of(email)
 
 
 # Pure in its arguments, so memoising changes nothing but speed (a client sends the same token
 # on every call). None results are cached too, which is as correct.
 @lru_cache(maxsize=4096)
 def _verify(token: str, key: bytes) -> Grant | None:
-    claims = jwt.verified_claims(token, key)
+    claims = jwt_claims(token, key)
     if claims is None:
         return None
     try:

@@ -8,10 +8,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from billing_sandbox.call import Caller
+from billing_sandbox.api import Caller
+from billing_sandbox.control.faults import (
+    DropConnection,
+    RequestFacts,
+    injected_error,
+    parse_prefer,
+)
 from billing_sandbox.errors import BadRequest
-from billing_sandbox.faults import DropConnection, RequestFacts, injected_error, parse_prefer
-from billing_sandbox.spec import Operation
+from billing_sandbox.spec.document import Operation
 from billing_sandbox.tenancy import Sandbox
 
 

@@ -7,73 +7,61 @@ from typing import Any
 
 from starlette.responses import Response
 
-from billing_sandbox import __version__, persistence, snapshot
-from billing_sandbox.apis.decoda.installments import settle_tenant
-from billing_sandbox.call import Call
+from billing_sandbox import __version__
+from billing_sandbox.api import Call
+from billing_sandbox.control.faults import Effect, Match
+from billing_sandbox.control.journal import Filter
 from billing_sandbox.errors import ApiError, NotFound
-from billing_sandbox.faults import Effect, Match
-from billing_sandbox.journal import Filter
+from billing_sandbox.state import persistence, snapshot
 from billing_sandbox.tenancy import Tenant
 
 
-async def get_health(call: Call) -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, "apis": sorted(call.sandbox.apis)}
+async def get_health(call: Call[None]) -> dict[str, Any]:
+    return {"status": "ok", "version": __version__, "apis": sorted(call.sandbox.kinds)}
 
 
-async def reset_all(call: Call) -> dict[str, Any]:
+async def reset_all(call: Call[None]) -> dict[str, Any]:
     call.sandbox.reset()
     return {"reset": "all tenants"}
 
 
-async def reset_tenant(call: Call) -> dict[str, Any]:
+async def reset_tenant(call: Call[None]) -> dict[str, Any]:
     tenant = call.path["tenant"]
     call.sandbox.reset(tenant)
     return {"reset": tenant}
 
 
-async def get_state(call: Call) -> dict[str, Any]:
+async def get_state(call: Call[None]) -> dict[str, Any]:
     return snapshot.export_all(call.sandbox)
 
 
-async def put_state(call: Call) -> dict[str, Any]:
+async def put_state(call: Call[None]) -> dict[str, Any]:
     return snapshot.restore_all(call.sandbox, snapshot.decode(call.raw_body))
 
 
-async def save_state(call: Call) -> dict[str, Any]:
+async def save_state(call: Call[None]) -> dict[str, Any]:
     return persistence.save(call.sandbox)
 
 
-async def get_tenant_state(call: Call) -> dict[str, Any]:
+async def get_tenant_state(call: Call[None]) -> dict[str, Any]:
     return snapshot.export_tenant(call.sandbox, call.sandbox.tenant(call.path["tenant"]))
 
 
-async def put_tenant_state(call: Call) -> dict[str, Any]:
+async def put_tenant_state(call: Call[None]) -> dict[str, Any]:
     return snapshot.restore_tenant(
         call.sandbox, call.path["tenant"], snapshot.decode(call.raw_body)
     )
 
 
-async def get_reference(call: Call) -> dict[str, Any]:
-    api = call.sandbox.apis[call.path["api"]]
-    if api.reference is None:
-        raise NotFound("reference data of API", api.name)
-    return api.reference(call.sandbox.tenant(call.path["tenant"]).store(api.name))
+async def get_reference(call: Call[None]) -> dict[str, Any]:
+    name = call.path["api"]
+    kind = call.sandbox.kinds.get(name)
+    if kind is None:
+        raise NotFound("reference data of API", name)
+    return kind.reference(call.sandbox.tenant(call.path["tenant"]).store(name))
 
 
-async def fail_decoda_payment(call: Call) -> dict[str, Any]:
-    store = call.sandbox.tenant(call.path["tenant"]).store("decoda")
-    reason = (call.body or {}).get("reason", "R01: insufficient funds")
-    payment = store.fail_payment(call.path["payment_id"], reason)
-    return {"done": "failed", "id": payment.id, "status": payment.status}
-
-
-async def void_decoda_charge(call: Call) -> dict[str, Any]:
-    store = call.sandbox.tenant(call.path["tenant"]).store("decoda")
-    charge = store.void(call.path["charge_id"])
-    return {"done": "voided", "id": charge.id, "status": charge.status}
-
-
-async def get_requests(call: Call) -> dict[str, Any]:
+async def get_requests(call: Call[None]) -> dict[str, Any]:
     query = call.query
     wanted = Filter(
         tenant=query.get("tenant"),
@@ -88,15 +76,15 @@ async def get_requests(call: Call) -> dict[str, Any]:
     return {"requests": [entry.as_json() for entry in entries], "nextBefore": next_before}
 
 
-async def clear_requests(call: Call) -> dict[str, Any]:
+async def clear_requests(call: Call[None]) -> dict[str, Any]:
     return {"cleared": call.sandbox.journal.clear(call.query.get("tenant"))}
 
 
-async def get_faults(call: Call) -> dict[str, Any]:
+async def get_faults(call: Call[None]) -> dict[str, Any]:
     return {"faults": [rule.as_json() for rule in call.sandbox.faults.rules.values()]}
 
 
-async def create_fault(call: Call) -> dict[str, Any]:
+async def create_fault(call: Call[None]) -> dict[str, Any]:
     body = call.body
     given = body.get("match", {})
     match = Match(
@@ -114,11 +102,11 @@ async def create_fault(call: Call) -> dict[str, Any]:
     return rule.as_json()
 
 
-async def clear_faults(call: Call) -> dict[str, Any]:
+async def clear_faults(call: Call[None]) -> dict[str, Any]:
     return {"cleared": call.sandbox.faults.clear()}
 
 
-async def delete_fault(call: Call) -> dict[str, Any]:
+async def delete_fault(call: Call[None]) -> dict[str, Any]:
     return call.sandbox.faults.remove(call.path["fault_id"]).as_json()
 
 
@@ -126,11 +114,11 @@ def _instant(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-async def get_tenant_clock(call: Call) -> dict[str, Any]:
+async def get_tenant_clock(call: Call[None]) -> dict[str, Any]:
     return _clock_state(call.sandbox.tenant(call.path["tenant"]), [])
 
 
-async def set_tenant_clock(call: Call) -> dict[str, Any]:
+async def set_tenant_clock(call: Call[None]) -> dict[str, Any]:
     tenant = call.sandbox.tenant(call.path["tenant"])
     body = call.body
     if "freezeAt" in body:
@@ -139,8 +127,14 @@ async def set_tenant_clock(call: Call) -> dict[str, Any]:
         tenant.clock.advance(timedelta(seconds=body["advanceSeconds"]))
     else:
         tenant.clock.resume()
-    settled = settle_tenant(tenant.store("decoda"), tenant.id, call.sandbox.faults)
-    return _clock_state(tenant, [installment.id for installment in settled])
+    # Each API settles what falls due on its own records (Decoda's installments).
+    settled = [
+        record_id
+        for name, kind in call.sandbox.kinds.items()
+        if kind.on_clock_moved is not None
+        for record_id in kind.on_clock_moved(tenant.store(name), tenant.id, call.sandbox.faults)
+    ]
+    return _clock_state(tenant, settled)
 
 
 def _clock_state(tenant: Tenant, settled: list[str]) -> dict[str, Any]:
@@ -152,12 +146,12 @@ def _clock_state(tenant: Tenant, settled: list[str]) -> dict[str, Any]:
     }
 
 
-async def get_spec_yaml(call: Call) -> Response:
+async def get_spec_yaml(call: Call[None]) -> Response:
     spec = call.sandbox.spec(call.path["name"])
     return Response(spec.raw_yaml, media_type="application/yaml")
 
 
-async def get_spec_json(call: Call) -> Response:
+async def get_spec_json(call: Call[None]) -> Response:
     spec = call.sandbox.spec(call.path["name"])
     return Response(spec.as_json, media_type="application/json")
 

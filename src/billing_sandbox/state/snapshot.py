@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from billing_sandbox.errors import BadRequest, SandboxBug
-from billing_sandbox.state_codec import instant, invalid, obj, typed
+from billing_sandbox.errors import BadRequest
+from billing_sandbox.state.codec import instant, invalid, obj, typed
 from billing_sandbox.tenancy import Sandbox, Tenant
 
 FORMAT = "billing-sandbox/1"
@@ -42,12 +42,9 @@ def decode(raw: bytes) -> Any:
 def export_tenant(sandbox: Sandbox, tenant: Tenant) -> dict[str, Any]:
     stores = tenant.built_stores()
     apis = {}
-    for name, api in sandbox.apis.items():  # in the sandbox's order, whatever was built first
-        if name not in stores:
-            continue
-        if api.export_state is None:
-            raise SandboxBug(f"API {name} keeps per-tenant state but cannot snapshot it")
-        apis[name] = api.export_state(stores[name])
+    for name, kind in sandbox.kinds.items():  # in the sandbox's order, whatever was built first
+        if name in stores:
+            apis[name] = kind.export_state(stores[name])
     clock = tenant.clock
     return {
         "format": FORMAT,
@@ -108,12 +105,12 @@ def build_tenant(sandbox: Sandbox, tenant_id: str, data: Any) -> Tenant:
     tenant = sandbox.new_tenant(tenant_id)
     _restore_clock(tenant, given["clock"])
     for name, state in typed(given["apis"], dict, "apis").items():
-        api = sandbox.apis.get(name)
-        if api is None or api.import_state is None:
-            served = ", ".join(sandbox.apis)
+        kind = sandbox.kinds.get(name)
+        if kind is None:
+            served = ", ".join(sandbox.kinds)
             raise invalid(f"apis.{name}", f"unknown API; this sandbox serves {served}")
         try:
-            store = api.import_state(tenant, state)
+            store = kind.import_state(tenant, state)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
             # A combination of records the checks did not foresee; still the snapshot's fault.
             problem = f"records that do not fit together ({type(error).__name__}: {error})"

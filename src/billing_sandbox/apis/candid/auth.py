@@ -8,11 +8,11 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from billing_sandbox import jwt
-from billing_sandbox.call import Caller
+from billing_sandbox.api import Caller
 from billing_sandbox.credentials import LISTED
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.settings import Settings
+from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.tenancy import Sandbox
 
 
@@ -70,7 +70,7 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
 
 
 def _sign(claims: dict[str, Any], settings: Settings) -> str:
-    return jwt.encode(claims, _key(settings))
+    return jwt_encode(claims, _key(settings))
 
 
 # A pure function of its arguments, so memoising it changes nothing but speed: a client sends
@@ -79,7 +79,7 @@ def _sign(claims: dict[str, Any], settings: Settings) -> str:
 @lru_cache(maxsize=4096)
 def _verify(token: str, key: bytes) -> tuple[str, str, int]:
     """The (tenant, client id, expiry) a genuine token carries."""
-    claims = jwt.verified_claims(token, key)
+    claims = jwt_claims(token, key)
     if claims is None or not isinstance(claims.get("exp"), int) or "sub" not in claims:
         raise Unauthenticated("the access token is not one this sandbox issued")
     # Tokens from before the client id was a claim of its own named only the client (= tenant).

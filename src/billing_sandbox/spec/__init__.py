@@ -1,0 +1,1 @@
+"""The spec stage: load and compile the OpenAPI documents, and check requests against them."""

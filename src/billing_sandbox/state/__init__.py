@@ -1,0 +1,1 @@
+"""State that outlives a request: snapshots of tenants, the state file, their JSON codec."""
