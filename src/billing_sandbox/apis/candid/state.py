@@ -73,7 +73,7 @@ def export_state(store: CandidStore) -> dict[str, Any]:
         "payers": to_json(list(ref.payers.values())),
         "non_insurance_payers": to_json(list(ref.non_insurance_payers.values())),
         "adjustments": [to_json(adjustment) for adjustment in ref.adjustments.values()],
-        "write_offs": to_json(store.dump()["write_offs"]),
+        "write_offs": to_json(store.all_write_offs()),
     }
 
 

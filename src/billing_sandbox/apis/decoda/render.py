@@ -285,27 +285,3 @@ def _description(entry: Event) -> str | None:
     if entry.type == "FAILED_PAYMENT" and entry.payment is not None:
         return entry.payment.failed_reason
     return entry.charge.description if entry.type == "CHARGE" and entry.charge else None
-
-
-def dump(store: DecodaStore) -> Json:
-    """Everything the tenant holds, in a stable order (the golden test compares it)."""
-    from billing_sandbox.apis.decoda.reference import reference
-
-    charges = [{**charge_detail(c, store), "archived": c.archived} for c in store.charges.values()]
-    plans = [
-        {
-            **plan(p),
-            "cancelled": p.cancelled,
-            "schedule": [
-                {
-                    "id": i.id,
-                    "amount": i.amount,
-                    "paymentDate": iso(i.payment_date),
-                    "status": i.status,
-                }
-                for i in p.installments
-            ],
-        }
-        for p in store.plans.values()
-    ]
-    return {**reference(store), "charges": charges, "plans": plans}
