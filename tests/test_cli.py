@@ -6,7 +6,7 @@ import httpx
 
 from billing_sandbox.cli import banner
 from billing_sandbox.settings import Settings
-from tests.processes import serving
+from tests.support.processes import serving
 
 
 def test_banner_names_apis_credentials_specs_and_control() -> None:

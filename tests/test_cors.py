@@ -12,7 +12,7 @@ from billing_sandbox.cli import parse_args
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.settings import Settings
 from tests.decoda.helpers import creds
-from tests.live import live_server
+from tests.support.live import live_server
 
 pytestmark = pytest.mark.anyio
 

@@ -21,8 +21,8 @@ from billing_sandbox.recordings import Notice, RecordingError, Recordings, load_
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import load_spec
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS, auth
-from tests.processes import serving
-from tests.proxying import proxied
+from tests.support.processes import serving
+from tests.support.proxying import proxied
 
 pytestmark = pytest.mark.anyio
 

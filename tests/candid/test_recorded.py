@@ -23,7 +23,7 @@ from tests.candid.helpers import (
     patient_item,
     walk,
 )
-from tests.proxying import assert_state_round_trips, proxied
+from tests.support.proxying import assert_state_round_trips, proxied
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from billing_sandbox.settings import Settings
-from tests.live import live_server
+from tests.support.live import live_server
 
 HERE = Path(__file__).parent
 SPEC = Settings().specs_dir / "candid-write-offs.yaml"

@@ -21,8 +21,8 @@ from billing_sandbox.conformance.command import is_loopback
 from billing_sandbox.conformance.runner import Plan, command, config_text
 from billing_sandbox.settings import Settings
 from tests.conformance.drifted import DRIFTS, LABELS, serve_drifted
-from tests.live import live_server
-from tests.processes import serving
+from tests.support.live import live_server
+from tests.support.processes import serving
 
 SECRET = "s3cret-never-shown"
 ENV = {

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from billing_sandbox.settings import Settings
-from tests.live import live_server
+from tests.support.live import live_server
 
 HERE = Path(__file__).parent
 SPEC = Settings().specs_dir / "decoda-billing.yaml"

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from billing_sandbox.settings import Settings
-from tests.live import live_server
+from tests.support.live import live_server
 
 HERE = Path(__file__).parent
 SPEC = Settings().specs_dir / "mycure-billing-soas.yaml"

@@ -21,7 +21,7 @@ from billing_sandbox.clock import ManualClock
 from billing_sandbox.recordings import Exchange, load_exchanges
 from billing_sandbox.settings import Settings
 from tests.decoda.helpers import CREATE, ITEM, PART_PAID, PAYMENT, SETTLE, creds
-from tests.proxying import assert_state_round_trips, proxied
+from tests.support.proxying import assert_state_round_trips, proxied
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from billing_sandbox.clock import ManualClock
 from billing_sandbox.recordings import load_exchanges
 from billing_sandbox.settings import Settings
 from tests.mycure.helpers import FACILITY, HMO, assert_feathers, bearer, create
-from tests.proxying import assert_state_round_trips, proxied
+from tests.support.proxying import assert_state_round_trips, proxied
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from billing_sandbox.app import create_app
 from billing_sandbox.cli import banner, parse_args
 from billing_sandbox.control.access import is_loopback
 from billing_sandbox.settings import PROJECT_ROOT, Settings
-from tests.live import live_server
+from tests.support.live import live_server
 
 pytestmark = pytest.mark.anyio
 

@@ -18,8 +18,8 @@ from billing_sandbox.proxy.checks import HEADER, HEADER_LIMIT, Violation, header
 from billing_sandbox.proxy.cli import parse_args
 from billing_sandbox.recordings import RecordingError, load_exchange, load_exchanges
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS
-from tests.drifted_upstream import drifted_candid
-from tests.proxying import proxied
+from tests.support.drifted_upstream import drifted_candid
+from tests.support.proxying import proxied
 
 pytestmark = pytest.mark.anyio
 

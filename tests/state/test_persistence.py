@@ -19,7 +19,7 @@ import pytest
 from billing_sandbox.app import create_app
 from billing_sandbox.settings import Settings
 from billing_sandbox.state.persistence import StateFileError, write_atomically
-from tests.processes import free_port, serving
+from tests.support.processes import free_port, serving
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ from billing_sandbox.app import create_app
 from billing_sandbox.settings import Settings
 from tests.candid.helpers import WRITE_OFFS, assert_candid_error, auth
 from tests.decoda.helpers import CHARGE, CREATE, PATIENT, assert_detail, creds
-from tests.live import live_server
 from tests.mycure.helpers import FACILITY, HMO, assert_feathers, bearer
+from tests.support.live import live_server
 
 pytestmark = pytest.mark.anyio
 NEW_CHARGE = {"patientId": PATIENT, "totalOutstanding": 700}
