@@ -179,3 +179,28 @@ def test_a_seed_for_a_running_sandbox_is_refused(
     result = pytester.runpytest(*args)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*--billing-sandbox-seed seeds a sandbox the plugin starts*"])
+
+
+def test_a_running_sandbox_is_used_without_importing_the_server(
+    pytester: pytest.Pytester, billing_sandbox: SandboxServer
+) -> None:
+    """The route for a project with its own Faker: the sandbox runs as a tool in its own
+    environment, and the plugin (installed `--no-deps`) reaches it by URL. Then the plugin
+    imports neither Faker nor the server stack, so neither needs to be installed."""
+    pytester.makepyfile("""
+        import sys
+
+        # Faker itself may be loaded by its own pytest plugin; the sandbox's seeding, the only
+        # importer of Faker here, must not be.
+        SERVER_STACK = ("billing_sandbox.tenancy", "billing_sandbox.app", "starlette", "uvicorn")
+
+        def test_it(billing_sandbox, sandbox_tenant):
+            sandbox_tenant.candid_headers()
+            sandbox_tenant.mycure_headers()
+            sandbox_tenant.reset()
+            assert [name for name in SERVER_STACK if name in sys.modules] == []
+    """)
+    result = pytester.runpytest_subprocess(
+        "-W", "error", "--billing-sandbox-url", billing_sandbox.url
+    )
+    result.assert_outcomes(passed=1)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-# Specs and fixtures live at the top of the checkout (the project is installed editable).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def bundled(name: str) -> Path:
+    """`openapi` or `fixtures`: inside the package where a wheel installed it, else at the top
+    of the checkout this module runs from (an editable install, or the source tree)."""
+    packaged = resources.files("billing_sandbox").joinpath(name)
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / name
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(f"billing-sandbox is installed without its {name}/ directory")
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,8 @@ class Settings:
     # Signs bearer tokens and page tokens. A fixed default keeps tokens valid across restarts,
     # which is what a developer with a cached SDK token expects from a local sandbox.
     secret: str = "billing-sandbox-not-a-secret"
-    specs_dir: Path = PROJECT_ROOT / "openapi"
-    fixtures_dir: Path = PROJECT_ROOT / "fixtures"
+    specs_dir: Path = field(default_factory=lambda: bundled("openapi"))
+    fixtures_dir: Path = field(default_factory=lambda: bundled("fixtures"))
     # Browser origins CORS lets in; empty means any loopback origin (http or https on
     # localhost, 127.0.0.1 or [::1], any port), where a frontend under development runs.
     cors_origins: tuple[str, ...] = ()
@@ -66,10 +76,10 @@ class Settings:
         """Read `BILLING_SANDBOX_<FIELD>` variables, then apply explicit overrides."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(f"BILLING_SANDBOX_{field.name.upper()}")
+        for item in fields(cls):
+            raw = env.get(f"BILLING_SANDBOX_{item.name.upper()}")
             if raw is not None:
-                values[field.name] = _parse(raw, getattr(cls(), field.name))
+                values[item.name] = _parse(raw, getattr(cls(), item.name))
         return replace(cls(**values), **overrides)
 
 

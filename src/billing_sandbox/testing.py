@@ -15,9 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import uvicorn
-
-from billing_sandbox.app import create_app
 from billing_sandbox.settings import Settings
 
 LOOPBACK = "127.0.0.1"
@@ -141,6 +138,12 @@ def tenant_id(node_id: str, name: str = "") -> str:
 @contextmanager
 def serve(settings: Settings | None = None) -> Iterator[SandboxServer]:
     """Serve the sandbox on a free loopback port, in a background thread, until the block ends."""
+    # Imported here: a project that uses a sandbox already running (`--billing-sandbox-url`)
+    # needs none of the server's dependencies, Faker's exact pin among them.
+    import uvicorn
+
+    from billing_sandbox.app import create_app
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Binding port 0 here, not in uvicorn, tells us the port before the server starts.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -14,7 +14,7 @@ from starlette.datastructures import Address
 from billing_sandbox.app import create_app
 from billing_sandbox.cli import banner, parse_args
 from billing_sandbox.control.access import is_loopback
-from billing_sandbox.settings import PROJECT_ROOT, Settings
+from billing_sandbox.settings import Settings
 from tests.support.live import live_server
 
 pytestmark = pytest.mark.anyio
@@ -105,7 +105,7 @@ async def test_a_real_loopback_socket_is_let_in() -> None:
 def test_every_control_operation_declares_401_403_and_the_token_scheme() -> None:
     # Response validation turns an undeclared status into a 500: every operation, including
     # ones added later, must declare what access control can answer.
-    spec = yaml.safe_load((PROJECT_ROOT / "openapi" / "sandbox-control.yaml").read_text())
+    spec = yaml.safe_load((Settings().specs_dir / "sandbox-control.yaml").read_text())
     assert spec["components"]["securitySchemes"]["controlToken"]["scheme"] == "bearer"
     assert {"controlToken": []} in spec["security"]
     for path, item in spec["paths"].items():
