@@ -7,11 +7,13 @@ the full fuzzing of each API is test_*_fuzz.py's job.
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -67,6 +69,40 @@ def test_the_sandbox_conforms_with_a_junit_report_and_no_secret_anywhere(tmp_pat
     assert "<testsuite" in junit
     for report in (output, *(p.read_text() for p in tmp_path.iterdir())):
         assert SECRET not in report
+
+
+# A one-letter secret (the sandbox accepts any non-empty one), JSON keywords, and field names
+# of the events: masking them must leave every report readable, and the run's verdict intact.
+@pytest.mark.parametrize("secret", ["e", "true", "status"])
+def test_a_secret_that_is_short_or_a_json_word_leaves_the_reports_whole(
+    secret: str, tmp_path: Path
+) -> None:
+    env = {"BILLING_SANDBOX_CONFORMANCE_CANDID_CLIENT_SECRET": secret}
+    with live_server() as url:
+        code, output = conformance(
+            "--api", "candid", "--base-url", url, "--report-dir", str(tmp_path),
+            *only("getWriteOffs"), env=env,
+        )  # fmt: skip
+    assert code == 0, output
+    assert "Traceback" not in output
+    assert output.rstrip().endswith("conforms")
+    events = (tmp_path / "events.ndjson").read_text().splitlines()
+    assert events and all(isinstance(json.loads(line), dict) for line in events)
+    assert ElementTree.parse(tmp_path / "junit.xml").getroot().tag == "testsuites"
+
+
+def test_any_failure_is_exit_2_with_a_message_never_a_traceback(tmp_path: Path) -> None:
+    """A report directory that cannot be written is no `CannotRun` the command foresaw."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    with live_server() as url:
+        code, output = conformance(
+            "--api", "candid", "--base-url", url, "--report-dir", str(blocked / "report"),
+            *only("getWriteOffs"),
+        )  # fmt: skip
+    assert code == 2, output
+    assert "billing-sandbox conformance: cannot run:" in output
+    assert SECRET not in output
 
 
 def test_a_drifted_server_fails_naming_each_operation_and_the_check_that_caught_it() -> None:

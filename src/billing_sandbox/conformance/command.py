@@ -123,6 +123,12 @@ def main(
     except CannotRun as error:
         print(f"billing-sandbox conformance: cannot run: {error}", file=stdout, flush=True)
         return CANNOT_RUN
+    except Exception as error:  # a command never ends in a traceback
+        # The secrets may be in the error's text: mask what is printed, as everywhere else.
+        masker = Masker(env.get(getattr(args, f"{name}_env"), "") for name in SECRET_FIELDS)
+        problem = masker(f"{type(error).__name__}: {error}")
+        print(f"billing-sandbox conformance: cannot run: {problem}", file=stdout, flush=True)
+        return CANNOT_RUN
 
 
 def _conformance(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:

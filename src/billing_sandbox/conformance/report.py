@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 MASK = "[masked]"
 # Headers whose values are credentials whatever they hold; schemathesis already filters these
@@ -22,20 +24,53 @@ COLUMNS = {"success": "passed", "failure": "failed", "skip": "skipped"}
 
 
 class Masker:
-    """Replaces every secret of the run with `[masked]` in any text about to leave the process."""
+    """Replaces every secret of the run with `[masked]` in anything about to leave the process.
+
+    A secret is masked where it stands as a whole token (not inside a longer word), so a
+    one-letter secret does not shred every message. Structured reports are masked after
+    parsing, value by value: a secret that is also a JSON keyword or a field name (`true`,
+    `status`) can never break the file it is masked in."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a token that contains a shorter secret is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        unique = sorted({s for s in secrets if s}, key=len, reverse=True)
+        alternatives = "|".join(re.escape(secret) for secret in unique)
+        self._pattern = (
+            re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])") if unique else None
+        )
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
+
+    def value(self, value: Any) -> Any:
+        """A parsed JSON value with every string in it masked (keys are the spec's names)."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.value(item) for key, item in value.items()}
+        return value
 
     def file(self, path: Path) -> None:
-        """Mask a report file in place (JUnit, events, log), so none keeps a secret on disk."""
-        if path.is_file():
+        """Mask a report file in place, so none keeps a secret on disk: NDJSON event by event,
+        XML element by element, anything else as text."""
+        if not path.is_file() or self._pattern is None:
+            return
+        if path.suffix == ".ndjson":
+            lines = path.read_text(encoding="utf-8").splitlines()
+            events = [_event(line, path, n) for n, line in enumerate(lines, 1) if line.strip()]
+            masked = [json.dumps(self.value(event)) for event in events]
+            path.write_text("".join(line + "\n" for line in masked), encoding="utf-8")
+        elif path.suffix == ".xml":
+            tree = ElementTree.parse(path)
+            for element in tree.iter():
+                element.text = None if element.text is None else self(element.text)
+                element.tail = None if element.tail is None else self(element.tail)
+                for name, attribute in element.attrib.items():
+                    element.set(name, self(attribute))
+            tree.write(path, encoding="utf-8", xml_declaration=True)
+        else:
             path.write_text(self(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
@@ -73,10 +108,20 @@ def read_events(path: Path, masker: Masker) -> Results:
     if not path.is_file():
         return results
     with path.open(encoding="utf-8") as lines:
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             if line.strip():
-                _record(results, json.loads(line), masker)
+                _record(results, _event(line, path, number), masker)
     return results
+
+
+def _event(line: str, path: Path, number: int) -> dict[str, Any]:
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path.name} line {number} is not JSON ({error})") from None
+    if not isinstance(event, dict) or not event:
+        raise ValueError(f"{path.name} line {number} is not an event")
+    return event
 
 
 def _record(results: Results, event: dict[str, Any], masker: Masker) -> None:
