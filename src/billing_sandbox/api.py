@@ -43,6 +43,10 @@ class Api:
     # The API's own sandbox-only actions (Decoda's ACH return), served under the control
     # API's spec: handlers named for its operations, like `handlers`.
     control: ModuleType | None = None
+    # A first call, as the start banner and the root page (`GET /`) show it: the path to begin
+    # at, and how to sign in (lines in which `{base}` stands for the server's base URL).
+    entry: str = ""
+    start: tuple[str, ...] = ()
     # The sandbox's own control API, not a vendor's: it is neither faulted nor journaled, and
     # its bodies (whole snapshots) may be as large as `max_state_bytes`.
     operator: bool = False
@@ -71,6 +75,9 @@ class Call(Generic[StoreT]):
     raw_body: bytes = b""
     # The account behind the credentials (MYCURE's uid, which stamps `createdBy`).
     principal: str | None = None
+    # The `Accept` header, for an operation that answers in more than one media type (OpenAPI
+    # ignores `Accept` declared as a parameter).
+    accept: str = ""
 
     @property
     def tenant(self) -> Tenant:

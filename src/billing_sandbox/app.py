@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
+from typing import Any
 
-from billing_sandbox import cors
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from billing_sandbox import __version__, cors
 from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
@@ -29,13 +33,59 @@ CONTROL_API = Api(
 VENDOR_ACTIONS = tuple(api.control for api in VENDOR_APIS if api.control is not None)
 
 
+def about(base: str = "") -> dict[str, Any]:
+    """What this server serves: the start banner, the root page and the answer to an unknown
+    path all say it. Paths begin with `base` (none by default: behind a proxy or a container's
+    port mapping, the base URL is the client's to know)."""
+    return {
+        "service": "billing-sandbox",
+        "version": __version__,
+        "apis": [
+            {
+                "name": api.name,
+                "title": api.title,
+                "entry": base + api.entry,
+                "start": [line.replace("{base}", base) for line in api.start],
+                "spec": {
+                    "yaml": f"{base}/_sandbox/openapi/{api.spec_file}",
+                    "json": f"{base}/_sandbox/openapi/{api.spec_file.removesuffix('.yaml')}.json",
+                },
+            }
+            for api in VENDOR_APIS
+        ],
+        "control": {
+            "health": f"{base}/_sandbox/health",
+            "spec": f"{base}/_sandbox/openapi/{CONTROL_API.spec_file}",
+        },
+    }
+
+
+async def unknown_path(request: Request, _: Exception) -> Response:
+    """A path no API serves: a JSON 404 that says which APIs are here and where their specs
+    are (instead of Starlette's text/plain "Not Found")."""
+    served: dict[str, Any] = request.app.state.sandbox.about
+    listed = "; ".join(f"{api['title']} at {api['entry']}" for api in served["apis"])
+    message = (
+        f"no API of this sandbox serves {request.url.path}. It serves {listed}. "
+        "Their specs are under /_sandbox/openapi/, and GET / lists them."
+    )
+    body = {
+        "error": "not_found",
+        "message": message,
+        "apis": [
+            {key: api[key] for key in ("name", "title", "entry", "spec")} for api in served["apis"]
+        ],
+    }
+    return JSONResponse(body, status_code=404)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     """The whole server. Loads and checks every spec; refuses to start if one has drifted."""
     settings = settings or Settings()
     apis = (*VENDOR_APIS, CONTROL_API)
     specs = {api.name: load_spec(settings.specs_dir / api.spec_file) for api in apis}
     kinds = {api.name: api.store for api in VENDOR_APIS if api.store is not None}
-    sandbox = Sandbox(settings, kinds, specs, clock)
+    sandbox = Sandbox(settings, kinds, specs, clock, about())
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
     routes = [
         route
@@ -50,6 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = Starlette(
         routes=routes,
         middleware=[cors.middleware(settings.cors_origins, methods)],
+        exception_handlers={404: unknown_path},
         lifespan=persistence.lifespan(sandbox),  # saves the state file at shutdown
     )
     app.state.sandbox = sandbox

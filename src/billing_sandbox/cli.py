@@ -10,7 +10,7 @@ from pathlib import Path
 import uvicorn
 
 from billing_sandbox import conformance
-from billing_sandbox.app import create_app
+from billing_sandbox.app import about, create_app
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.proxy import cli as proxy_cli
@@ -136,21 +136,19 @@ def banner(settings: Settings, recordings: Recordings | None = None) -> str:
     """What a user needs to start: the APIs, the base URL, credentials, specs, control."""
     base = f"http://{settings.host}:{settings.port}"
     seeding = f"seed {settings.seed}, {settings.records} records per tenant"
+    # The same facts as the root page (`GET /`) and the answer to an unknown path.
+    served = about(base)
+    apis = "".join(
+        f"\n  {api['title']}\n    begin at {api['entry']}\n"
+        + "".join(f"    {line}\n" for line in api["start"])
+        for api in served["apis"]
+    )
+    first, *others = (api["spec"]["yaml"] for api in served["apis"])
+    specs = ", ".join([first, *(spec.rpartition("/")[2] for spec in others)])
     return f"""billing-sandbox serving on {base}  ({seeding})
-
-  Candid Health write-offs v1   {base}/api/write-offs/v1
-    token:   POST {base}/api/auth/v2/token  {{"client_id": "acme", "client_secret": "any"}}
-             any non-empty client id/secret works; the client id names your tenant
-
-  Decoda Health billing         {base}/billing/charge/list   (legacy: {base}/v1/charge/list)
-    headers: TENANT: acme   API-KEY: any   (any non-empty pair; TENANT names your tenant)
-
-  MYCURE billing SOAs           {base}/billing-soas
-    sign in: POST {base}/authentication  {{"strategy": "local", "email": "ana@clinic-a.test",
-             "password": "any"}}; any password works; the email's domain names your tenant
-
-  specs      {base}/_sandbox/openapi/candid-write-offs.yaml, decoda-billing.yaml,
-             mycure-billing-soas.yaml  (or .json)
+{apis}
+  specs      {specs}  (or .json)
+  home       {base}/  (this list, in a browser or as JSON)
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
              {base}/_sandbox/tenants/acme/reference/candid  (or /decoda;
              {base}/_sandbox/tenants/clinic-a.test/reference/mycure)

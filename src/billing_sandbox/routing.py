@@ -185,6 +185,7 @@ async def _parse(
         body=body,
         raw_query=request.scope["query_string"].decode("latin-1"),
         raw_body=request.scope.get(RAW_BODY, b""),
+        accept=request.headers.get("accept", ""),
     )
 
 

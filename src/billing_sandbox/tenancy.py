@@ -110,10 +110,13 @@ class Sandbox:
         kinds: Mapping[str, StoreKind],
         specs: Mapping[str, Spec],
         clock: Clock | None = None,
+        about: Mapping[str, Any] | None = None,
     ):
         """`kinds`: the store of each vendor API, by API name; `specs`: every served API's
-        spec (the control API's too), by API name."""
+        spec (the control API's too), by API name; `about`: what the server serves, as JSON
+        (the root page and the answer to an unknown path show it)."""
         self.settings = settings
+        self.about: Mapping[str, Any] = about or {}
         self.clock: Clock = clock or SystemClock()
         self.kinds = dict(kinds)
         self._spec_of_api = dict(specs)

@@ -1,11 +1,13 @@
-"""Handlers of the control API (`/_sandbox`): health, resets, reference data, the specs."""
+"""Handlers of the control API (`/_sandbox`, and the root page): health, resets, reference data,
+the specs, the journal, faults and clocks."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from billing_sandbox import __version__
 from billing_sandbox.api import Call
@@ -14,6 +16,34 @@ from billing_sandbox.control.journal import Filter
 from billing_sandbox.errors import ApiError, NotFound
 from billing_sandbox.state import persistence, snapshot
 from billing_sandbox.tenancy import Tenant
+
+
+async def get_root(call: Call[None]) -> Any:
+    """The banner's facts: HTML for a browser, JSON for anyone else."""
+    about = dict(call.sandbox.about)
+    if "text/html" in call.accept:
+        return HTMLResponse(_root_page(about))
+    return about
+
+
+def _root_page(about: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<h2>{escape(api['title'])}</h2>"
+        f"<p>Begin at <code>{escape(api['entry'])}</code>. "
+        + " ".join(f"<br>{escape(line)}" for line in api["start"])
+        + f'</p><p>Spec: <a href="{escape(api["spec"]["yaml"])}">YAML</a>, '
+        f'<a href="{escape(api["spec"]["json"])}">JSON</a></p>'
+        for api in about["apis"]
+    )
+    control = about["control"]
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>billing-sandbox {escape(about['version'])}</title></head><body>"
+        f"<h1>billing-sandbox {escape(about['version'])}</h1>"
+        "<p>Stateful fakes of healthcare-billing APIs, at their real paths.</p>"
+        f'{rows}<h2>Control</h2><p><a href="{escape(control["health"])}">health</a>, '
+        f'<a href="{escape(control["spec"])}">control API spec</a></p></body></html>'
+    )
 
 
 async def get_health(call: Call[None]) -> dict[str, Any]:

@@ -17,6 +17,11 @@ API = Api(
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
+    entry="/api/write-offs/v1",
+    start=(
+        'token: POST {base}/api/auth/v2/token {"client_id": "acme", "client_secret": "any"}',
+        "any non-empty client id and secret work; the client id names your tenant",
+    ),
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,

@@ -17,6 +17,11 @@ API = Api(
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
+    entry="/billing/charge/list",
+    start=(
+        "headers: TENANT: acme  API-KEY: any (any non-empty pair; TENANT names your tenant)",
+        "the legacy API too: {base}/v1/charge/list",
+    ),
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,

@@ -17,6 +17,12 @@ API = Api(
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
+    entry="/billing-soas",
+    start=(
+        'sign in: POST {base}/authentication {"strategy": "local", '
+        '"email": "ana@clinic-a.test", "password": "any"}',
+        "any password works; the email's domain names your tenant",
+    ),
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,
