@@ -9,6 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.app import create_app
 from billing_sandbox.cli import main, parse_args
 from billing_sandbox.clock import ManualClock
@@ -35,6 +36,8 @@ mycure:
   - {email: cy@clinic-b.test, password: cy-pw}
 """
 TOKEN = "/api/auth/v2/token"
+
+SECTIONS = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
 
 
 @pytest.fixture
@@ -249,13 +252,13 @@ def test_a_bad_file_is_refused_naming_the_problem(tmp_path: Path, text: str, pro
     path = tmp_path / "credentials.yaml"
     path.write_text(text)
     with pytest.raises(CredentialsError) as error:
-        load(path)
+        load(path, SECTIONS)
     assert problem in str(error.value)
 
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError, match="cannot read credentials file"):
-        load(tmp_path / "nope.yaml")
+        load(tmp_path / "nope.yaml", SECTIONS)
 
 
 def test_serve_with_a_bad_file_exits_with_a_message_not_a_traceback(

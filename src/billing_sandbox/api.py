@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from starlette.requests import HTTPConnection
 
+from billing_sandbox.credentials import Section
 from billing_sandbox.errors import ApiError
 from billing_sandbox.tenancy import Sandbox, StoreKind, Tenant
 
@@ -38,6 +39,8 @@ class Api:
     # raises `Unauthenticated`/`Forbidden`. It sees the connection, not only its headers, because
     # the control API also looks at the client's address.
     authenticate: Callable[[HTTPConnection, Sandbox], Caller | None] | None = None
+    # How this API's section of a `--credentials` file (strict mode) reads.
+    credentials: Section | None = None
     # The API's per-tenant store: seeding, snapshots, recordings, reference records, hooks.
     store: StoreKind | None = None
     # The API's own sandbox-only actions (Decoda's ACH return), served under the control

@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     apis = (*VENDOR_APIS, CONTROL_API)
     specs = {api.name: load_spec(settings.specs_dir / api.spec_file) for api in apis}
     kinds = {api.name: api.store for api in VENDOR_APIS if api.store is not None}
-    sandbox = Sandbox(settings, kinds, specs, clock, about())
+    sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
+    sandbox = Sandbox(settings, kinds, specs, clock, about(), sections)
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
     routes = [
         route

@@ -22,9 +22,9 @@ class Section:
 
     name_field: str
     secret_field: str
-    # MYCURE emails are case-insensitive (`Ana@Clinic-A.test` is `ana@clinic-a.test`).
+    # Names compared case-insensitively (emails: `Ana@Clinic-A.test` is `ana@clinic-a.test`).
     fold_case: bool = False
-    # A name is one caller, except Decoda's TENANT value, which may have several API keys.
+    # Whether a name is one caller, or may come with several secrets (several API keys).
     unique_names: bool = True
     pattern: re.Pattern[str] | None = None
     pattern_hint: str = ""
@@ -33,18 +33,6 @@ class Section:
         return name.strip().lower() if self.fold_case else name
 
 
-SECTIONS = {
-    "candid": Section("client_id", "client_secret"),
-    "decoda": Section("tenant_header", "api_key", unique_names=False),
-    "mycure": Section(
-        "email",
-        "password",
-        fold_case=True,
-        # The sign-in schema's own pattern: an entry that cannot sign in is a typo.
-        pattern=re.compile(r"[^@\s]+@[^@\s]+"),
-        pattern_hint="an email address",
-    ),
-}
 TENANT_FIELD = "tenant"
 # How refusals say why, without telling a client where the file is.
 LISTED = "listed in the sandbox's credentials file (--credentials)"
@@ -54,8 +42,8 @@ LISTED = "listed in the sandbox's credentials file (--credentials)"
 class Login:
     """One listed credential: who it names, what proves it, and the tenant it maps to.
 
-    `tenant` is None when the entry leaves it out: the API's default then applies (the Candid
-    client id, the Decoda TENANT value, the MYCURE email's domain), as without strict mode.
+    `tenant` is None when the entry leaves it out: the API's default then applies (the name
+    itself, or what the API derives from it), as without strict mode.
     """
 
     name: str
@@ -66,11 +54,12 @@ class Login:
 class Credentials:
     """The listed logins of each API, looked up by what a client sends."""
 
-    def __init__(self, logins: Mapping[str, Iterable[Login]]) -> None:
+    def __init__(self, logins: Mapping[str, Iterable[Login]], sections: Mapping[str, Section]):
+        self._sections = dict(sections)
         self._logins: dict[tuple[str, str], list[Login]] = {}
         for api, entries in logins.items():
             for login in entries:
-                self._logins.setdefault((api, SECTIONS[api].key(login.name)), []).append(login)
+                self._logins.setdefault((api, sections[api].key(login.name)), []).append(login)
 
     def find(self, api: str, name: str, secret: str | None = None) -> Login | None:
         """The login of `api` named `name` whose secret is `secret`, or None.
@@ -78,15 +67,16 @@ class Credentials:
         Without `secret`, the name alone is looked up: for a token the sandbox issued after
         checking the secret, which must still name a listed login (and its tenant).
         """
-        for login in self._logins.get((api, SECTIONS[api].key(name)), ()):
+        for login in self._logins.get((api, self._sections[api].key(name)), ()):
             # Compared in constant time, as a real server would; it costs nothing here.
             if secret is None or hmac.compare_digest(login.secret.encode(), secret.encode()):
                 return login
         return None
 
 
-def load(path: Path) -> Credentials:
-    """Read and check a credentials file; every problem is a `CredentialsError` naming it."""
+def load(path: Path, sections: Mapping[str, Section]) -> Credentials:
+    """Read and check a credentials file (a section per API, by name); every problem is a
+    `CredentialsError` naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -95,34 +85,37 @@ def load(path: Path) -> Credentials:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise CredentialsError(f"credentials file {path} is not valid YAML: {error}") from error
-    return parse(document, str(path))
+    return parse(document, sections, str(path))
 
 
-def parse(document: Any, source: str = "credentials") -> Credentials:
+def parse(
+    document: Any, sections: Mapping[str, Section], source: str = "credentials"
+) -> Credentials:
     """Check a loaded credentials document against the format (see README)."""
     if not isinstance(document, dict):
         raise CredentialsError(
-            f"{source}: expected a mapping with any of {', '.join(SECTIONS)}, "
+            f"{source}: expected a mapping with any of {', '.join(sections)}, "
             f"each a list of entries"
         )
-    unknown = sorted(str(key) for key in document if key not in SECTIONS)
+    unknown = sorted(str(key) for key in document if key not in sections)
     if unknown:
         raise CredentialsError(
             f"{source}: unknown section(s) {', '.join(unknown)}; "
-            f"the sections are {', '.join(SECTIONS)}"
+            f"the sections are {', '.join(sections)}"
         )
-    logins = {api: _section(api, document.get(api), source) for api in SECTIONS}
+    logins = {
+        api: _section(api, section, document.get(api), source) for api, section in sections.items()
+    }
     if not any(logins.values()):
         raise CredentialsError(f"{source}: lists no credentials, so no client could sign in")
-    return Credentials(logins)
+    return Credentials(logins, sections)
 
 
-def _section(api: str, entries: Any, source: str) -> list[Login]:
+def _section(api: str, section: Section, entries: Any, source: str) -> list[Login]:
     if entries is None:
         return []
     if not isinstance(entries, list):
         raise CredentialsError(f"{source}: {api} must be a list of entries")
-    section = SECTIONS[api]
     logins = [
         _login(section, entry, f"{source}: {api}[{index}]") for index, entry in enumerate(entries)
     ]

@@ -12,7 +12,7 @@ from faker import Faker
 from billing_sandbox.clock import Clock, SystemClock, TenantClock
 from billing_sandbox.control.faults import FaultRules
 from billing_sandbox.control.journal import Journal
-from billing_sandbox.credentials import Credentials, load
+from billing_sandbox.credentials import Credentials, Section, load
 from billing_sandbox.errors import NotFound
 from billing_sandbox.recordings import Exchange, Loadable, Notice, Recordings, read_recordings
 from billing_sandbox.settings import Settings
@@ -111,10 +111,12 @@ class Sandbox:
         specs: Mapping[str, Spec],
         clock: Clock | None = None,
         about: Mapping[str, Any] | None = None,
+        credential_sections: Mapping[str, Section] | None = None,
     ):
         """`kinds`: the store of each vendor API, by API name; `specs`: every served API's
         spec (the control API's too), by API name; `about`: what the server serves, as JSON
-        (the root page and the answer to an unknown path show it)."""
+        (the root page and the answer to an unknown path show it); `credential_sections`: how
+        each API's section of a credentials file reads."""
         self.settings = settings
         self.about: Mapping[str, Any] = about or {}
         self.clock: Clock = clock or SystemClock()
@@ -124,7 +126,9 @@ class Sandbox:
         self.specs = {spec.name: spec for spec in specs.values()}
         # Strict mode: the only credentials each API accepts. None accepts any (the default).
         self.credentials: Credentials | None = (
-            load(settings.credentials_file) if settings.credentials_file is not None else None
+            load(settings.credentials_file, credential_sections or {})
+            if settings.credentials_file is not None
+            else None
         )
         self._tenants: dict[str, Tenant] = {}
         self.recordings = self._read_recordings()

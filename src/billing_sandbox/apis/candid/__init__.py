@@ -2,7 +2,7 @@
 
 from billing_sandbox.api import Api
 from billing_sandbox.apis.candid import handlers
-from billing_sandbox.apis.candid.auth import authenticate
+from billing_sandbox.apis.candid.auth import CREDENTIALS, authenticate
 from billing_sandbox.apis.candid.envelope import render_error
 from billing_sandbox.apis.candid.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.candid.reference import reference
@@ -17,6 +17,7 @@ API = Api(
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
+    credentials=CREDENTIALS,
     entry="/api/write-offs/v1",
     start=(
         'token: POST {base}/api/auth/v2/token {"client_id": "acme", "client_secret": "any"}',

@@ -9,11 +9,14 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from billing_sandbox.api import Caller
-from billing_sandbox.credentials import LISTED
+from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.settings import Settings
 from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.tenancy import Sandbox
+
+# A `--credentials` file's `candid:` entries.
+CREDENTIALS = Section("client_id", "client_secret")
 
 
 def issue(client_id: str, client_secret: str, sandbox: Sandbox) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from billing_sandbox.api import Api
 from billing_sandbox.apis.decoda import control, handlers
-from billing_sandbox.apis.decoda.auth import authenticate
+from billing_sandbox.apis.decoda.auth import CREDENTIALS, authenticate
 from billing_sandbox.apis.decoda.envelope import render_error
 from billing_sandbox.apis.decoda.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.decoda.reference import reference
@@ -17,6 +17,7 @@ API = Api(
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
+    credentials=CREDENTIALS,
     entry="/billing/charge/list",
     start=(
         "headers: TENANT: acme  API-KEY: any (any non-empty pair; TENANT names your tenant)",

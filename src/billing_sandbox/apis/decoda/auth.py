@@ -5,9 +5,12 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from billing_sandbox.api import Caller
-from billing_sandbox.credentials import LISTED
+from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.tenancy import Sandbox
+
+# A `--credentials` file's `decoda:` entries: a TENANT value may have several API keys.
+CREDENTIALS = Section("tenant_header", "api_key", unique_names=False)
 
 
 def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:

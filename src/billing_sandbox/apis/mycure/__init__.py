@@ -2,7 +2,7 @@
 
 from billing_sandbox.api import Api
 from billing_sandbox.apis.mycure import handlers
-from billing_sandbox.apis.mycure.auth import NAME, authenticate
+from billing_sandbox.apis.mycure.auth import CREDENTIALS, NAME, authenticate
 from billing_sandbox.apis.mycure.envelope import render_error
 from billing_sandbox.apis.mycure.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.mycure.reference import reference
@@ -17,6 +17,7 @@ API = Api(
     handlers=handlers,
     render_error=render_error,
     authenticate=authenticate,
+    credentials=CREDENTIALS,
     entry="/billing-soas",
     start=(
         'sign in: POST {base}/authentication {"strategy": "local", '

@@ -4,6 +4,7 @@ access tokens (`uid`, `exp` in seconds) and refresh tokens it issues, and checki
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -13,11 +14,21 @@ from starlette.requests import HTTPConnection
 from billing_sandbox.api import Caller
 from billing_sandbox.apis.mycure.records import organisation_of
 from billing_sandbox.apis.mycure.store import MycureStore
-from billing_sandbox.credentials import LISTED
+from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.settings import Settings
 from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.tenancy import Sandbox
+
+# A `--credentials` file's `mycure:` entries: emails are case-insensitive, and one the
+# sign-in schema's own pattern refuses could never sign in (a typo).
+CREDENTIALS = Section(
+    "email",
+    "password",
+    fold_case=True,
+    pattern=re.compile(r"[^@\s]+@[^@\s]+"),
+    pattern_hint="an email address",
+)
 
 # Refresh tokens outlive access tokens, as in MYCURE's SDK flow (refresh when `exp` passes).
 REFRESH_TTL_SECONDS = 30 * 86_400
