@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import orjson
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_sandbox import conformance
 from billing_sandbox.app import about, create_app
@@ -17,6 +21,9 @@ from billing_sandbox.proxy import cli as proxy_cli
 from billing_sandbox.recordings import RecordingError, Recordings, notice_lines
 from billing_sandbox.settings import Settings
 from billing_sandbox.state.persistence import StateFileError
+
+# How long a shutdown waits for requests in flight before cutting them off.
+SHUTDOWN_GRACE_SECONDS = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,8 +42,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"billing-sandbox: {error}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.recordings), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn.Config(
+        AnswerCutOffRequests(app, shutting_down=lambda: server.should_exit),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        # SIGTERM or Ctrl+C: idle keep-alive connections close at once; a request still being
+        # answered (a `Prefer: delay=`) gets this long, then is cut off, so the server ends
+        # within 5 s (well inside the 10 s a container runtime waits before its SIGKILL, which
+        # would lose the state file) and the state file is saved after.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn raises Ctrl+C again once it has shut down (`uvicorn.run` swallows it too).
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        return 3  # uvicorn said why (say, the port is in use); 3 is its own startup failure
     return 0
+
+
+class AnswerCutOffRequests:
+    """At the end of a shutdown's grace period uvicorn cancels the requests still running; it
+    would log each as a crash (a traceback) and answer a bare 500. Answer them a 503 that says
+    why instead, and let the shutdown go on. Any other cancellation is left alone."""
+
+    def __init__(self, app: ASGIApp, shutting_down: Callable[[], bool]) -> None:
+        self.app = app
+        self.shutting_down = shutting_down
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if not self.shutting_down():
+                raise
+            if not started:
+                message = (
+                    "the sandbox is shutting down: this request was still running "
+                    f"{SHUTDOWN_GRACE_SECONDS} s after the server was told to stop"
+                )
+                body = orjson.dumps({"error": "ShuttingDown", "message": message})
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ]
+                await send({"type": "http.response.start", "status": 503, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
