@@ -124,7 +124,7 @@ async def test_an_unlisted_origin_is_refused(client: httpx.AsyncClient, origin: 
     call = await client.get("/billing/charge/list", headers={"Origin": origin, **creds()})
     assert call.status_code == 200
     assert "access-control-allow-origin" not in call.headers
-    control = await client.get("/_sandbox/health", headers={"Origin": origin})
+    control = await client.get("/_sandbox/faults", headers={"Origin": origin})
     assert control.status_code == 403
     assert "access-control-allow-origin" not in control.headers
 

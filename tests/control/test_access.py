@@ -48,14 +48,14 @@ def assert_control_error(response: httpx.Response, status: int, kind: str, says:
 
 async def test_loopback_clients_need_no_token_by_default(client: httpx.AsyncClient) -> None:
     # httpx's ASGI transport reports the client as 127.0.0.1.
-    assert (await client.get("/_sandbox/health")).status_code == 200
+    assert (await client.get("/_sandbox/faults")).status_code == 200
     assert (await client.post("/_sandbox/reset")).status_code == 200
 
 
 @pytest.mark.parametrize("host", ["::1", "127.0.0.53", "::ffff:127.0.0.1"])
 async def test_every_loopback_address_is_this_machine(app: Starlette, host: str) -> None:
     async with client_from(app, (host, 5000)) as c:
-        assert (await c.get("/_sandbox/health")).status_code == 200
+        assert (await c.get("/_sandbox/faults")).status_code == 200
 
 
 async def test_other_clients_are_forbidden_without_a_token(remote: httpx.AsyncClient) -> None:
@@ -63,8 +63,20 @@ async def test_other_clients_are_forbidden_without_a_token(remote: httpx.AsyncCl
     assert_control_error(response, 403, "Forbidden", "--control-token")
 
 
-async def test_health_is_guarded_like_the_rest(remote: httpx.AsyncClient) -> None:
+async def test_health_answers_other_clients(remote: httpx.AsyncClient) -> None:
+    # A liveness probe from another machine (a container's health check) needs no token.
     response = await remote.get("/_sandbox/health")
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"status", "version", "apis"}  # nothing more than that
+    assert response.json()["status"] == "ok"
+
+
+async def test_the_rest_of_the_control_api_stays_closed_to_them(
+    remote: httpx.AsyncClient,
+) -> None:
+    response = await remote.post("/_sandbox/reset")
+    assert_control_error(response, 403, "Forbidden", "this machine only")
+    response = await remote.get("/_sandbox/tenants/acme/state")
     assert_control_error(response, 403, "Forbidden", "this machine only")
 
 
@@ -82,7 +94,7 @@ async def test_with_a_token_a_missing_one_is_401_even_from_loopback(guarded: Sta
 @pytest.mark.parametrize("header", [f"Bearer {TOKEN}x", "Bearer wrong", f"Basic {TOKEN}"])
 async def test_with_a_token_a_wrong_one_is_401(guarded: Starlette, header: str) -> None:
     async with client_from(guarded, REMOTE) as c:
-        response = await c.get("/_sandbox/health", headers={"Authorization": header})
+        response = await c.get("/_sandbox/faults", headers={"Authorization": header})
     assert response.status_code == 401, response.text
     assert response.json()["error"] == "Unauthenticated"
 
@@ -90,15 +102,27 @@ async def test_with_a_token_a_wrong_one_is_401(guarded: Starlette, header: str) 
 async def test_with_a_token_the_right_one_opens_it_to_any_client(guarded: Starlette) -> None:
     async with client_from(guarded, REMOTE) as c:
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        assert (await c.get("/_sandbox/health", headers=headers)).status_code == 200
+        assert (await c.post("/_sandbox/reset", headers=headers)).status_code == 200
         reference = await c.get("/_sandbox/tenants/acme/reference/decoda", headers=headers)
         assert reference.status_code == 200
+
+
+@pytest.mark.parametrize("client_address", [REMOTE, ("127.0.0.1", 123)], ids=["remote", "loopback"])
+async def test_with_a_token_health_needs_none(
+    guarded: Starlette, client_address: tuple[str, int]
+) -> None:
+    async with client_from(guarded, client_address) as c:
+        assert (await c.get("/_sandbox/health")).status_code == 200
+        # A wrong token is not looked at either: the operation asks for none.
+        wrong = await c.get("/_sandbox/health", headers={"Authorization": "Bearer wrong"})
+        assert wrong.status_code == 200
+        assert (await c.get("/_sandbox/faults")).status_code == 401
 
 
 async def test_a_real_loopback_socket_is_let_in() -> None:
     with live_server() as url:
         async with httpx.AsyncClient(base_url=url) as live:
-            response = await live.get("/_sandbox/health")
+            response = await live.get("/_sandbox/faults")
     assert response.status_code == 200
 
 
@@ -113,7 +137,11 @@ def test_every_control_operation_declares_401_403_and_the_token_scheme() -> None
             if method not in {"get", "put", "post", "patch", "delete", "head", "options"}:
                 continue
             if operation.get("security") == []:
-                continue  # open to any client (the root page): access control never answers
+                # Open to any client (the root page, health): access control never answers,
+                # and the operation says so.
+                declared = {"401", "403"} & set(operation["responses"])
+                assert not declared, f"{method.upper()} {path} is open but declares {declared}"
+                continue
             missing = {"401", "403"} - set(operation["responses"])
             assert not missing, f"{method.upper()} {path} does not declare {missing}"
 
