@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -244,12 +245,30 @@ def access(settings: Settings) -> str:
         if settings.credentials_file is not None
         else "any non-empty credentials, as above"
     )
-    control = (
-        "the control API needs 'Authorization: Bearer <control token>'"
-        if settings.control_token
-        else "the control API answers this machine only (--control-token TOKEN opens it)"
-    )
+    if settings.control_token:
+        control = "the control API needs 'Authorization: Bearer <control token>'"
+    elif reachable_from_elsewhere(settings.host):
+        # Bound for other machines, which the vendor APIs now answer: say plainly that the
+        # control API does not, or a teammate's reset looks like a broken sandbox.
+        control = f"""the control API is CLOSED to other machines: bound to {settings.host}, the
+             vendor APIs answer anyone, but /_sandbox/... answers only clients on this
+             machine (GET /_sandbox/health excepted). To open it, start with
+             --control-token TOKEN (or set BILLING_SANDBOX_CONTROL_TOKEN=TOKEN) and send
+             'Authorization: Bearer TOKEN'"""
+    else:
+        control = "the control API answers this machine only (--control-token TOKEN opens it)"
     return f"""
   browsers   CORS allows {origins}
   auth       {credentials}
   access     {control}"""
+
+
+def reachable_from_elsewhere(host: str) -> bool:
+    """Whether binding `host` lets other machines in: anything but a loopback address or
+    `localhost` (`0.0.0.0`, `::`, an interface's address, a name that may resolve to one)."""
+    if host.lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True

@@ -186,6 +186,28 @@ def test_the_banner_says_who_may_call(tmp_path: Path) -> None:
     assert TOKEN not in strict  # the banner may end up in a shared log
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "sandbox.internal"])
+def test_the_banner_says_the_control_api_is_closed_to_other_machines(host: str) -> None:
+    shown = banner(Settings(host=host))
+    assert f"the control API is CLOSED to other machines: bound to {host}" in shown
+    assert "--control-token TOKEN" in shown
+    assert "BILLING_SANDBOX_CONTROL_TOKEN=TOKEN" in shown
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_the_banner_of_a_loopback_server_has_no_such_warning(host: str) -> None:
+    shown = banner(Settings(host=host))
+    assert "CLOSED" not in shown
+    assert "the control API answers this machine only" in shown
+
+
+def test_with_a_token_the_banner_of_an_open_bind_has_no_such_warning() -> None:
+    shown = banner(Settings(host="0.0.0.0", control_token=TOKEN))
+    assert "CLOSED" not in shown
+    assert "needs 'Authorization: Bearer <control token>'" in shown
+    assert TOKEN not in shown
+
+
 async def test_a_page_of_a_foreign_origin_cannot_drive_the_control_api(
     client: httpx.AsyncClient,
 ) -> None:
