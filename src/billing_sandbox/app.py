@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,6 +22,7 @@ from billing_sandbox.routing import build_routes
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import load_spec
 from billing_sandbox.state import persistence
+from billing_sandbox.state.spill import SpillDirectory
 from billing_sandbox.tenancy import Sandbox
 
 CONTROL_API = Api(
@@ -79,6 +84,19 @@ async def unknown_path(request: Request, _: Exception) -> Response:
     return JSONResponse(body, status_code=404)
 
 
+def spill_directory(settings: Settings) -> Path:
+    """Where tenants past `--max-tenants` are spilled: `--state-dir`, or the server's own."""
+    if settings.state_dir is not None:
+        return settings.state_dir
+    return Path(tempfile.gettempdir()) / f"billing-sandbox-{os.getpid()}-tenants"
+
+
+def _spill_directory(settings: Settings) -> Callable[[Sandbox], SpillDirectory]:
+    directory = spill_directory(settings)
+    own = settings.state_dir is None
+    return lambda sandbox: SpillDirectory(directory, sandbox, remove_when_done=own)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     """The whole server. Loads and checks every spec; refuses to start if one has drifted."""
     settings = settings or Settings()
@@ -86,7 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     specs = {api.name: load_spec(settings.specs_dir / api.spec_file) for api in apis}
     kinds = {api.name: api.store for api in VENDOR_APIS if api.store is not None}
     sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
-    sandbox = Sandbox(settings, kinds, specs, clock, about(), sections)
+    sandbox = Sandbox(settings, kinds, specs, clock, about(), sections, _spill_directory(settings))
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
     routes = [
         route

@@ -31,6 +31,8 @@ Handler = Callable[[Call[Any]], Awaitable[Any]]
 # Starlette gives a function endpoint only GET unless told otherwise; every route takes all of
 # these and answers those its path does not declare itself.
 EVERY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+# Methods that change nothing: a tenant that only answered these is still its seed.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class SpecDrift(RuntimeError):
@@ -123,6 +125,8 @@ def _endpoint(
             if not isinstance(result, Response):
                 result = _respond(api, op, op.success_status, result, sandbox)
             response = result
+            if request.method not in SAFE_METHODS and response.status_code < 400:
+                _mark_written(sandbox, call)
         except ApiError as error:
             response = _respond(api, op, *api.render_error(error), sandbox)
         except DropConnection:
@@ -136,6 +140,15 @@ def _endpoint(
         return response
 
     return endpoint
+
+
+def _mark_written(sandbox: Sandbox, call: Call[Any]) -> None:
+    """A request that changed a tenant makes it precious (spilled, never dropped, when memory
+    runs short): the caller's tenant, or the one a control call names in its path. Marked
+    before any await: nothing can evict the tenant between its change and this."""
+    tenant_id = call.tenant_id or call.path.get("tenant")
+    if isinstance(tenant_id, str):
+        sandbox.mark_written(tenant_id)
 
 
 def _authenticate(api: Api, op: Operation, request: Request, sandbox: Sandbox) -> Caller | None:

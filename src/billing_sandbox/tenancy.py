@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from faker import Faker
 
@@ -17,6 +19,8 @@ from billing_sandbox.errors import NotFound
 from billing_sandbox.recordings import Exchange, Loadable, Notice, Recordings, read_recordings
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import Spec
+
+log = logging.getLogger("billing_sandbox")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class Tenant:
         self._kinds = kinds
         self._recordings = recordings or Recordings()
         self._stores: dict[str, Any] = {}
+        # A tenant nobody has written to is rebuilt byte for byte from its seed, so the
+        # sandbox may drop it at any time; one with writes is spilled to disk instead.
+        self.written = False
 
     def store(self, api_name: str) -> Any:
         if api_name not in self._stores:
@@ -101,8 +108,36 @@ class Tenant:
         return random.Random(f"{self._stream(api_name)}:ids")
 
 
+class Overflow(Protocol):
+    """Where the sandbox keeps tenants with writes that do not fit in memory (`state/spill.py`)."""
+
+    def spill(self, tenant: Tenant) -> None:
+        """Write the tenant out (atomically); raises `OSError` when it cannot."""
+
+    def reload(self, tenant_id: str) -> Tenant | None:
+        """The spilled tenant, or None when it was never spilled; raises an `ApiError`
+        naming the problem when its file is missing or cannot be read."""
+
+    def forget(self, tenant_id: str | None = None) -> None:
+        """Remove one spilled tenant (or all)."""
+
+    def spilled(self) -> list[str]:
+        """The ids of the spilled tenants."""
+
+    def read(self, tenant_id: str) -> Any:
+        """A spilled tenant's snapshot (its export when it was spilled)."""
+
+    def close(self) -> None:
+        """The server stops: spilled tenants may go, unless kept where the user chose."""
+
+
 class Sandbox:
-    """All tenants of one server; a tenant is built on first use and reset by dropping it."""
+    """All tenants of one server; a tenant is built on first use and reset by dropping it.
+
+    At most `settings.max_tenants` are held in memory. Past that, the least recently used
+    tenant nobody has written to is dropped (its seed rebuilds it); when every tenant has
+    writes, the least recently used is spilled to the overflow and loaded back on its next
+    request, answering exactly as before."""
 
     def __init__(
         self,
@@ -112,11 +147,13 @@ class Sandbox:
         clock: Clock | None = None,
         about: Mapping[str, Any] | None = None,
         credential_sections: Mapping[str, Section] | None = None,
+        overflow: Callable[[Sandbox], Overflow] | None = None,
     ):
         """`kinds`: the store of each vendor API, by API name; `specs`: every served API's
         spec (the control API's too), by API name; `about`: what the server serves, as JSON
         (the root page and the answer to an unknown path show it); `credential_sections`: how
-        each API's section of a credentials file reads."""
+        each API's section of a credentials file reads; `overflow`: makes where tenants with
+        writes are spilled (without one, they are kept in memory past the cap)."""
         self.settings = settings
         self.about: Mapping[str, Any] = about or {}
         self.clock: Clock = clock or SystemClock()
@@ -130,7 +167,10 @@ class Sandbox:
             if settings.credentials_file is not None
             else None
         )
-        self._tenants: dict[str, Tenant] = {}
+        # Least recently used first; `_pristine` holds the ids of those nobody has written to.
+        self._tenants: OrderedDict[str, Tenant] = OrderedDict()
+        self._pristine: OrderedDict[str, None] = OrderedDict()
+        self.overflow: Overflow | None = None if overflow is None else overflow(self)
         self.recordings = self._read_recordings()
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
         # Fault probabilities draw from the seed, so a run with the same rules repeats.
@@ -142,13 +182,66 @@ class Sandbox:
         return self.specs[name]
 
     def tenant(self, tenant_id: str) -> Tenant:
-        if tenant_id not in self._tenants:
-            self._tenants[tenant_id] = self.new_tenant(tenant_id)
-        return self._tenants[tenant_id]
+        """The tenant, from memory, from the overflow it was spilled to, or seeded anew."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is not None:
+            self._tenants.move_to_end(tenant_id)
+            if not tenant.written:
+                self._pristine.move_to_end(tenant_id)
+            return tenant
+        reloaded = None if self.overflow is None else self.overflow.reload(tenant_id)
+        tenant = reloaded or self.new_tenant(tenant_id)
+        self._hold(tenant)
+        return tenant
+
+    def mark_written(self, tenant_id: str) -> None:
+        """The tenant now holds writes: it is spilled, never dropped, when memory runs short.
+        A tenant not in memory (just reset) is left alone."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is not None and not tenant.written:
+            tenant.written = True
+            self._pristine.pop(tenant_id, None)
 
     def tenants(self) -> dict[str, Tenant]:
-        """The tenants built so far, by id."""
+        """The tenants in memory, by id (`spilled()` names the others with writes)."""
         return dict(self._tenants)
+
+    def spilled(self) -> list[str]:
+        """The tenants with writes that are spilled, not in memory."""
+        if self.overflow is None:
+            return []
+        return [
+            tenant_id for tenant_id in self.overflow.spilled() if tenant_id not in self._tenants
+        ]
+
+    def _hold(self, tenant: Tenant) -> None:
+        self._tenants[tenant.id] = tenant
+        self._tenants.move_to_end(tenant.id)
+        if not tenant.written:
+            self._pristine[tenant.id] = None
+        self._evict(keep=tenant.id)
+
+    def _evict(self, keep: str) -> None:
+        """Drop or spill the least recently used tenants past the cap (pristine ones first),
+        never `keep`, the one a request is using."""
+        while len(self._tenants) > max(self.settings.max_tenants, 1):
+            victim = next((t for t in self._pristine if t != keep), None)
+            if victim is None:
+                victim = next((t for t in self._tenants if t != keep), None)
+            if victim is None:
+                return
+            tenant = self._tenants[victim]
+            if tenant.written:
+                if self.overflow is None:
+                    return  # nowhere to spill to: writes are never dropped
+                try:
+                    self.overflow.spill(tenant)
+                except OSError as error:
+                    # Kept in memory: a full disk must cost memory, never a tenant's writes.
+                    log.error("could not spill tenant %r: %s", victim, error)
+                    return
+            del self._tenants[victim]
+            self._pristine.pop(victim, None)
 
     def new_tenant(self, tenant_id: str) -> Tenant:
         """A tenant that is not (yet) part of the sandbox: a snapshot is restored into one."""
@@ -171,14 +264,31 @@ class Sandbox:
         return replace(found, notices=(*found.notices, *said))
 
     def replace(self, tenants: dict[str, Tenant], everyone: bool = False) -> None:
-        """Put restored tenants in place in one step; with `everyone`, forget all others."""
+        """Put restored tenants in place in one step; with `everyone`, forget all others
+        (spilled ones too). Restored tenants count as written: their records are not a seed's."""
         if everyone:
             self._tenants.clear()
-        self._tenants.update(tenants)
+            self._pristine.clear()
+            if self.overflow is not None:
+                self.overflow.forget()
+        for tenant in tenants.values():
+            self._forget(tenant.id)
+            tenant.written = True
+        for tenant in tenants.values():
+            self._hold(tenant)
 
     def reset(self, tenant_id: str | None = None) -> None:
-        """Forget one tenant (or all); the next request re-seeds it identically."""
+        """Forget one tenant (or all), spilled or not; the next request re-seeds it identically."""
         if tenant_id is None:
             self._tenants.clear()
+            self._pristine.clear()
+            if self.overflow is not None:
+                self.overflow.forget()
         else:
-            self._tenants.pop(tenant_id, None)
+            self._forget(tenant_id)
+
+    def _forget(self, tenant_id: str) -> None:
+        self._tenants.pop(tenant_id, None)
+        self._pristine.pop(tenant_id, None)
+        if self.overflow is not None:
+            self.overflow.forget(tenant_id)

@@ -132,14 +132,24 @@ def lifespan(sandbox: Sandbox) -> Callable[[Starlette], AbstractAsyncContextMana
 
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
-        yield
-        if sandbox.settings.state_file is not None:
-            try:
-                saved = save(sandbox)
-            except SaveFailed as error:
-                log.error("%s", error.message)
-            else:
-                count = len(saved["tenants"])
-                print(f"state saved to {saved['saved']} ({count} tenants)", flush=True)
+        try:
+            yield
+        finally:
+            _save_at_shutdown(sandbox)
 
     return run
+
+
+def _save_at_shutdown(sandbox: Sandbox) -> None:
+    """Save the state file (spilled tenants included), then let the spill directory go;
+    when the save fails, the spilled tenants stay where they are."""
+    if sandbox.settings.state_file is not None:
+        try:
+            saved = save(sandbox)
+        except (SaveFailed, ApiError) as error:
+            log.error("%s", error.message)
+            return
+        count = len(saved["tenants"])
+        print(f"state saved to {saved['saved']} ({count} tenants)", flush=True)
+    if sandbox.overflow is not None:
+        sandbox.overflow.close()

@@ -58,12 +58,13 @@ def export_tenant(sandbox: Sandbox, tenant: Tenant) -> dict[str, Any]:
 
 
 def export_all(sandbox: Sandbox) -> dict[str, Any]:
-    """Every tenant, by id in sorted order (a state file diffs cleanly)."""
+    """Every tenant, in memory or spilled, by id in sorted order (a state file diffs cleanly)."""
     tenants = sandbox.tenants()
-    return {
-        "format": FORMAT,
-        "tenants": {key: export_tenant(sandbox, tenants[key]) for key in sorted(tenants)},
-    }
+    exported = {key: export_tenant(sandbox, tenant) for key, tenant in tenants.items()}
+    if sandbox.overflow is not None:
+        # A spilled tenant's file is its export, as it was when it left memory.
+        exported |= {key: sandbox.overflow.read(key) for key in sandbox.spilled()}
+    return {"format": FORMAT, "tenants": {key: exported[key] for key in sorted(exported)}}
 
 
 # ---- import: check and build everything, then swap ----

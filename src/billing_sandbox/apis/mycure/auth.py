@@ -55,8 +55,13 @@ def sign_in(body: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
         email, organisation = grant.email, grant.organisation
     # Signing in (again) makes sure the account exists: after a reset or a restart, a token
     # a browser kept still signs it back in, as it would in production.
-    store: MycureStore = sandbox.tenant(organisation).store(NAME)
+    tenant = sandbox.tenant(organisation)
+    store: MycureStore = tenant.store(NAME)
+    known = len(store.accounts)
     account = store.sign_in(email)
+    if len(store.accounts) != known:
+        # A new account is a write (POST /authentication names no tenant for the wrapper).
+        sandbox.mark_written(tenant.id)
     return issue(account.uid, account.email, organisation, sandbox)
 
 
