@@ -15,7 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_sandbox import conformance
-from billing_sandbox.app import about, create_app
+from billing_sandbox.app import about, create_app, spill_directory
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.proxy import cli as proxy_cli
@@ -159,6 +159,23 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "saved at shutdown and on POST /_sandbox/state/save, atomically",
     )
     serve.add_argument(
+        "--max-tenants",
+        type=_positive,
+        default=defaults.max_tenants,
+        metavar="N",
+        help="hold at most N tenants in memory (default: %(default)s, about 1 GB): past it, "
+        "tenants nobody wrote to are dropped (their seed rebuilds them) and tenants with writes "
+        "spill to --state-dir, to be loaded back on their next request",
+    )
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=defaults.state_dir,
+        metavar="DIR",
+        help="where tenants spill past --max-tenants (default: a directory of the server's own "
+        "in the system's temporary directory, removed at shutdown)",
+    )
+    serve.add_argument(
         "--recordings",
         type=Path,
         default=defaults.recordings_dir,
@@ -184,9 +201,21 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         cors_origins=tuple(args.cors_origin or defaults.cors_origins),
         credentials_file=args.credentials,
         state_file=args.state_file,
+        max_tenants=args.max_tenants,
+        state_dir=args.state_dir,
         recordings_dir=args.recordings,
         control_token=args.control_token,
     )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _origin(text: str) -> str:
@@ -216,8 +245,16 @@ def banner(settings: Settings, recordings: Recordings | None = None) -> str:
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
              {base}/_sandbox/tenants/acme/reference/candid  (or /decoda;
              {base}/_sandbox/tenants/clinic-a.test/reference/mycure)
-{access(settings)}{state_file(settings)}{recorded(recordings)}
+{access(settings)}{memory(settings)}{state_file(settings)}{recorded(recordings)}
 Press Ctrl+C to stop."""
+
+
+def memory(settings: Settings) -> str:
+    """How many tenants stay in memory, and where the others with writes go."""
+    return (
+        f"\n  memory     at most {settings.max_tenants} tenants; tenants with writes past that "
+        f"spill to {spill_directory(settings)}"
+    )
 
 
 def state_file(settings: Settings) -> str:

@@ -192,3 +192,19 @@ def test_the_cap_comes_from_the_environment() -> None:
         {"BILLING_SANDBOX_MAX_TENANTS": "50", "BILLING_SANDBOX_STATE_DIR": "/x"}
     )
     assert (settings.max_tenants, settings.state_dir) == (50, Path("/x"))
+
+
+def test_the_command_line_sets_the_cap_and_the_banner_says_where_tenants_spill(
+    tmp_path: Path,
+) -> None:
+    from billing_sandbox.cli import banner, parse_args
+
+    settings = parse_args(["serve", "--max-tenants", "7", "--state-dir", str(tmp_path)])
+    assert (settings.max_tenants, settings.state_dir) == (7, tmp_path)
+    assert f"at most 7 tenants; tenants with writes past that spill to {tmp_path}" in banner(
+        settings
+    )
+    # Without --state-dir, the server's own directory, named in the banner all the same.
+    assert "billing-sandbox-" in banner(parse_args(["serve"]))
+    with pytest.raises(SystemExit):
+        parse_args(["serve", "--max-tenants", "0"])
