@@ -1,0 +1,37 @@
+"""Helpers for testing code against the sandbox: a live server, tenants with credentials, and
+the client of its control API (faults, clocks, the request journal, snapshots)."""
+
+from billing_sandbox.testing.clock import Clock, ClockState
+from billing_sandbox.testing.control import SandboxControl, TenantControl
+from billing_sandbox.testing.faults import FaultRule, Faults, FaultSpec
+from billing_sandbox.testing.http import SandboxError
+from billing_sandbox.testing.journal import (
+    Journal,
+    JournalEntry,
+    JournalFilters,
+    JournalPage,
+    JournalTimeout,
+)
+from billing_sandbox.testing.server import SandboxServer, serve
+from billing_sandbox.testing.tenants import SandboxTenant, SandboxTenantFactory, tenant_id
+
+__all__ = [
+    "Clock",
+    "ClockState",
+    "FaultRule",
+    "FaultSpec",
+    "Faults",
+    "Journal",
+    "JournalEntry",
+    "JournalFilters",
+    "JournalPage",
+    "JournalTimeout",
+    "SandboxControl",
+    "SandboxError",
+    "SandboxServer",
+    "SandboxTenant",
+    "SandboxTenantFactory",
+    "TenantControl",
+    "serve",
+    "tenant_id",
+]

@@ -1,0 +1,129 @@
+"""Fault rules (`/_sandbox/faults`): add, list, remove, clear, and a rule for one `with` block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
+
+from billing_sandbox.testing.http import Connection, SandboxError, segment
+
+
+class FaultSpec(TypedDict, total=False):
+    """A rule as `Faults.add` takes it: the effect, what it matches (all optional), and how
+    often it fires. The sandbox checks it (`createFault`) and refuses a bad one."""
+
+    # The effect: answer this status in the vendor's envelope, wait first, or drop the connection.
+    status: int
+    delay_ms: int
+    drop: bool
+    # The match: None of these matches every request.
+    api: str
+    operation_id: str
+    method: str
+    path: str  # the request's path, or the spec's template (`/billing-soas/{id}`)
+    tenant: str
+    # How often: drawn from the server's seed, at most `count` times (None: without end).
+    probability: float
+    count: int | None
+
+
+_MATCH = {"api": "api", "operation_id": "operationId", "method": "method", "path": "path",
+          "tenant": "tenant"}  # fmt: skip
+_EFFECT = {"status": "status", "delay_ms": "delayMs", "drop": "drop"}
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """A rule as the sandbox holds it: its id, match and effect (as the control API spells
+    them), and how often it may fire and did."""
+
+    id: str
+    match: dict[str, str]
+    effect: dict[str, Any]
+    probability: float
+    count: int | None
+    fired: int
+
+    @classmethod
+    def from_json(cls, rule: dict[str, Any]) -> FaultRule:
+        return cls(rule["id"], rule["match"], rule["effect"], rule["probability"],
+                   rule["count"], rule["fired"])  # fmt: skip
+
+
+class Faults:
+    """The sandbox's fault rules. Scoped to a tenant, it fills the tenant into every rule it
+    adds, and lists and clears only the rules of that tenant."""
+
+    def __init__(self, connection: Connection, tenant: str | None = None) -> None:
+        self._connection = connection
+        self.tenant = tenant
+
+    def add(self, **rule: Unpack[FaultSpec]) -> FaultRule:
+        """Add a rule: `add(operation_id="createCharge", status=503, count=1)`."""
+        return FaultRule.from_json(
+            self._connection.control("POST", "/faults", json=self._body(rule))
+        )
+
+    def rules(self) -> list[FaultRule]:
+        """The rules, in the order they apply, with how often each fired."""
+        rules = [
+            FaultRule.from_json(r) for r in self._connection.control("GET", "/faults")["faults"]
+        ]
+        return [r for r in rules if self.tenant is None or r.match.get("tenant") == self.tenant]
+
+    def remove(self, rule: FaultRule | str) -> FaultRule:
+        """Remove one rule (a `SandboxError` naming 404 when there is none of that id)."""
+        rule_id = rule.id if isinstance(rule, FaultRule) else rule
+        return FaultRule.from_json(
+            self._connection.control("DELETE", f"/faults/{segment(rule_id)}")
+        )
+
+    def clear(self) -> int:
+        """Remove every rule (of the tenant, when scoped); how many were removed."""
+        if self.tenant is None:
+            cleared: int = self._connection.control("DELETE", "/faults")["cleared"]
+            return cleared
+        return sum(self._discard(rule.id) for rule in self.rules())
+
+    @contextmanager
+    def injected(self, **rule: Unpack[FaultSpec]) -> Iterator[FaultRule]:
+        """A rule for the `with` block: added on entry, removed on exit, also when the block
+        raises or the rule is already gone (cleared, say)."""
+        added = self.add(**rule)
+        try:
+            yield added
+        finally:
+            self._discard(added.id)
+
+    def _discard(self, rule_id: str) -> bool:
+        """Remove a rule if it is still there; whether it was."""
+        try:
+            self.remove(rule_id)
+        except SandboxError as error:
+            if error.status != 404:
+                raise
+            return False
+        return True
+
+    def _body(self, rule: FaultSpec) -> dict[str, Any]:
+        unknown = set(rule) - {*_MATCH, *_EFFECT, "probability", "count"}
+        if unknown:
+            raise TypeError(f"a fault rule has no {', '.join(sorted(unknown))}")
+        given: dict[str, Any] = dict(rule)
+        if self.tenant is not None:
+            given.setdefault("tenant", self.tenant)
+            if given["tenant"] != self.tenant:
+                raise ValueError(f"the faults of tenant {self.tenant!r} match that tenant only")
+        body: dict[str, Any] = {
+            "match": {name: given[key] for key, name in _MATCH.items() if key in given},
+            # `drop` is true or absent: the sandbox takes no `"drop": false`.
+            "effect": {
+                name: given[key]
+                for key, name in _EFFECT.items()
+                if key in given and given[key] is not False
+            },
+        }
+        body.update({key: given[key] for key in ("probability", "count") if key in given})
+        return body
