@@ -77,7 +77,7 @@ def test_one_tenant_id_names_the_tenant_in_all_three_apis(
         "/authentication",
         json={"strategy": "local", "email": sandbox_tenant.mycure_email, "password": "any"},
     ).json()
-    reference = http.get(f"/_sandbox/tenants/{sandbox_tenant.id}/reference/mycure").json()
+    reference = sandbox_tenant.reference("mycure")
     assert account["uid"] in {a["uid"] for a in reference["accounts"]}
     assert sandbox_tenant.mycure_organisation == sandbox_tenant.candid_client_id
     assert sandbox_tenant.decoda_headers["TENANT"] == sandbox_tenant.id
@@ -166,7 +166,8 @@ def test_a_running_sandbox_is_used_with_its_control_token(
                 assert billing_sandbox.url == "{running.url}"
                 assert billing_sandbox.settings is None
                 sandbox_tenant.candid_headers()
-                sandbox_tenant.reset()
+                assert sandbox_tenant.clock.freeze().frozen
+                assert billing_sandbox.control.faults.rules() == []
         """)
         pytester.runpytest_subprocess("-W", "error").assert_outcomes(passed=1)
 
@@ -195,12 +196,66 @@ def test_a_running_sandbox_is_used_without_importing_the_server(
         SERVER_STACK = ("billing_sandbox.tenancy", "billing_sandbox.app", "starlette", "uvicorn")
 
         def test_it(billing_sandbox, sandbox_tenant):
+            import httpx
+
             sandbox_tenant.candid_headers()
             sandbox_tenant.mycure_headers()
-            sandbox_tenant.reset()
+            with sandbox_tenant.snapshot(), sandbox_tenant.faults.injected(status=500):
+                sandbox_tenant.clock.advance(60)
+                charge = httpx.get(billing_sandbox.url + "/billing/charge/get/chg_sandbox_0001",
+                                   headers=sandbox_tenant.decoda_headers)
+                assert charge.status_code == 500
+            assert sandbox_tenant.journal.wait_for(operation_id="getCharge").status == 500
             assert [name for name in SERVER_STACK if name in sys.modules] == []
     """)
     result = pytester.runpytest_subprocess(
         "-W", "error", "--billing-sandbox-url", billing_sandbox.url
     )
     result.assert_outcomes(passed=1)
+
+
+def test_a_tenant_starts_empty_on_a_sandbox_that_outlived_its_last_run(
+    pytester: pytest.Pytester, billing_sandbox: SandboxServer
+) -> None:
+    """The same test gets the same tenant id on every run: the plugin empties it of what the
+    last run left there (records, fault rules, journal entries, a moved clock)."""
+    pytester.makepyfile("""
+        import httpx
+
+        def test_it(billing_sandbox, sandbox_tenant, request):
+            leave = request.config.getoption("--leave")
+            assert sandbox_tenant.faults.rules() == []
+            assert sandbox_tenant.journal.query().entries == []
+            assert not sandbox_tenant.clock.state().frozen
+            if leave:
+                sandbox_tenant.faults.add(status=500)
+                sandbox_tenant.clock.freeze()
+                httpx.get(billing_sandbox.url + "/billing/charge/list",
+                          headers=sandbox_tenant.decoda_headers)
+    """)
+    pytester.makeconftest(
+        "def pytest_addoption(parser):\n    parser.addoption('--leave', action='store_true')\n"
+    )
+    url = ("--billing-sandbox-url", billing_sandbox.url)
+    pytester.runpytest(*url, "--leave").assert_outcomes(passed=1)
+    left = billing_sandbox.control.faults.rules()
+    assert [rule.effect for rule in left] == [{"status": 500}]
+    pytester.runpytest(*url).assert_outcomes(passed=1)
+    assert billing_sandbox.control.faults.rules() == []
+
+
+def test_a_refused_control_token_fails_the_tests_at_the_start_saying_401(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(Settings(control_token="s3cret")) as running:
+        monkeypatch.setenv("BILLING_SANDBOX_CONTROL_TOKEN", "wrong")
+        pytester.makepyfile("""
+            def test_one(sandbox_tenant):
+                pass
+
+            def test_two(sandbox_tenant):
+                pass
+        """)
+        result = pytester.runpytest("--billing-sandbox-url", running.url)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*SandboxError: GET */_sandbox/faults answered 401*"])

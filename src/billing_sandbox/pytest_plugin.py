@@ -45,8 +45,8 @@ def _option(config: pytest.Config, name: str) -> str | None:
 @pytest.fixture(scope="session")
 def billing_sandbox(pytestconfig: pytest.Config) -> Iterator[SandboxServer]:
     """The sandbox for this session: started on a free loopback port, or the one at
-    `--billing-sandbox-url`. Other settings come from `BILLING_SANDBOX_*` variables, as for
-    `billing-sandbox serve`."""
+    `--billing-sandbox-url`; `.control` is its control API. Other settings come from
+    `BILLING_SANDBOX_*` variables, as for `billing-sandbox serve`."""
     from billing_sandbox.settings import Settings
     from billing_sandbox.testing import SandboxServer, serve
 
@@ -61,7 +61,10 @@ def billing_sandbox(pytestconfig: pytest.Config) -> Iterator[SandboxServer]:
             )
         # The control token is read as the server reads it: one variable set for both suffices.
         server = SandboxServer(url.rstrip("/"), control_token=settings.control_token)
-        server.health()  # fail once, here, rather than in every test
+        # Fail once, here, rather than in every test: when nothing answers at the URL, and
+        # when the control API refuses our token (a guarded call: health answers anyone).
+        server.health()
+        server.control.faults.rules()
         yield server
         return
     if seed is not None:
@@ -77,7 +80,8 @@ def sandbox_tenant_factory(
     billing_sandbox: SandboxServer, request: pytest.FixtureRequest
 ) -> SandboxTenantFactory:
     """Make more tenants for this test: `sandbox_tenant_factory("b")`. Each name gives a
-    tenant unique to the test, emptied when first asked for; asking again gives the same one."""
+    tenant unique to the test, emptied when first asked for (records, fault rules, journal
+    entries); asking again gives the same one."""
     from billing_sandbox.testing import tenant_id
 
     made: dict[str, SandboxTenant] = {}
@@ -86,8 +90,11 @@ def sandbox_tenant_factory(
         if name not in made:
             tenant = billing_sandbox.tenant(tenant_id(request.node.nodeid, name))
             # The id is the same on every run: a sandbox that outlives the run (one given by
-            # --billing-sandbox-url) would otherwise show this test what its last run left.
+            # --billing-sandbox-url) would otherwise show this test what its last run left,
+            # and fault it with the rules it left, and `journal.wait_for` its old requests.
             tenant.reset()
+            tenant.faults.clear()
+            tenant.journal.clear()
             made[name] = tenant
         return made[name]
 
@@ -96,5 +103,6 @@ def sandbox_tenant_factory(
 
 @pytest.fixture
 def sandbox_tenant(sandbox_tenant_factory: SandboxTenantFactory) -> SandboxTenant:
-    """This test's own tenant, with credentials for Candid, Decoda and MYCURE."""
+    """This test's own tenant, with credentials for Candid, Decoda and MYCURE, and its control
+    API: `faults`, `clock`, `journal`, `snapshot()`."""
     return sandbox_tenant_factory("")
