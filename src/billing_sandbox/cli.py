@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_sandbox import conformance
 from billing_sandbox.app import about, create_app, spill_directory
+from billing_sandbox.control import requestlog
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.proxy import cli as proxy_cli
@@ -36,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Its own flags; it checks a server (any, not only a sandbox) and serves nothing.
         return conformance.main(given[1:])
     settings = parse_args(argv)
+    if settings.log_format not in requestlog.LOG_FORMATS:
+        formats = " or ".join(requestlog.LOG_FORMATS)
+        print(f"billing-sandbox: the log format is {formats}, not {settings.log_format!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         app = create_app(settings)
     except (CredentialsError, InvalidOrigin, StateFileError, RecordingError) as error:
@@ -43,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"billing-sandbox: {error}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.recordings), flush=True)
+    requestlog.configure(sys.stderr, settings.log_format, settings.quiet)
     config = uvicorn.Config(
         AnswerCutOffRequests(app, shutting_down=lambda: server.should_exit),
         host=settings.host,
@@ -159,6 +166,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "saved at shutdown and on POST /_sandbox/state/save, atomically",
     )
     serve.add_argument(
+        "--quiet",
+        action="store_true",
+        default=defaults.quiet,
+        help="log no line per request (BILLING_SANDBOX_QUIET=1)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=requestlog.LOG_FORMATS,
+        default=defaults.log_format,
+        help="each request's line as text (coloured on a terminal) or one JSON object "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
         "--max-tenants",
         type=_positive,
         default=defaults.max_tenants,
@@ -202,6 +222,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         credentials_file=args.credentials,
         state_file=args.state_file,
         max_tenants=args.max_tenants,
+        quiet=args.quiet,
+        log_format=args.log_format,
         state_dir=args.state_dir,
         recordings_dir=args.recordings,
         control_token=args.control_token,

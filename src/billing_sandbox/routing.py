@@ -16,8 +16,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from billing_sandbox.api import Api, Call, Caller
+from billing_sandbox.control import requestlog
 from billing_sandbox.control.faults import DropConnection
-from billing_sandbox.control.injection import DroppedResponse, inject_faults
+from billing_sandbox.control.injection import FAULT, DroppedResponse, inject_faults
 from billing_sandbox.errors import ApiError, MethodNotAllowed, SandboxBug, ValidationFailed
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
@@ -115,6 +116,7 @@ def _endpoint(
         started = time.perf_counter()
         vendor = not api.operator  # the control API is neither faulted nor journaled
         caller = None
+        problem = None
         try:
             caller = _authenticate(api, op, request, sandbox)
             # Most requests ask for no fault: skip the coroutine unless one could apply.
@@ -129,14 +131,16 @@ def _endpoint(
                 _mark_written(sandbox, call)
         except ApiError as error:
             response = _respond(api, op, *api.render_error(error), sandbox)
+            problem = error
         except DropConnection:
             response = DroppedResponse()
         except Exception:
             log.exception("%s %s crashed", api.name, op.operation_id)
             bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
             response = _render(*api.render_error(bug))
+            problem = bug
         if vendor:
-            _journal(sandbox, api, op, request, response, caller, started)
+            _journal(sandbox, api, op, request, response, caller, started, problem)
         return response
 
     return endpoint
@@ -210,10 +214,13 @@ def _journal(
     response: Response,
     caller: Caller | None,
     started: float,
+    problem: ApiError | None,
 ) -> None:
+    tenant = caller.tenant_id if caller else None
+    duration_ms = (time.perf_counter() - started) * 1000
     sandbox.journal.record(
         time=sandbox.clock.now(),
-        tenant=caller.tenant_id if caller else None,
+        tenant=tenant,
         api=api.name,
         operation_id=op.operation_id,
         method=request.method,
@@ -221,10 +228,24 @@ def _journal(
         path=request.scope["path"],
         query=request.scope["query_string"].decode("latin-1"),
         status=response.status_code,
-        duration_ms=(time.perf_counter() - started) * 1000,
+        duration_ms=duration_ms,
         request_body=request.scope.get(RAW_BODY, b""),
         response_body=bytes(response.body),
     )
+    if requestlog.LOGGER.isEnabledFor(logging.INFO):
+        requestlog.log_request(
+            {
+                "method": request.method,
+                "path": request.scope["path"],
+                "status": response.status_code,
+                "operationId": op.operation_id,
+                "api": api.name,
+                "tenant": tenant,
+                "durationMs": round(duration_ms, 3),
+                "fault": request.scope.get(FAULT),
+                "problem": None if problem is None else requestlog.problem_of(problem),
+            }
+        )
 
 
 def _respond(api: Api, op: Operation, status: int, body: Any, sandbox: Sandbox) -> Response:

@@ -74,6 +74,10 @@ class Settings:
     # Exchanges recorded by `billing-sandbox proxy --record`: their records are laid over
     # every tenant's seed data. None loads none.
     recordings_dir: Path | None = None
+    # `serve` logs one line per vendor request: `text` (coloured on a terminal) or `json`
+    # (one object per line); `quiet` logs none.
+    log_format: str = "text"
+    quiet: bool = False
     # With a token, the control API requires `Authorization: Bearer <token>` from any client;
     # without one, it answers loopback clients only.
     control_token: str = ""

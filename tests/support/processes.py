@@ -20,11 +20,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serving(*args: str, quiet: bool = True) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`billing-sandbox serve ARGS --port <free>` until the block ends, once it answers: its
-    base URL and the process (stdout and stderr piped, as text)."""
+    base URL and the process (stdout and stderr piped, as text). `--quiet` unless `quiet` is
+    False: a request line per call would fill a pipe nobody reads, and stall the server."""
     port = free_port()
-    command = [sys.executable, "-m", "billing_sandbox", "serve", *args, "--port", str(port)]
+    quieting = ["--quiet"] if quiet else []
+    command = [
+        sys.executable,
+        "-m",
+        "billing_sandbox",
+        "serve",
+        *args,
+        *quieting,
+        "--port",
+        str(port),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

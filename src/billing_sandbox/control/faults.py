@@ -116,6 +116,13 @@ class Effect:
     delay_ms: int | None = None
     drop: bool = False
 
+    def describe(self) -> str:
+        """`delay 200 ms, status 503` (or `drop`), as a request's log line says it."""
+        parts = [f"delay {self.delay_ms} ms"] if self.delay_ms else []
+        parts += ["drop"] if self.drop else []
+        parts += [f"status {self.status}"] if self.status is not None else []
+        return ", ".join(parts) or "none"
+
 
 @dataclass
 class Rule:

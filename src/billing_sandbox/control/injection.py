@@ -28,8 +28,10 @@ async def inject_faults(
     cap = sandbox.settings.max_fault_delay_ms
     prefer = parse_prefer(request.headers.get("prefer", ""))
     if prefer.delay_ms:
+        _note(request, f"Prefer: delay={min(prefer.delay_ms, cap)}")
         await asyncio.sleep(min(prefer.delay_ms, cap) / 1000)
     if prefer.code is not None:
+        _note(request, f"Prefer: code={prefer.code}")
         _raise_status(prefer.code, op, "Prefer: code")
     if not sandbox.faults.rules:
         return
@@ -44,12 +46,22 @@ async def inject_faults(
     effect = sandbox.faults.fire(facts)
     if effect is None:
         return
+    _note(request, f"fault {effect.describe()}")
     if effect.delay_ms:
         await asyncio.sleep(min(effect.delay_ms, cap) / 1000)
     if effect.drop:
         raise DropConnection(f"a fault rule dropped {request.method} {request.url.path}")
     if effect.status is not None:
         _raise_status(effect.status, op, "a fault rule")
+
+
+# Where a request's scope says which fault it met, for its log line.
+FAULT = "billing_sandbox.fault"
+
+
+def _note(request: Request, fault: str) -> None:
+    noted = request.scope.get(FAULT)
+    request.scope[FAULT] = fault if noted is None else f"{noted}, {fault}"
 
 
 def _raise_status(status: int, op: Operation, source: str) -> None:
