@@ -66,7 +66,8 @@ class Connection:
                 f"{self.timeout:g} s"
             ) from error
         except httpx.HTTPError as error:
-            raise SandboxError(f"no sandbox answers at {self.url}: {error!r}") from error
+            reason = f"{type(error).__name__}: {error}"
+            raise SandboxError(f"no sandbox answers at {self.url} ({reason})") from error
         body = _json(response)
         if response.is_success and (body is not None or not response.content):
             return body

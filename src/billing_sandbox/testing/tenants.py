@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -72,7 +72,7 @@ class SandboxTenant:
         """The tenant as one JSON document (`GET /_sandbox/tenants/{id}/state`)."""
         return self.control.export_state()
 
-    def import_state(self, snapshot: dict[str, Any]) -> Any:
+    def import_state(self, snapshot: Mapping[str, Any]) -> Any:
         """Replace the tenant with a snapshot `export_state` made."""
         return self.control.import_state(snapshot)
 
