@@ -356,3 +356,5 @@ def test_no_sandbox_at_the_url_is_a_sandbox_error_naming_it() -> None:
     with pytest.raises(SandboxError, match=f"no sandbox answers at {url}") as raised:
         SandboxControl(url).faults.rules()
     assert raised.value.status is None
+    with pytest.raises(SandboxError, match=r"no sandbox answers at 127\.0\.0\.1:8000 .*protocol"):
+        SandboxControl("127.0.0.1:8000").health()  # no scheme

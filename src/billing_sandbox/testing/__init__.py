@@ -1,5 +1,4 @@
-"""Helpers for testing code against the sandbox: a live server, tenants with credentials, and
-the client of its control API (faults, clocks, the request journal, snapshots)."""
+"""For tests: a sandbox served in-process, tenants with credentials, the control API's client."""
 
 from billing_sandbox.testing.clock import Clock, ClockState
 from billing_sandbox.testing.control import SandboxControl, TenantControl

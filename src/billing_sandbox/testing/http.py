@@ -65,7 +65,7 @@ class Connection:
                 f"{method} {url}: the sandbox at {self.url} did not answer within "
                 f"{self.timeout:g} s"
             ) from error
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             reason = f"{type(error).__name__}: {error}"
             raise SandboxError(f"no sandbox answers at {self.url} ({reason})") from error
         body = _json(response)
