@@ -1,12 +1,14 @@
 """One call to each API of a running sandbox, and one spec URL: is the installed package whole?
 
 Usage: python smoke.py BASE_URL. Standard library only (it runs in any environment). Waits up
-to 30 s for the server, then exits 0, or 1 naming the first call that failed.
+to 30 s for the server, then exits 0, or 1 naming the first call that failed. With
+BILLING_SANDBOX_CONTROL_TOKEN set (a sandbox in a container, say), control calls send it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -19,6 +21,9 @@ TIMEOUT_SECONDS = 10
 def call(base: str, method: str, path: str, body: Any = None, **headers: str) -> Any:
     """The answer's JSON (or text); anything but a 2xx is a failure naming the call."""
     data = None if body is None else json.dumps(body).encode()
+    token = os.environ.get("BILLING_SANDBOX_CONTROL_TOKEN", "")
+    if token and path.startswith("/_sandbox/"):
+        headers["Authorization"] = f"Bearer {token}"
     if data is not None:
         headers["Content-Type"] = "application/json"
     request = urllib.request.Request(base + path, data, headers, method=method)
