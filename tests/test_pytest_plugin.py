@@ -219,7 +219,7 @@ def test_a_tenant_starts_empty_on_a_sandbox_that_outlived_its_last_run(
 ) -> None:
     """The same test gets the same tenant id on every run: the plugin empties it of what the
     last run left there (records, fault rules, journal entries, a moved clock)."""
-    pytester.makepyfile("""
+    inner = pytester.makepyfile("""
         import httpx
 
         def test_it(billing_sandbox, sandbox_tenant, request):
@@ -237,11 +237,11 @@ def test_a_tenant_starts_empty_on_a_sandbox_that_outlived_its_last_run(
         "def pytest_addoption(parser):\n    parser.addoption('--leave', action='store_true')\n"
     )
     url = ("--billing-sandbox-url", billing_sandbox.url)
+    faults = billing_sandbox.tenant(tenant_id(f"{inner.name}::test_it")).faults
     pytester.runpytest(*url, "--leave").assert_outcomes(passed=1)
-    left = billing_sandbox.control.faults.rules()
-    assert [rule.effect for rule in left] == [{"status": 500}]
+    assert [rule.effect for rule in faults.rules()] == [{"status": 500}]
     pytester.runpytest(*url).assert_outcomes(passed=1)
-    assert billing_sandbox.control.faults.rules() == []
+    assert faults.rules() == []
 
 
 def test_a_refused_control_token_fails_the_tests_at_the_start_saying_401(
