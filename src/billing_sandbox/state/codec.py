@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import MISSING, fields, is_dataclass
 from datetime import date, datetime
 from functools import cache
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from billing_sandbox.errors import BadRequest
 
@@ -106,49 +106,75 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(kind: type[Record], value: Any, path: str) -> Record:
-    """A dataclass record from what `to_json` made of one, checking every field's type.
+    """A record (a dataclass) from what `to_json` made of one, checking every field's type.
     A field may be left out only when it has a default."""
-    record: Record = _read(kind, value, path)
+    read: Reader = _reader(cast(Any, kind))
+    record: Record = read(value, path)
     return record
 
 
-def _read(kind: Any, value: Any, path: str) -> Any:
+Reader = Callable[[Any, str], Any]
+
+
+@cache
+def _reader(kind: Any) -> Reader:
+    """How to read a value of `kind`, worked out once per type: a reload reads thousands of
+    records, and asking `typing` about every field of every one costs most of its time."""
     origin = get_origin(kind)
     if kind is Any:
-        return value
+        return _as_is
     if origin in (Union, types.UnionType):
         options = [option for option in get_args(kind) if option is not type(None)]
-        if value is None and len(options) < len(get_args(kind)):
-            return None
         [only] = options  # records use `X | None`, nothing wider
-        return _read(only, value, path)
+        inner = _reader(only)
+        if len(options) == len(get_args(kind)):
+            return inner
+        return lambda value, path: None if value is None else inner(value, path)
     if kind is datetime:
-        return instant(value, path)
+        return instant
     if kind is date:
-        try:
-            return date.fromisoformat(typed(value, str, path))
-        except ValueError:
-            raise invalid(path, f"{value!r} is not an ISO date") from None
+        return _date
     if kind in (str, int, float, bool):
-        return typed(value, kind, path)
-    if origin is list:
-        (item,) = get_args(kind)
-        return [_read(item, v, f"{path}[{i}]") for i, v in enumerate(typed(value, list, path))]
-    if origin is tuple:
-        item = get_args(kind)[0]
-        return tuple(_read(item, v, f"{path}[{i}]") for i, v in enumerate(typed(value, list, path)))
+        return lambda value, path: typed(value, kind, path)
+    if origin is list or origin is tuple:
+        item = _reader(get_args(kind)[0])
+        collect = list if origin is list else tuple
+        return lambda value, path: collect(
+            item(v, f"{path}[{i}]") for i, v in enumerate(typed(value, list, path))
+        )
     if origin is dict:
-        _, item = get_args(kind)
-        return {k: _read(item, v, f"{path}.{k}") for k, v in typed(value, dict, path).items()}
+        entry = _reader(get_args(kind)[1])
+        return lambda value, path: {
+            k: entry(v, f"{path}.{k}") for k, v in typed(value, dict, path).items()
+        }
     if is_dataclass(kind):
-        return _record(kind, value, path)
+        return _record_reader(kind)
     raise TypeError(f"snapshots cannot hold a field of type {kind!r}")  # a sandbox bug
 
 
-def _record(kind: Any, value: Any, path: str) -> Any:
+def _record_reader(kind: Any) -> Reader:
     hints, required, optional = _shape(kind)
-    given = obj(value, path, required, optional)
-    return kind(**{name: _read(hints[name], v, f"{path}.{name}") for name, v in given.items()})
+    readers = {name: _reader(hints[name]) for name in (*required, *optional)}
+    must, may = frozenset(required), frozenset((*required, *optional))
+
+    def record(value: Any, path: str) -> Any:
+        # The common case checked at C speed; `obj` finds and names what is wrong.
+        if not (isinstance(value, dict) and must <= value.keys() <= may):
+            obj(value, path, required, optional)
+        return kind(**{name: readers[name](v, f"{path}.{name}") for name, v in value.items()})
+
+    return record
+
+
+def _as_is(value: Any, path: str) -> Any:
+    return value
+
+
+def _date(value: Any, path: str) -> date:
+    try:
+        return date.fromisoformat(typed(value, str, path))
+    except ValueError:
+        raise invalid(path, f"{value!r} is not an ISO date") from None
 
 
 @cache
