@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp
 
 from billing_sandbox.credentials import Section
 from billing_sandbox.errors import ApiError
@@ -22,6 +23,15 @@ class Caller:
 
     tenant_id: str
     principal: str | None = None
+
+
+@dataclass(frozen=True)
+class Mount:
+    """An ASGI app an API serves beside its routes, under `path` (a socket endpoint). `app` is
+    called once per server with its sandbox, so what it keeps lives and dies with the server."""
+
+    path: str
+    app: Callable[[Sandbox], ASGIApp]
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class Api:
     # Express (under Feathers) routes `/billing-soas/` like `/billing-soas`, and the MYCURE
     # SDK always sends the slash; Starlette would answer it with a redirect instead.
     trailing_slash: bool = False
+    # An endpoint beyond the spec's routes (MYCURE's Socket.IO events), mounted beside them.
+    mount: Mount | None = None
 
 
 @dataclass(frozen=True)

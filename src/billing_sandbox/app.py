@@ -11,6 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
 
 from billing_sandbox import __version__, cors
 from billing_sandbox.api import Api
@@ -106,12 +107,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
     sandbox = Sandbox(settings, kinds, specs, clock, about(), sections, _spill_directory(settings))
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
-    routes = [
+    routes: list[BaseRoute] = [
         route
         for api in apis
         for route in build_routes(
             api, specs[api.name], sandbox, VENDOR_ACTIONS if api is CONTROL_API else ()
         )
+    ]
+    # Endpoints beyond the specs' routes (MYCURE's Socket.IO events), each built for this server.
+    routes += [
+        Mount(api.mount.path, app=api.mount.app(sandbox))
+        for api in VENDOR_APIS
+        if api.mount is not None
     ]
     # Preflights are answered for every method an operation uses (HEAD goes with GET).
     methods = {op.method for spec in specs.values() for op in spec.operations}

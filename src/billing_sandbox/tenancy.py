@@ -175,6 +175,8 @@ class Sandbox:
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
         # Fault probabilities draw from the seed, so a run with the same rules repeats.
         self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))
+        # What an API's mount keeps for the whole server (MYCURE's socket hub), by API name.
+        self.mounted: dict[str, Any] = {}
 
     def spec(self, name: str) -> Spec:
         if name not in self.specs:

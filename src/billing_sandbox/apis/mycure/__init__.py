@@ -4,6 +4,7 @@ from billing_sandbox.api import Api
 from billing_sandbox.apis.mycure import handlers
 from billing_sandbox.apis.mycure.auth import CREDENTIALS, NAME, authenticate
 from billing_sandbox.apis.mycure.envelope import render_error
+from billing_sandbox.apis.mycure.realtime import MOUNT
 from billing_sandbox.apis.mycure.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.mycure.reference import reference
 from billing_sandbox.apis.mycure.seed import new_store
@@ -33,4 +34,5 @@ API = Api(
         load_recorded=load_recorded,
     ),
     trailing_slash=True,
+    mount=MOUNT,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from billing_sandbox.api import Call
-from billing_sandbox.apis.mycure import auth, querystring
+from billing_sandbox.apis.mycure import auth, querystring, realtime
 from billing_sandbox.apis.mycure.store import FindLimits, MycureStore
 
 
@@ -33,7 +33,9 @@ async def find_billing_soas(call: Call[MycureStore]) -> Any:
 
 
 async def create_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
-    return call.store.create(call.body, _caller(call))
+    created = call.store.create(call.body, _caller(call))
+    realtime.publish(call, "created", created)
+    return created
 
 
 async def get_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
@@ -41,8 +43,12 @@ async def get_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
 
 
 async def patch_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
-    return call.store.patch(call.path["id"], call.body, _caller(call))
+    patched = call.store.patch(call.path["id"], call.body, _caller(call))
+    realtime.publish(call, "patched", patched)
+    return patched
 
 
 async def remove_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
-    return call.store.remove(call.path["id"])
+    removed = call.store.remove(call.path["id"])
+    realtime.publish(call, "removed", removed)
+    return removed

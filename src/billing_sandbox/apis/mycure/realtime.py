@@ -1,0 +1,171 @@
+"""MYCURE's real-time events over Socket.IO (Engine.IO 3, as the Feathers 4 server's socket.io 2
+speaks): a socket signs in as Feathers clients do and hears its organisation's SOA changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import socketio
+from starlette.types import ASGIApp
+
+from billing_sandbox.api import Call, Mount
+from billing_sandbox.apis.mycure import auth
+from billing_sandbox.apis.mycure.envelope import render_error
+from billing_sandbox.cors import origin_allowed
+from billing_sandbox.errors import ApiError, Issue, MethodNotAllowed, ValidationFailed
+from billing_sandbox.tenancy import Sandbox
+
+PATH = "/socket.io"  # the Feathers client's default (socket.io-client's `path`)
+SERVICE = "billing-soas"
+SPEC = "mycure-billing-soas"
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """One server's Socket.IO endpoint: signs sockets in, and sends each change of an
+    organisation's statements to the sockets signed in to it (its room)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        # `[]` turns Engine.IO's own CORS off: the app's CORS middleware answers polling
+        # requests, and `_connect` holds a websocket's Origin to the same rule.
+        self.server = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=_Rooms(),
+            cors_allowed_origins=[],
+            logger=False,
+            engineio_logger=False,
+        )
+        self.app = socketio.ASGIApp(self.server, socketio_path=PATH.strip("/"))
+        self.server.on("connect", self._connect)
+        # Feathers' socket protocol: `emit(method, service, ...args, ack)`.
+        self.server.on("create", self._create)
+        self.server.on("remove", self._remove)
+        for method in ("find", "get", "update", "patch"):
+            self.server.on(method, self._not_served(method))
+        self._order = asyncio.Lock()
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def _connect(self, sid: str, environ: dict[str, Any]) -> bool:
+        origin = environ.get("HTTP_ORIGIN")
+        return origin is None or origin_allowed(origin, self.sandbox.settings.cors_origins)
+
+    async def _create(self, sid: str, service: Any, data: Any = None, *_: Any) -> Any:
+        """`create("authentication", {strategy, ...})`: ack `(null, body)` with the body REST's
+        `/authentication` answers, or `(error)` with a Feathers error; then join the room."""
+        if service != "authentication":
+            return _feathers_error(MethodNotAllowed("create", ()))
+        try:
+            body = auth.sign_in(_sign_in_body(data, self.sandbox), self.sandbox)
+            organisation = auth.check(body["accessToken"], "access", self.sandbox).organisation
+        except ApiError as error:
+            return _feathers_error(error)
+        session = await self.server.get_session(sid)
+        previous = session.get("organisation")
+        if previous is not None and previous != organisation:
+            self.server.leave_room(sid, previous)
+        self.server.enter_room(sid, organisation)
+        await self.server.save_session(sid, {"organisation": organisation})
+        return None, body
+
+    async def _remove(self, sid: str, service: Any, token: Any = None, *_: Any) -> Any:
+        """`remove("authentication", accessToken)`, the SDK's sign-out: leave the room."""
+        if service != "authentication":
+            return _feathers_error(MethodNotAllowed("remove", ()))
+        session = await self.server.get_session(sid)
+        if session.get("organisation") is not None:
+            self.server.leave_room(sid, session["organisation"])
+        await self.server.save_session(sid, {})
+        return None, {"accessToken": token}
+
+    def _not_served(self, method: str) -> Any:
+        """Services are served over REST only (the SDK finds over REST, then listens): a
+        method over the socket answers as Feathers does for a method a service lacks."""
+
+        async def answer(sid: str, *_: Any) -> Any:
+            return _feathers_error(MethodNotAllowed(method, ()))
+
+        return answer
+
+    def publish(self, organisation: str, event: str, record: dict[str, Any]) -> None:
+        """Send `billing-soas <event>` to the organisation's sockets, soon: the REST call that
+        made the change neither waits for it nor fails with it."""
+        task = asyncio.get_running_loop().create_task(self._send(organisation, event, record))
+        self._sending.add(task)  # a task nobody holds may be collected before it runs
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, organisation: str, event: str, record: dict[str, Any]) -> None:
+        async with self._order:  # the lock is fair: events leave in the order of the changes
+            try:
+                await self.server.emit(f"{SERVICE} {event}", record, room=organisation)
+            except Exception:
+                log.exception("could not send %s %s to %s's sockets", SERVICE, event, organisation)
+
+
+class _Rooms(socketio.AsyncManager):  # type: ignore[misc]
+    """python-socketio 4's own manager, but sending to a room's sockets with `gather`: its
+    `emit` hands `asyncio.wait` bare coroutines, which Python 3.11 refuses (the 4 line is the
+    one that speaks Engine.IO 3, and it has had no release since Python 3.9)."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: str | None = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        **_: Any,
+    ) -> None:
+        if namespace not in self.rooms or room not in self.rooms[namespace]:
+            return
+        skipped = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        sends = [
+            self.server._emit_internal(
+                sid,
+                event,
+                data,
+                namespace,
+                None if callback is None else self._generate_ack_id(sid, namespace, callback),
+            )
+            for sid in self.get_participants(namespace, room)
+            if sid not in skipped
+        ]
+        await asyncio.gather(*sends)
+
+
+def publish(call: Call[Any], event: str, record: dict[str, Any]) -> None:
+    """After a stored change: `created`, `patched` or `removed`, to the caller's organisation."""
+    hub = call.sandbox.mounted.get(auth.NAME)
+    if isinstance(hub, Hub) and call.tenant_id is not None:
+        hub.publish(call.tenant_id, event, record)
+
+
+def endpoint(sandbox: Sandbox) -> ASGIApp:
+    hub = Hub(sandbox)
+    sandbox.mounted[auth.NAME] = hub
+    app: ASGIApp = hub.app
+    return app
+
+
+MOUNT = Mount(PATH, endpoint)
+
+
+def _sign_in_body(data: Any, sandbox: Sandbox) -> dict[str, Any]:
+    """The data, checked as REST's `/authentication` checks its body (the same schema)."""
+    operation = next(
+        op for op in sandbox.spec(SPEC).operations if op.operation_id == "authenticate"
+    )
+    check = operation.body_checks["application/json"]
+    if not isinstance(data, dict) or not check.is_valid(data):
+        issues = check.issues(data, "body") or [Issue("body", (), "must be an object")]
+        raise ValidationFailed(issues)
+    return data
+
+
+def _feathers_error(error: ApiError) -> dict[str, Any]:
+    """The error a Feathers socket acks with: its JSON, the body REST would answer."""
+    _, body = render_error(error)
+    return body
