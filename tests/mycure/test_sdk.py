@@ -1,8 +1,10 @@
 """The official MYCURE JS SDK (`@mycure/sdk-js` 5.33.3, from npm) against a live sandbox.
 
 `sdk/walk.js` signs in, creates, finds with operators (the SDK encodes the query itself),
-patches with `$unset`, finalizes, deletes, and signs in again with the jwt strategy. The SDK
-is installed from the npm registry with `npm ci` (pinned by `sdk/package-lock.json`) into a
+patches with `$unset`, finalizes, deletes, and signs in again with the jwt strategy.
+`sdk/watch.js` watches `find(...)` over a real socket.io-client 2 (Engine.IO 3) while another
+client creates, finalizes and removes a statement over REST. The SDK and socket.io-client are
+installed from the npm registry with `npm ci` (pinned by `sdk/package-lock.json`) into a
 temporary directory. Node.js is on every machine we build on; in CI (`CI=true`) its absence
 is a failure, elsewhere the test is skipped with the reason.
 """
@@ -31,7 +33,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"CI must run the MYCURE SDK check, but {' and '.join(missing)} is missing")
         pytest.skip(f"the MYCURE SDK check needs Node.js ({' and '.join(missing)} not found)")
     workdir = tmp_path_factory.mktemp("mycure-sdk")
-    for name in ("package.json", "package-lock.json", "walk.js"):
+    for name in ("package.json", "package-lock.json", "walk.js", "watch.js"):
         shutil.copy(SDK_DIR / name, workdir / name)
     installed = subprocess.run(
         ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
@@ -45,6 +47,17 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def steps(walk: Path, billing_sandbox: SandboxServer) -> dict[str, Any]:
     done = subprocess.run(
         ["node", str(walk), billing_sandbox.url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def watched(walk: Path, billing_sandbox: SandboxServer) -> dict[str, Any]:
+    done = subprocess.run(
+        ["node", str(walk.parent / "watch.js"), billing_sandbox.url],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -82,3 +95,19 @@ def test_patch_unset_finalize_and_remove(steps: dict[str, Any]) -> None:
 def test_jwt_strategy_signs_back_in(steps: dict[str, Any]) -> None:
     assert steps["reSignedIn"]["uid"] == steps["user"]["uid"]
     assert steps["reSignedIn"]["accessToken"]
+
+
+def test_watch_sees_a_statement_created_finalized_and_removed(watched: dict[str, Any]) -> None:
+    created, finalized, removed = watched["created"], watched["finalized"], watched["removed"]
+    assert (created["status"], finalized["status"], removed["status"]) == (201, 200, 200)
+    # Each list the watcher got has the record exactly as REST answered it (or no longer has it),
+    # within a second of the REST call (watch.js gives up at 1000 ms).
+    assert created["listed"] == created["body"] and created["count"] == watched["initial"] + 1
+    assert finalized["listed"] == finalized["body"] and "finalizedAt" in finalized["listed"]
+    assert removed["listed"] is None and removed["count"] == watched["initial"]
+    assert max(created["ms"], finalized["ms"], removed["ms"]) < 1000
+    assert watched["transport"] == "websocket"  # upgraded from polling, as a browser's socket is
+
+
+def test_another_organisations_watcher_sees_none_of_it(watched: dict[str, Any]) -> None:
+    assert watched["otherListsAfterSignIn"] == 0
