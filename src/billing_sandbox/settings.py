@@ -81,6 +81,9 @@ class Settings:
     # With a token, the control API requires `Authorization: Bearer <token>` from any client;
     # without one, it answers loopback clients only.
     control_token: str = ""
+    # The hosts webhook URLs may name: `loopback`, `private` (a private network, a Compose
+    # service), `any`, host names or CIDR networks; a URL outside them is refused with 422.
+    webhook_hosts: tuple[str, ...] = ("loopback", "private")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -10,6 +10,8 @@ Two runs, each in its own tenant so neither sees the other's writes:
 - the money run (decoda-money.toml) fuzzes the five money movements that use up the curated
   records, and follows them in the stateful phase from freshly created charges. It allows the
   "validation_mismatch" warning alone: see decoda-money.toml.
+- the webhook run (decoda.toml) fuzzes the ten webhook operations (current and legacy paths)
+  apart: in the main run they took the stateful phase's steps from the charge links.
 
 The runs go one after the other (about 35 s + 25 s here).
 """
@@ -42,6 +44,11 @@ MONEY = (
 # The money run also needs the sources of its links (createCharge) and their target
 # (getChargeTimeline); decoda-money.toml limits those two to the stateful phase.
 LINKED = ("createCharge", "getChargeTimeline")
+WEBHOOKS = tuple(
+    f"{name}{suffix}"
+    for suffix in ("", "V1")
+    for name in ("createWebhook", "listWebhooks", "getWebhook", "updateWebhook", "deleteWebhook")
+)
 
 
 @dataclass(frozen=True)
@@ -55,12 +62,17 @@ RUNS = {
     "main": Run(
         "decoda.toml",
         "conformance-decoda",
-        tuple(arg for op in MONEY for arg in ("--exclude-operation-id", op)),
+        tuple(arg for op in (*MONEY, *WEBHOOKS) for arg in ("--exclude-operation-id", op)),
     ),
     "money": Run(
         "decoda-money.toml",
         "conformance-decoda-money",
         tuple(arg for op in (*MONEY, *LINKED) for arg in ("--include-operation-id", op)),
+    ),
+    "webhooks": Run(
+        "decoda.toml",
+        "conformance-decoda-webhooks",
+        tuple(arg for op in WEBHOOKS for arg in ("--include-operation-id", op)),
     ),
 }
 
@@ -135,4 +147,13 @@ def test_money_movements_conform(outcomes: dict[str, Outcome]) -> None:
     assert covered is not None, outcome.output
     assert int(covered[2]) == 8
     assert int(covered[1]) >= 7, outcome.output
+    assert "✅ Stateful" in outcome.output
+
+
+def test_webhook_operations_conform(outcomes: dict[str, Outcome]) -> None:
+    outcome = outcomes["webhooks"]
+    assert outcome.returncode == 0, outcome.output
+    assert "Tested: 10" in outcome.output
+    # create → get / update / delete, on both paths.
+    assert "API Links:    6 covered / 6 selected" in outcome.output
     assert "✅ Stateful" in outcome.output

@@ -243,3 +243,62 @@ async def create_patient(call: Call[DecodaStore]) -> Json:
 async def get_patient(call: Call[DecodaStore]) -> Json:
     store = call.store
     return render.patient_chart(store.patient(call.path["patient_id"]), store)
+
+
+# ---- webhooks (the same operations under /v1/webhook/ and /webhook/decoda/) ----
+
+
+async def create_webhook(call: Call[DecodaStore]) -> Json:
+    body = call.body
+    made = call.store.hooks.create(
+        body["url"],
+        body["subscriptions"],
+        body.get("notificationEmail"),
+        call.sandbox.settings.webhook_hosts,
+    )
+    return render.webhook(made)
+
+
+async def list_webhooks(call: Call[DecodaStore]) -> list[Json]:
+    found = call.store.hooks.listed(call.query.get("include_archived") or False)
+    return [render.webhook(webhook) for webhook in found]
+
+
+async def get_webhook(call: Call[DecodaStore]) -> Json:
+    return render.webhook(call.store.hooks.webhook(call.path["webhook_id"]))
+
+
+async def update_webhook(call: Call[DecodaStore]) -> Json:
+    body = call.body or {}
+    changed = call.store.hooks.update(
+        call.path["webhook_id"],
+        body.get("url"),
+        body.get("subscriptions"),
+        body.get("notificationEmail"),
+        call.sandbox.settings.webhook_hosts,
+    )
+    return render.webhook(changed)
+
+
+async def delete_webhook(call: Call[DecodaStore]) -> bool:
+    return call.store.hooks.archive(call.path["webhook_id"])
+
+
+async def create_webhook_v1(call: Call[DecodaStore]) -> Json:
+    return await create_webhook(call)
+
+
+async def list_webhooks_v1(call: Call[DecodaStore]) -> list[Json]:
+    return await list_webhooks(call)
+
+
+async def get_webhook_v1(call: Call[DecodaStore]) -> Json:
+    return await get_webhook(call)
+
+
+async def update_webhook_v1(call: Call[DecodaStore]) -> Json:
+    return await update_webhook(call)
+
+
+async def delete_webhook_v1(call: Call[DecodaStore]) -> bool:
+    return await delete_webhook(call)

@@ -162,3 +162,39 @@ class PaymentPlan:
     start_date: date | None = None
     location_id: str | None = None
     cancelled: bool = False
+
+
+@dataclass
+class Webhook:
+    """A receiver the tenant registered: the events it subscribes to and the secret that signs
+    what it is sent. Deleting one archives it: it keeps its deliveries and gets nothing new."""
+
+    id: str
+    url: str
+    subscriptions: list[str]
+    secret: str
+    created_date: datetime
+    notification_email: str | None = None
+    updated_date: datetime | None = None
+    archived: bool = False
+
+
+@dataclass
+class Delivery:
+    """One event for one webhook (Decoda's "delivery attempt"): the envelope it is sent, and
+    how its tries went. `next_due` is when the next try falls due on the tenant's clock (None:
+    delivered, or out of tries)."""
+
+    id: str
+    webhook_id: str
+    event_id: str
+    type: str
+    data: dict[str, Any]
+    created_date: datetime
+    alert_id: str
+    tries: int = 0
+    delivered_date: datetime | None = None
+    last_attempt_date: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    next_due: datetime | None = None

@@ -15,6 +15,7 @@ from billing_sandbox.apis.decoda.records import (
     Payment,
     PaymentPlan,
     Refund,
+    Webhook,
 )
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.apis.decoda.timeline import Event
@@ -250,6 +251,19 @@ def plan(record: PaymentPlan) -> Json:
         "installmentAmount": record.installment_amount,
         "locationId": record.location_id,
         "startDate": iso(record.start_date),
+    }
+
+
+def webhook(record: Webhook) -> Json:
+    return {
+        "id": record.id,
+        "subscriptions": record.subscriptions,
+        "url": record.url,
+        "createdDate": iso(record.created_date),
+        "updatedDate": iso(record.updated_date),
+        "secret": record.secret,
+        "notificationEmail": record.notification_email,
+        "isArchived": record.archived,
     }
 
 

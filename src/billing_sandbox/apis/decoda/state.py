@@ -12,6 +12,7 @@ from billing_sandbox.apis.decoda.records import (
     Payment,
     PaymentPlan,
     Refund,
+    Webhook,
 )
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.state.codec import (
@@ -28,7 +29,11 @@ from billing_sandbox.tenancy import Tenant
 
 PATH = "apis.decoda"
 TABLES = ("patients", "items", "charges", "payments", "refunds", "adjustments", "plans")
-Record = TypeVar("Record", Patient, CatalogueItem, Charge, Payment, Refund, Adjustment, PaymentPlan)
+# Tables a snapshot from before they existed lacks: such a snapshot restores them empty.
+LATER_TABLES = ("webhooks",)
+Record = TypeVar(
+    "Record", Patient, CatalogueItem, Charge, Payment, Refund, Adjustment, PaymentPlan, Webhook
+)
 
 
 def export_state(store: DecodaStore) -> dict[str, Any]:
@@ -44,12 +49,14 @@ def export_state(store: DecodaStore) -> dict[str, Any]:
         "refunds": [to_json(record) for record in store.refunds.values()],
         "adjustments": [to_json(record) for record in store.adjustments.values()],
         "plans": [to_json(record) for record in store.plans.values()],
+        "webhooks": [to_json(record) for record in store.hooks.webhooks.values()],
     }
 
 
 def import_state(tenant: Tenant, data: Any) -> DecodaStore:
     """A store holding exactly what `data` says, or a `BadRequest` naming what is wrong."""
-    given = obj(data, PATH, ("ids", *TABLES))
+    given = obj(data, PATH, ("ids", *TABLES), LATER_TABLES)
+    given = {**{name: [] for name in LATER_TABLES}, **given}
     store = DecodaStore(ids=rng_from_json(given["ids"], f"{PATH}.ids"), clock=tenant.clock)
     store.patients = _table(given, "patients", Patient)
     store.items = _table(given, "items", CatalogueItem)
@@ -58,6 +65,7 @@ def import_state(tenant: Tenant, data: Any) -> DecodaStore:
     store.refunds = _table(given, "refunds", Refund)
     store.adjustments = _table(given, "adjustments", Adjustment)
     store.plans = _table(given, "plans", PaymentPlan)
+    store.hooks.webhooks = _table(given, "webhooks", Webhook)
     _check_references(store)
     return store
 

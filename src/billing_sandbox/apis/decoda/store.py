@@ -24,6 +24,7 @@ from billing_sandbox.apis.decoda.records import (
     Refund,
 )
 from billing_sandbox.apis.decoda.schedule import schedule
+from billing_sandbox.apis.decoda.webhooks import Webhooks
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import Issue, NotFound, Unprocessable, ValidationFailed
 
@@ -43,6 +44,7 @@ class DecodaStore:
         self.refunds: dict[str, Refund] = {}
         self.adjustments: dict[str, Adjustment] = {}
         self.plans: dict[str, PaymentPlan] = {}
+        self.hooks = Webhooks(self.new_id, lambda: self.clock)
 
     # ---- ids and lookups ----
 
