@@ -92,6 +92,8 @@ class Hub:
     def publish(self, organisation: str, event: str, record: dict[str, Any]) -> None:
         """Send `billing-soas <event>` to the organisation's sockets, soon: the REST call that
         made the change neither waits for it nor fails with it."""
+        if not self.server.manager.rooms.get("/", {}).get(organisation):
+            return  # nobody of the organisation listens: no task for every write
         task = asyncio.get_running_loop().create_task(self._send(organisation, event, record))
         self._sending.add(task)  # a task nobody holds may be collected before it runs
         task.add_done_callback(self._sending.discard)
