@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,13 @@ from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
 from billing_sandbox.control import access as control_access
 from billing_sandbox.control import handlers as control
+from billing_sandbox.events.courier import Courier, Outbox
 from billing_sandbox.routing import build_routes
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import load_spec
 from billing_sandbox.state import persistence
 from billing_sandbox.state.spill import SpillDirectory
-from billing_sandbox.tenancy import Sandbox
+from billing_sandbox.tenancy import Sandbox, StoreKind
 
 CONTROL_API = Api(
     name="sandbox",
@@ -107,11 +110,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
     sandbox = Sandbox(settings, kinds, specs, clock, about(), sections, _spill_directory(settings))
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
+    courier = Courier(sandbox, lambda name, store: _outbox(kinds, name, store))
     routes: list[BaseRoute] = [
         route
         for api in apis
         for route in build_routes(
-            api, specs[api.name], sandbox, VENDOR_ACTIONS if api is CONTROL_API else ()
+            api, specs[api.name], sandbox, VENDOR_ACTIONS if api is CONTROL_API else (), courier
         )
     ]
     # Endpoints beyond the specs' routes (MYCURE's Socket.IO events), each built for this server.
@@ -127,7 +131,37 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         routes=routes,
         middleware=[cors.middleware(settings.cors_origins, methods)],
         exception_handlers={404: unknown_path},
-        lifespan=persistence.lifespan(sandbox),  # saves the state file at shutdown
+        lifespan=_lifespan(sandbox, courier),
     )
     app.state.sandbox = sandbox
+    app.state.courier = courier
     return app
+
+
+def _outbox(kinds: dict[str, StoreKind], name: str, store: object) -> Outbox | None:
+    kind = kinds.get(name)
+    if kind is None or kind.outbox is None:
+        return None
+    outbox: Outbox = kind.outbox(store)
+    return outbox
+
+
+def _lifespan(
+    sandbox: Sandbox, courier: Courier
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """The periodic check for due deliveries while the server runs; at shutdown, deliveries
+    in flight stop and the state file is saved."""
+    save_at_shutdown = persistence.lifespan(sandbox)
+
+    @asynccontextmanager
+    async def run(app: Starlette) -> AsyncIterator[None]:
+        async with save_at_shutdown(app):
+            checking = asyncio.get_running_loop().create_task(courier.run())
+            try:
+                yield
+            finally:
+                checking.cancel()
+                await asyncio.gather(checking, return_exceptions=True)
+                await courier.close()
+
+    return run

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from billing_sandbox.control import requestlog
 from billing_sandbox.control.faults import DropConnection
 from billing_sandbox.control.injection import FAULT, DroppedResponse, inject_faults
 from billing_sandbox.errors import ApiError, MethodNotAllowed, SandboxBug, ValidationFailed
+from billing_sandbox.events.courier import Courier
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
 from billing_sandbox.spec.document import JSON, Operation, Spec
@@ -74,18 +76,23 @@ def bind_handlers(api: Api, spec: Spec, more: Sequence[ModuleType] = ()) -> dict
 
 
 def build_routes(
-    api: Api, spec: Spec, sandbox: Sandbox, more_handlers: Sequence[ModuleType] = ()
+    api: Api,
+    spec: Spec,
+    sandbox: Sandbox,
+    more_handlers: Sequence[ModuleType] = (),
+    courier: Courier | None = None,
 ) -> list[Route]:
     """One Starlette route per path, dispatching by method. Routes take every method, so that
     an undeclared one is answered by the API itself: 405 in its envelope, `Allow` listing the
-    declared methods."""
+    declared methods. With a `courier`, a call that changed a tenant starts sending the events
+    it made due, once its response is sent."""
     handlers = bind_handlers(api, spec, more_handlers)
     by_path: dict[str, dict[str, Operation]] = {}
     for op in spec.operations:
         by_path.setdefault(op.path, {})[op.method] = op
     routes = []
     for path, ops in by_path.items():
-        endpoint = _endpoint(api, ops, handlers, sandbox)
+        endpoint = _endpoint(api, ops, handlers, sandbox, courier)
         paths = [path, path + "/"] if api.trailing_slash and not path.endswith("/") else [path]
         routes += [_exact(Route(p, endpoint, methods=EVERY_METHOD, name=p)) for p in paths]
     return routes
@@ -102,7 +109,11 @@ def _exact(route: Route) -> Route:
 
 
 def _endpoint(
-    api: Api, ops: dict[str, Operation], handlers: dict[str, Handler], sandbox: Sandbox
+    api: Api,
+    ops: dict[str, Operation],
+    handlers: dict[str, Handler],
+    sandbox: Sandbox,
+    courier: Courier | None,
 ) -> Callable[[Request], Awaitable[Response]]:
     allowed = tuple(sorted({*ops, *(("HEAD",) if "GET" in ops else ())}))
 
@@ -129,6 +140,11 @@ def _endpoint(
             response = result
             if request.method not in SAFE_METHODS and response.status_code < 400:
                 _mark_written(sandbox, call)
+            tenant_id = call.tenant_id or call.path.get("tenant")
+            if courier is not None and isinstance(tenant_id, str) and response.status_code < 400:
+                # After the response: `kick` only starts a task, so a slow or dead receiver
+                # never holds the connection (nor the next request on it).
+                response.background = BackgroundTask(courier.kick, tenant_id)
         except ApiError as error:
             response = _respond(api, op, *api.render_error(error), sandbox)
             problem = error

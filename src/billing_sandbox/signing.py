@@ -25,6 +25,11 @@ def mac(key: bytes, text: str, size: int = 32) -> str:
     return b64url(hmac.new(key, text.encode(), hashlib.sha256).digest()[:size])
 
 
+def hmac_hex(key: bytes, raw: bytes) -> str:
+    """The hex HMAC-SHA256 of raw bytes (webhook signatures: over the exact body sent)."""
+    return hmac.new(key, raw, hashlib.sha256).hexdigest()
+
+
 def same(expected: str, given: str) -> bool:
     """Constant-time comparison that also accepts non-ASCII input (it is just wrong)."""
     return hmac.compare_digest(expected.encode(), given.encode())

@@ -44,6 +44,8 @@ class StoreKind:
     # What falls due when the tenant's clock moves (Decoda's installments): called with the
     # store, the tenant id and the fault rules; returns the ids of the records it settled.
     on_clock_moved: Callable[[Any, str, FaultRules], list[str]] | None = None
+    # The store's outbox of events to deliver (an `events.courier.Outbox`), None without one.
+    outbox: Callable[[Any], Any] | None = None
 
 
 class Tenant:

@@ -415,8 +415,9 @@ COVERED = {
                          "non_insurance_payers", "adjustments"},  # billing providers: rebuilt
     "decoda": {"_ids", "clock", "patients", "items", "charges", "payments", "refunds",
                "adjustments", "plans", "hooks"},
-    # _new_id and _clock: the store's own (its ids and its clock, carried above)
-    "decoda.hooks": {"_new_id", "_clock", "webhooks"},
+    # _new_id and _clock: the store's own (its ids and its clock, carried above); describe:
+    # rebuilt for the restored store
+    "decoda.hooks": {"_new_id", "_clock", "webhooks", "deliveries", "describe"},
     "mycure": {"organisation", "reference", "soas", "accounts", "_ids", "_clock"},
     "mycure.reference": {"facilities", "organizations", "contracts", "invoices",
                          "invoice_items"},

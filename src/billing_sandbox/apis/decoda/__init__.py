@@ -31,6 +31,7 @@ API = Api(
         recorded_operations=RECORDED_OPERATIONS,
         load_recorded=load_recorded,
         on_clock_moved=control.on_clock_moved,
+        outbox=lambda store: store.hooks,
     ),
     control=control,
 )

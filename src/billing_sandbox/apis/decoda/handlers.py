@@ -284,6 +284,27 @@ async def delete_webhook(call: Call[DecodaStore]) -> bool:
     return call.store.hooks.archive(call.path["webhook_id"])
 
 
+async def list_webhook_deliveries(call: Call[DecodaStore]) -> list[Json]:
+    q = call.query
+    found = call.store.hooks.deliveries_of(
+        call.path["webhook_id"],
+        event_type=q.get("event_type"),
+        is_delivered=q.get("is_delivered"),
+        descending=q["sort_direction"] == "desc",
+        limit=q["limit"],
+        offset=q["offset"],
+    )
+    return [render.delivery(delivery) for delivery in found]
+
+
+async def get_webhook_delivery(call: Call[DecodaStore]) -> Json:
+    return render.delivery(call.store.hooks.delivery(call.path["webhook_delivery_attempt_id"]))
+
+
+async def send_webhook_delivery(call: Call[DecodaStore]) -> Json:
+    return render.delivery(call.store.hooks.resend(call.path["webhook_delivery_attempt_id"]))
+
+
 async def create_webhook_v1(call: Call[DecodaStore]) -> Json:
     return await create_webhook(call)
 
@@ -302,3 +323,15 @@ async def update_webhook_v1(call: Call[DecodaStore]) -> Json:
 
 async def delete_webhook_v1(call: Call[DecodaStore]) -> bool:
     return await delete_webhook(call)
+
+
+async def list_webhook_deliveries_v1(call: Call[DecodaStore]) -> list[Json]:
+    return await list_webhook_deliveries(call)
+
+
+async def get_webhook_delivery_v1(call: Call[DecodaStore]) -> Json:
+    return await get_webhook_delivery(call)
+
+
+async def send_webhook_delivery_v1(call: Call[DecodaStore]) -> Json:
+    return await send_webhook_delivery(call)

@@ -10,6 +10,7 @@ from billing_sandbox.apis.decoda.records import (
     Adjustment,
     CatalogueItem,
     Charge,
+    Delivery,
     Line,
     Patient,
     Payment,
@@ -264,6 +265,20 @@ def webhook(record: Webhook) -> Json:
         "secret": record.secret,
         "notificationEmail": record.notification_email,
         "isArchived": record.archived,
+    }
+
+
+def delivery(record: Delivery) -> Json:
+    return {
+        "id": record.id,
+        "type": record.type,
+        "data": record.data,
+        "createdDate": iso(record.created_date),
+        "alertId": record.alert_id,
+        "deliveredDate": iso(record.delivered_date),
+        "lastDeliveryAttemptDate": iso(record.last_attempt_date),
+        "lastDeliveryAttemptStatus": record.last_status,
+        "lastDeliveryAttemptError": record.last_error,
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from faker import Faker
 
+from billing_sandbox.apis.decoda.alerts import describer
 from billing_sandbox.apis.decoda.installments import settle_due
 from billing_sandbox.apis.decoda.records import CatalogueItem, Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
@@ -58,6 +59,7 @@ def new_store(tenant: Tenant) -> DecodaStore:
     # Installments that fell due while the seed's clock ran were taken, as they would have been.
     settle_due(store, store.clock.now().date(), lambda plan, installment: False)
     store.clock = tenant.clock
+    store.hooks.describe = describer(store)
     return store
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from billing_sandbox.apis.decoda.alerts import describer
 from billing_sandbox.apis.decoda.records import (
     Adjustment,
     CatalogueItem,
     Charge,
+    Delivery,
     Patient,
     Payment,
     PaymentPlan,
@@ -30,9 +32,18 @@ from billing_sandbox.tenancy import Tenant
 PATH = "apis.decoda"
 TABLES = ("patients", "items", "charges", "payments", "refunds", "adjustments", "plans")
 # Tables a snapshot from before they existed lacks: such a snapshot restores them empty.
-LATER_TABLES = ("webhooks",)
+LATER_TABLES = ("webhooks", "deliveries")
 Record = TypeVar(
-    "Record", Patient, CatalogueItem, Charge, Payment, Refund, Adjustment, PaymentPlan, Webhook
+    "Record",
+    Patient,
+    CatalogueItem,
+    Charge,
+    Payment,
+    Refund,
+    Adjustment,
+    PaymentPlan,
+    Webhook,
+    Delivery,
 )
 
 
@@ -50,6 +61,7 @@ def export_state(store: DecodaStore) -> dict[str, Any]:
         "adjustments": [to_json(record) for record in store.adjustments.values()],
         "plans": [to_json(record) for record in store.plans.values()],
         "webhooks": [to_json(record) for record in store.hooks.webhooks.values()],
+        "deliveries": [to_json(record) for record in store.hooks.deliveries.values()],
     }
 
 
@@ -66,6 +78,8 @@ def import_state(tenant: Tenant, data: Any) -> DecodaStore:
     store.adjustments = _table(given, "adjustments", Adjustment)
     store.plans = _table(given, "plans", PaymentPlan)
     store.hooks.webhooks = _table(given, "webhooks", Webhook)
+    store.hooks.deliveries = _table(given, "deliveries", Delivery)
+    store.hooks.describe = describer(store)
     _check_references(store)
     return store
 
@@ -104,6 +118,9 @@ def _check_references(store: DecodaStore) -> None:
     for index, adjustment in enumerate(store.adjustments.values()):
         path = f"{PATH}.adjustments[{index}].charge_id"
         known(adjustment.charge_id, store.charges, path, "charge")
+    for index, delivery in enumerate(store.hooks.deliveries.values()):
+        path = f"{PATH}.deliveries[{index}].webhook_id"
+        known(delivery.webhook_id, store.hooks.webhooks, path, "webhook")
     for index, plan in enumerate(store.plans.values()):
         path = f"{PATH}.plans[{index}]"
         _all_known(plan.charge_ids, store.charges, f"{path}.charge_ids", "charge")

@@ -78,7 +78,9 @@ class DecodaStore:
 
     def create_patient(self, **fields: Any) -> Patient:
         patient = Patient(id=self.new_id("pat"), created_date=self.clock.now(), **fields)
-        return self.add_patient(patient)
+        self.add_patient(patient)
+        self.hooks.emit("PATIENT_CREATED", patient)
+        return patient
 
     def search_patients(
         self, search_term: str | None, external_id: str | None, limit: int
@@ -190,6 +192,7 @@ class DecodaStore:
             )
         self.items.update(pending)
         self.charges[charge.id] = charge
+        self.hooks.emit("CHARGE_CREATED", charge)
         return charge
 
     def _line(self, charge_id: str, line: dict[str, Any], pending: dict[str, Any]) -> Line:
@@ -349,6 +352,9 @@ class DecodaStore:
         self.payments[payment.id] = payment
         for charge in charges:
             self._settle(charge)
+        # The sandbox's payments succeed as they are made: initiated and completed at once.
+        self.hooks.emit("PAYMENT_CREATED", payment)
+        self.hooks.emit("PAYMENT_COMPLETED", payment)
         return payment
 
     def refund(self, payment_id: str, amount: int, reason: str, **details: Any) -> Refund:
@@ -376,6 +382,7 @@ class DecodaStore:
         payment.refund_ids.append(refund.id)
         for charge_id in payment.allocations:
             self._settle(self.charges[charge_id])
+        self.hooks.emit("REFUND_CREATED", refund)
         return refund
 
     def fail_payment(self, payment_id: str, reason: str) -> Payment:
@@ -396,6 +403,7 @@ class DecodaStore:
         if credited and payment.patient_id in self.patients:
             payer = self.patients[payment.patient_id]
             payer.credit_balance = max(0, payer.credit_balance - credited)
+        self.hooks.emit("PAYMENT_FAILED", payment)
         return payment
 
     def void(self, charge_id: str) -> Charge:
@@ -510,6 +518,7 @@ class DecodaStore:
         )
         self.adjustments[adjustment.id] = adjustment
         charge.adjustment_ids.append(adjustment.id)
+        self.hooks.emit("ADJUSTMENT_CREATED", adjustment)
         return adjustment
 
     def _payments_of(self, charge: Charge) -> list[Payment]:

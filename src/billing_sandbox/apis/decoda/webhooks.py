@@ -1,15 +1,29 @@
-"""A Decoda tenant's webhooks: registering, updating and archiving them (the URL rule is the
-sandbox's own: by default only this machine's or a private network's hosts)."""
+"""A Decoda tenant's webhooks and its outbox: registering, updating and archiving webhooks (the
+URL rule is the sandbox's own: by default only this machine's or a private network's hosts),
+one delivery per event and subscribed webhook, and its tries on the tenant's clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from billing_sandbox.apis.decoda.records import Webhook
+import orjson
+
+from billing_sandbox.apis.decoda.records import Delivery, Webhook
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import Issue, NotFound, ValidationFailed
+from billing_sandbox.events.courier import Outcome, Outgoing
 from billing_sandbox.events.targets import refusal
+from billing_sandbox.signing import hmac_hex
+
+# Decoda's guide: after a failed try, the next one comes 1 s, 5 s, 15 s, 60 s, 5 min and
+# 15 min later; after the last, none.
+RETRY_AFTER = tuple(timedelta(seconds=s) for s in (1, 5, 15, 60, 300, 900))
+# The most deliveries a tenant keeps; past it the oldest settled (delivered or out of tries)
+# ones go first, so memory stays bounded however many events a long run makes.
+MAX_DELIVERIES = 1000
+SIGNATURE_HEADER = "Decoda-Signature"
 
 
 class Webhooks:
@@ -20,6 +34,10 @@ class Webhooks:
         # The store's clock is swapped after seeding, so it is asked for, not kept.
         self._clock = clock
         self.webhooks: dict[str, Webhook] = {}
+        self.deliveries: dict[str, Delivery] = {}
+        # Makes each event's `data`: the record in the current API's shape. The store's
+        # builders (seed, snapshot) set it to `alerts.describer`; rendering needs the store.
+        self.describe: Callable[[Any], dict[str, Any]] = lambda record: {"id": record.id}
 
     def _now(self) -> Any:
         return self._clock().now()
@@ -81,6 +99,130 @@ class Webhooks:
             webhook.archived = True
             webhook.updated_date = self._now()
         return True
+
+    # ---- events and their deliveries ----
+
+    def emit(self, event_type: str, record: Any) -> list[Delivery]:
+        """One event for every active webhook subscribed to its type. Nothing is drawn when
+        nobody listens, so a tenant without webhooks makes the same ids as before."""
+        listening = [
+            w for w in self.webhooks.values() if not w.archived and event_type in w.subscriptions
+        ]
+        if not listening:
+            return []
+        now = self._now()
+        event_id = self._new_id("evt")
+        alert_id = self._new_id("alr")
+        data = self.describe(record)
+        made = []
+        for webhook in listening:
+            delivery = Delivery(
+                id=self._new_id("wda"),
+                webhook_id=webhook.id,
+                event_id=event_id,
+                type=event_type,
+                data=data,
+                created_date=now,
+                alert_id=alert_id,
+                next_due=now,
+            )
+            self.deliveries[delivery.id] = delivery
+            made.append(delivery)
+        self._trim()
+        return made
+
+    def _trim(self) -> None:
+        while len(self.deliveries) > MAX_DELIVERIES:
+            victim = next(
+                (d.id for d in self.deliveries.values() if d.next_due is None),
+                next(iter(self.deliveries)),
+            )
+            del self.deliveries[victim]
+
+    def delivery(self, delivery_id: str) -> Delivery:
+        found = self.deliveries.get(delivery_id)
+        if found is None:
+            raise NotFound("Webhook delivery attempt", delivery_id)
+        return found
+
+    def deliveries_of(
+        self,
+        webhook_id: str,
+        event_type: str | None,
+        is_delivered: bool | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> list[Delivery]:
+        """A webhook's deliveries by creation (ties by id), filtered, then cut."""
+        self.webhook(webhook_id)
+        found = [
+            d
+            for d in self.deliveries.values()
+            if d.webhook_id == webhook_id
+            and (event_type is None or d.type == event_type)
+            and (is_delivered is None or (d.delivered_date is not None) == is_delivered)
+        ]
+        found.sort(key=lambda d: (d.created_date, d.id), reverse=descending)
+        return found[offset : offset + limit]
+
+    def resend(self, delivery_id: str) -> Delivery:
+        """Make the delivery due now, whatever its tries so far (Decoda's manual send)."""
+        delivery = self.delivery(delivery_id)
+        delivery.next_due = self._now()
+        return delivery
+
+    def has_due(self) -> bool:
+        now = self._now()
+        return any(d.next_due is not None and d.next_due <= now for d in self.deliveries.values())
+
+    def take_due(self) -> list[Outgoing]:
+        """The tries due now, oldest first; each is taken once (its next try is unset until
+        its outcome is known). A webhook archived since gets no more tries."""
+        now = self._now()
+        taken = []
+        for delivery in self.deliveries.values():
+            if delivery.next_due is None or delivery.next_due > now:
+                continue
+            delivery.next_due = None
+            webhook = self.webhooks.get(delivery.webhook_id)
+            if webhook is None or webhook.archived:
+                continue
+            delivery.tries += 1
+            delivery.last_attempt_date = now
+            body = orjson.dumps(envelope(delivery))
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: hmac_hex(webhook.secret.encode(), body),
+            }
+            taken.append(Outgoing(delivery.id, webhook.url, body, headers))
+        return taken
+
+    def settle(self, key: str, outcome: Outcome) -> None:
+        delivery = self.deliveries.get(key)
+        if delivery is None or delivery.last_attempt_date is None:
+            return  # trimmed away, or the tenant restored, while the try was in flight
+        delivery.last_status = outcome.status
+        delivery.last_error = outcome.error
+        if outcome.delivered:
+            delivery.delivered_date = self._now()
+        elif delivery.tries <= len(RETRY_AFTER):
+            delivery.next_due = delivery.last_attempt_date + RETRY_AFTER[delivery.tries - 1]
+
+
+def envelope(delivery: Delivery) -> dict[str, Any]:
+    """What a receiver is POSTed (Decoda's guide): the event, the same for every webhook."""
+    return {
+        "id": delivery.event_id,
+        "type": delivery.type,
+        "data": delivery.data,
+        "createdDate": _iso(delivery.created_date),
+        "alertId": delivery.alert_id,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _check_url(url: str, allowed_hosts: tuple[str, ...]) -> None:

@@ -1,0 +1,147 @@
+"""Delivering a tenant's due events: signed JSON POSTs from background tasks, never in the way
+of an API call. What is due, and what a try's outcome means, is the store's to decide (on the
+tenant's clock); the courier only carries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from billing_sandbox.tenancy import Sandbox
+
+log = logging.getLogger("billing_sandbox")
+
+# A receiver has this long to answer (Decoda's guide asks receivers to answer within 5 s).
+TIMEOUT_SECONDS = 5.0
+# How often, in real time, tenants whose clocks run are checked for tries that fell due.
+CHECK_EVERY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One try to send: the store's key for it, where it goes, the exact body and headers."""
+
+    key: str
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a try went: the receiver's status, or why there was none."""
+
+    status: int | None
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Outbox(Protocol):
+    """What a store with events offers the courier."""
+
+    def has_due(self) -> bool:
+        """Whether a try is due now on the store's clock."""
+
+    def take_due(self) -> list[Outgoing]:
+        """The tries due now, each marked as being sent (so it is taken once)."""
+
+    def settle(self, key: str, outcome: Outcome) -> None:
+        """Record a try's outcome: delivered, or the next try scheduled, or out of tries."""
+
+
+async def send(client: httpx.AsyncClient, outgoing: Outgoing) -> Outcome:
+    """POST one try; any failure to get an answer is an outcome, never an exception."""
+    try:
+        response = await client.post(outgoing.url, content=outgoing.body, headers=outgoing.headers)
+    except httpx.TimeoutException:
+        return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s")
+    except httpx.HTTPError as error:
+        kind = type(error).__name__
+        return Outcome(None, f"{kind}: {error}" if str(error) else kind)
+    return Outcome(response.status_code, None if response.is_success else response.reason_phrase)
+
+
+class Courier:
+    """Sends the due events of a sandbox's tenants, each tenant's from its own task."""
+
+    def __init__(self, sandbox: Sandbox, outbox_of: Callable[[str, object], Outbox | None]):
+        """`outbox_of(api_name, store)`: the store's outbox, None for an API without events."""
+        self._sandbox = sandbox
+        self._outbox_of = outbox_of
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: set[str] = set()
+
+    def _outboxes(self, tenant_id: str) -> list[Outbox]:
+        tenant = self._sandbox.tenants().get(tenant_id)
+        if tenant is None:
+            return []
+        found = (self._outbox_of(name, store) for name, store in tenant.built_stores().items())
+        return [outbox for outbox in found if outbox is not None]
+
+    async def kick(self, tenant_id: str) -> None:
+        """Start sending the tenant's due tries, if any, and return at once."""
+        self.start(tenant_id)
+
+    def start(self, tenant_id: str) -> None:
+        if tenant_id in self._busy or not any(o.has_due() for o in self._outboxes(tenant_id)):
+            return
+        self._busy.add(tenant_id)
+        task = asyncio.get_running_loop().create_task(self._deliver(tenant_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, tenant_id: str) -> None:
+        try:
+            # Tries settled here may make others due at once (a clock moved far): go again.
+            while batch := [(o, item) for o in self._outboxes(tenant_id) for item in o.take_due()]:
+                # In order to each receiver (events arrive as they happened), receivers at once.
+                by_url: dict[str, list[tuple[Outbox, Outgoing]]] = {}
+                for outbox, item in batch:
+                    by_url.setdefault(item.url, []).append((outbox, item))
+                await asyncio.gather(*(self._in_order(tries) for tries in by_url.values()))
+        except Exception:
+            log.exception("delivering the events of tenant %r failed", tenant_id)
+        finally:
+            self._busy.discard(tenant_id)
+
+    async def _in_order(self, tries: list[tuple[Outbox, Outgoing]]) -> None:
+        for outbox, item in tries:
+            outbox.settle(item.key, await send(self._http(), item))
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        return self._client
+
+    def check(self) -> None:
+        """Start the tenants whose clocks have reached a due try (the periodic check)."""
+        for tenant_id in self._sandbox.tenants():
+            self.start(tenant_id)
+
+    async def run(self) -> None:
+        """Check every second until cancelled (the server's lifespan runs it)."""
+        while True:
+            await asyncio.sleep(CHECK_EVERY_SECONDS)
+            self.check()
+
+    async def idle(self) -> None:
+        """Wait until no delivery is in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
