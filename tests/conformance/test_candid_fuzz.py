@@ -18,6 +18,9 @@ import pytest
 from billing_sandbox.settings import Settings
 from tests.support.live import live_server
 
+# A CI step of its own (`pytest -m fuzz`): see pyproject.toml.
+pytestmark = pytest.mark.fuzz
+
 HERE = Path(__file__).parent
 SPEC = Settings().specs_dir / "candid-write-offs.yaml"
 ST = Path(sys.executable).with_name("st")

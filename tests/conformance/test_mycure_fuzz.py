@@ -22,9 +22,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from billing_sandbox.settings import Settings
 from tests.support.live import live_server
+
+# A CI step of its own (`pytest -m fuzz`): see pyproject.toml.
+pytestmark = pytest.mark.fuzz
 
 HERE = Path(__file__).parent
 SPEC = Settings().specs_dir / "mycure-billing-soas.yaml"
