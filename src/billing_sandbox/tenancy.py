@@ -198,6 +198,10 @@ class Sandbox:
         self._hold(tenant)
         return tenant
 
+    def held(self, tenant_id: str) -> Tenant | None:
+        """The tenant if it is in memory, without counting as a use (nor loading or seeding it)."""
+        return self._tenants.get(tenant_id)
+
     def mark_written(self, tenant_id: str) -> None:
         """The tenant now holds writes: it is spilled, never dropped, when memory runs short.
         A tenant not in memory (just reset) is left alone."""

@@ -81,7 +81,8 @@ class Courier:
         self._busy: set[str] = set()
 
     def _outboxes(self, tenant_id: str) -> list[Outbox]:
-        tenant = self._sandbox.tenants().get(tenant_id)
+        # Not `tenants()`: that copies every tenant in memory, on each write's path.
+        tenant = self._sandbox.held(tenant_id)
         if tenant is None:
             return []
         found = (self._outbox_of(name, store) for name, store in tenant.built_stores().items())
