@@ -417,7 +417,8 @@ COVERED = {
                "adjustments", "plans", "hooks"},
     # _new_id and _clock: the store's own (its ids and its clock, carried above); describe:
     # rebuilt for the restored store
-    "decoda.hooks": {"_new_id", "_clock", "webhooks", "deliveries", "describe"},
+    "decoda.hooks": {"_new_id", "_clock", "webhooks", "deliveries", "describe", "config",
+                     "dropped"},
     "mycure": {"organisation", "reference", "soas", "accounts", "_ids", "_clock"},
     "mycure.reference": {"facilities", "organizations", "contracts", "invoices",
                          "invoice_items"},

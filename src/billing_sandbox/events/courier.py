@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,10 +35,12 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a try went: the receiver's status, or why there was none."""
+    """How a try went: the receiver's status, or why there was none, and how long it took
+    (real time: a receiver is slow in seconds, whatever the tenant's clock says)."""
 
     status: int | None
     error: str | None = None
+    duration_ms: float = 0.0
 
     @property
     def delivered(self) -> bool:
@@ -59,14 +62,20 @@ class Outbox(Protocol):
 
 async def send(client: httpx.AsyncClient, outgoing: Outgoing) -> Outcome:
     """POST one try; any failure to get an answer is an outcome, never an exception."""
+    started = time.perf_counter()
+
+    def took() -> float:
+        return round((time.perf_counter() - started) * 1000, 3)
+
     try:
         response = await client.post(outgoing.url, content=outgoing.body, headers=outgoing.headers)
     except httpx.TimeoutException:
-        return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s")
+        return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s", took())
     except httpx.HTTPError as error:
         kind = type(error).__name__
-        return Outcome(None, f"{kind}: {error}" if str(error) else kind)
-    return Outcome(response.status_code, None if response.is_success else response.reason_phrase)
+        return Outcome(None, f"{kind}: {error}" if str(error) else kind, took())
+    problem = None if response.is_success else response.reason_phrase
+    return Outcome(response.status_code, problem, took())
 
 
 class Courier:
@@ -76,7 +85,8 @@ class Courier:
         """`outbox_of(api_name, store)`: the store's outbox, None for an API without events."""
         self._sandbox = sandbox
         self._outbox_of = outbox_of
-        self._client: httpx.AsyncClient | None = None
+        # The client every try goes through; a test may set one with a mock transport.
+        self.client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
 
@@ -119,9 +129,9 @@ class Courier:
             outbox.settle(item.key, await send(self._http(), item))
 
     def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
-        return self._client
+        if self.client is None:
+            self.client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        return self.client
 
     def check(self) -> None:
         """Start the tenants whose clocks have reached a due try (the periodic check)."""
@@ -143,6 +153,6 @@ class Courier:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None

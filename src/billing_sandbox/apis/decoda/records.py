@@ -180,10 +180,21 @@ class Webhook:
 
 
 @dataclass
+class Try:
+    """One POST of an event to a webhook: when (tenant's clock), the receiver's status or why
+    there was none, and how long it took in real time."""
+
+    at: datetime
+    status: int | None
+    error: str | None
+    duration_ms: float
+
+
+@dataclass
 class Delivery:
     """One event for one webhook (Decoda's "delivery attempt"): the envelope it is sent, and
     how its tries went. `next_due` is when the next try falls due on the tenant's clock (None:
-    delivered, or out of tries)."""
+    delivered, out of tries, or being sent: `in_flight`)."""
 
     id: str
     webhook_id: str
@@ -198,3 +209,5 @@ class Delivery:
     last_status: int | None = None
     last_error: str | None = None
     next_due: datetime | None = None
+    in_flight: bool = False
+    history: list[Try] = field(default_factory=list)

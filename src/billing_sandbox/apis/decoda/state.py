@@ -17,6 +17,7 @@ from billing_sandbox.apis.decoda.records import (
     Webhook,
 )
 from billing_sandbox.apis.decoda.store import DecodaStore
+from billing_sandbox.apis.decoda.webhooks import DEFAULT_CONFIG, for_snapshot
 from billing_sandbox.state.codec import (
     from_json,
     invalid,
@@ -26,6 +27,7 @@ from billing_sandbox.state.codec import (
     rng_to_json,
     table,
     to_json,
+    typed,
 )
 from billing_sandbox.tenancy import Tenant
 
@@ -33,6 +35,8 @@ PATH = "apis.decoda"
 TABLES = ("patients", "items", "charges", "payments", "refunds", "adjustments", "plans")
 # Tables a snapshot from before they existed lacks: such a snapshot restores them empty.
 LATER_TABLES = ("webhooks", "deliveries")
+# Likewise for the webhook configuration and the count of deliveries dropped.
+LATER_FIELDS = ("webhook_config", "deliveries_dropped")
 Record = TypeVar(
     "Record",
     Patient,
@@ -61,13 +65,15 @@ def export_state(store: DecodaStore) -> dict[str, Any]:
         "adjustments": [to_json(record) for record in store.adjustments.values()],
         "plans": [to_json(record) for record in store.plans.values()],
         "webhooks": [to_json(record) for record in store.hooks.webhooks.values()],
-        "deliveries": [to_json(record) for record in store.hooks.deliveries.values()],
+        "deliveries": [to_json(for_snapshot(d)) for d in store.hooks.deliveries.values()],
+        "webhook_config": store.hooks.config,
+        "deliveries_dropped": store.hooks.dropped,
     }
 
 
 def import_state(tenant: Tenant, data: Any) -> DecodaStore:
     """A store holding exactly what `data` says, or a `BadRequest` naming what is wrong."""
-    given = obj(data, PATH, ("ids", *TABLES), LATER_TABLES)
+    given = obj(data, PATH, ("ids", *TABLES), (*LATER_TABLES, *LATER_FIELDS))
     given = {**{name: [] for name in LATER_TABLES}, **given}
     store = DecodaStore(ids=rng_from_json(given["ids"], f"{PATH}.ids"), clock=tenant.clock)
     store.patients = _table(given, "patients", Patient)
@@ -78,7 +84,11 @@ def import_state(tenant: Tenant, data: Any) -> DecodaStore:
     store.adjustments = _table(given, "adjustments", Adjustment)
     store.plans = _table(given, "plans", PaymentPlan)
     store.hooks.webhooks = _table(given, "webhooks", Webhook)
-    store.hooks.deliveries = _table(given, "deliveries", Delivery)
+    deliveries = _table(given, "deliveries", Delivery)
+    # One marked in flight (by hand: exports never are) would wait forever for its outcome.
+    store.hooks.deliveries = {key: for_snapshot(d) for key, d in deliveries.items()}
+    store.hooks.config = _config(given.get("webhook_config", DEFAULT_CONFIG))
+    store.hooks.dropped = _count(given.get("deliveries_dropped", 0), f"{PATH}.deliveries_dropped")
     store.hooks.describe = describer(store)
     _check_references(store)
     return store
@@ -89,6 +99,27 @@ def _table(given: dict[str, Any], name: str, kind: type[Record]) -> dict[str, Re
         return from_json(kind, value, path)
 
     return table(given[name], f"{PATH}.{name}", read, lambda record: record.id)
+
+
+def _config(value: Any) -> dict[str, Any]:
+    path = f"{PATH}.webhook_config"
+    config = obj(value, path, tuple(DEFAULT_CONFIG))
+    url = config["webhookUrl"]
+    if url is not None:
+        typed(url, str, f"{path}.webhookUrl")
+    typed(config["webhookEnabled"], bool, f"{path}.webhookEnabled")
+    for n, item in enumerate(
+        typed(config["webhookSubscriptions"], list, f"{path}.webhookSubscriptions")
+    ):
+        typed(item, str, f"{path}.webhookSubscriptions[{n}]")
+    return dict(config)
+
+
+def _count(value: Any, path: str) -> int:
+    count: int = typed(value, int, path)
+    if count < 0:
+        raise invalid(path, "must not be negative")
+    return count
 
 
 def _check_references(store: DecodaStore) -> None:

@@ -5,12 +5,13 @@ one delivery per event and subscribed webhook, and its tries on the tenant's clo
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from billing_sandbox.apis.decoda.records import Delivery, Webhook
+from billing_sandbox.apis.decoda.records import Delivery, Try, Webhook
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import Issue, NotFound, ValidationFailed
 from billing_sandbox.events.courier import Outcome, Outgoing
@@ -21,9 +22,51 @@ from billing_sandbox.signing import hmac_hex
 # 15 min later; after the last, none.
 RETRY_AFTER = tuple(timedelta(seconds=s) for s in (1, 5, 15, 60, 300, 900))
 # The most deliveries a tenant keeps; past it the oldest settled (delivered or out of tries)
-# ones go first, so memory stays bounded however many events a long run makes.
+# ones go first, so memory stays bounded however many events a long run makes. Each one
+# dropped is counted (`dropped`), and the control API shows the count.
 MAX_DELIVERIES = 1000
 SIGNATURE_HEADER = "Decoda-Signature"
+# What a delivery-attempt listing may be sorted by (the vendor's `sort_by`, snake_case).
+SORT_KEYS: dict[str, Callable[[Delivery], datetime | None]] = {
+    "created_date": lambda d: d.created_date,
+    "delivered_date": lambda d: d.delivered_date,
+    "last_delivery_attempt_date": lambda d: d.last_attempt_date,
+}
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    """The vendor's delivery-attempt filters; None leaves a criterion out. Date bounds are
+    exclusive, and a delivery without the date never matches a bound on it."""
+
+    event_type: str | None = None
+    is_delivered: bool | None = None
+    created_before: datetime | None = None
+    created_after: datetime | None = None
+    delivered_before: datetime | None = None
+    delivered_after: datetime | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+
+    def matches(self, d: Delivery) -> bool:
+        return (
+            (self.event_type is None or d.type == self.event_type)
+            and (self.is_delivered is None or (d.delivered_date is not None) == self.is_delivered)
+            and _within(d.created_date, self.created_after, self.created_before)
+            and _within(d.delivered_date, self.delivered_after, self.delivered_before)
+            and (self.last_status is None or str(d.last_status) == self.last_status)
+            and (self.last_error is None or d.last_error == self.last_error)
+        )
+
+
+def _within(moment: datetime | None, after: datetime | None, before: datetime | None) -> bool:
+    if after is None and before is None:
+        return True
+    return (
+        moment is not None
+        and (after is None or moment > after)
+        and (before is None or moment < before)
+    )
 
 
 class Webhooks:
@@ -35,6 +78,10 @@ class Webhooks:
         self._clock = clock
         self.webhooks: dict[str, Webhook] = {}
         self.deliveries: dict[str, Delivery] = {}
+        # Deliveries the bound on their number made the tenant forget, since it was seeded.
+        self.dropped = 0
+        # The tenant's webhook configuration (`/tenant/webhook-config`), the vendor's fields.
+        self.config: dict[str, Any] = dict(DEFAULT_CONFIG)
         # Makes each event's `data`: the record in the current API's shape. The store's
         # builders (seed, snapshot) set it to `alerts.describer`; rendering needs the store.
         self.describe: Callable[[Any], dict[str, Any]] = lambda record: {"id": record.id}
@@ -134,10 +181,11 @@ class Webhooks:
     def _trim(self) -> None:
         while len(self.deliveries) > MAX_DELIVERIES:
             victim = next(
-                (d.id for d in self.deliveries.values() if d.next_due is None),
+                (d.id for d in self.deliveries.values() if d.next_due is None and not d.in_flight),
                 next(iter(self.deliveries)),
             )
             del self.deliveries[victim]
+            self.dropped += 1
 
     def delivery(self, delivery_id: str) -> Delivery:
         found = self.deliveries.get(delivery_id)
@@ -148,23 +196,32 @@ class Webhooks:
     def deliveries_of(
         self,
         webhook_id: str,
-        event_type: str | None,
-        is_delivered: bool | None,
+        where: DeliveryFilter,
+        sort_by: str,
         descending: bool,
         limit: int,
         offset: int,
     ) -> list[Delivery]:
-        """A webhook's deliveries by creation (ties by id), filtered, then cut."""
+        """A webhook's deliveries, filtered, sorted by `sort_by` (ties in the order they were
+        made, or its reverse; those without the date last, either way), then cut."""
         self.webhook(webhook_id)
         found = [
-            d
-            for d in self.deliveries.values()
-            if d.webhook_id == webhook_id
-            and (event_type is None or d.type == event_type)
-            and (is_delivered is None or (d.delivered_date is not None) == is_delivered)
+            d for d in self.deliveries.values() if d.webhook_id == webhook_id and where.matches(d)
         ]
-        found.sort(key=lambda d: (d.created_date, d.id), reverse=descending)
-        return found[offset : offset + limit]
+        if descending:
+            found.reverse()
+        key = SORT_KEYS[sort_by]
+        # Stable sorts: equal dates keep the order above, reversed or not.
+        dated = [(moment, d) for d in found if (moment := key(d)) is not None]
+        dated.sort(key=lambda pair: pair[0], reverse=descending)
+        undated = [d for d in found if key(d) is None]
+        return ([d for _, d in dated] + undated)[offset : offset + limit]
+
+    def newest_first(self) -> list[Delivery]:
+        """Every delivery the tenant keeps, across its webhooks (the control API's listing);
+        deliveries of one instant, the last made first."""
+        made_last_first = reversed(list(self.deliveries.values()))
+        return sorted(made_last_first, key=lambda d: d.created_date, reverse=True)
 
     def resend(self, delivery_id: str) -> Delivery:
         """Make the delivery due now, whatever its tries so far (Decoda's manual send)."""
@@ -174,7 +231,10 @@ class Webhooks:
 
     def has_due(self) -> bool:
         now = self._now()
-        return any(d.next_due is not None and d.next_due <= now for d in self.deliveries.values())
+        return any(
+            d.next_due is not None and d.next_due <= now and not d.in_flight
+            for d in self.deliveries.values()
+        )
 
     def take_due(self) -> list[Outgoing]:
         """The tries due now, oldest first; each is taken once (its next try is unset until
@@ -182,12 +242,13 @@ class Webhooks:
         now = self._now()
         taken = []
         for delivery in self.deliveries.values():
-            if delivery.next_due is None or delivery.next_due > now:
-                continue
+            if delivery.next_due is None or delivery.next_due > now or delivery.in_flight:
+                continue  # (a re-send asked for while a try is out goes once that one ends)
             delivery.next_due = None
             webhook = self.webhooks.get(delivery.webhook_id)
             if webhook is None or webhook.archived:
                 continue
+            delivery.in_flight = True
             delivery.tries += 1
             delivery.last_attempt_date = now
             body = orjson.dumps(envelope(delivery))
@@ -200,14 +261,41 @@ class Webhooks:
 
     def settle(self, key: str, outcome: Outcome) -> None:
         delivery = self.deliveries.get(key)
-        if delivery is None or delivery.last_attempt_date is None:
+        if delivery is None or not delivery.in_flight or delivery.last_attempt_date is None:
             return  # trimmed away, or the tenant restored, while the try was in flight
+        delivery.in_flight = False
+        delivery.history.append(
+            Try(delivery.last_attempt_date, outcome.status, outcome.error, outcome.duration_ms)
+        )
         delivery.last_status = outcome.status
         delivery.last_error = outcome.error
         if outcome.delivered:
             delivery.delivered_date = self._now()
         elif delivery.tries <= len(RETRY_AFTER):
             delivery.next_due = delivery.last_attempt_date + RETRY_AFTER[delivery.tries - 1]
+
+    def configure(self, url: str | None, enabled: bool, subscriptions: list[str]) -> None:
+        """Replace the tenant's webhook configuration (the vendor's PUT sets every field)."""
+        self.config = {
+            "webhookUrl": url,
+            "webhookEnabled": enabled,
+            "webhookSubscriptions": list(dict.fromkeys(subscriptions)),
+        }
+
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "webhookUrl": None,
+    "webhookEnabled": False,
+    "webhookSubscriptions": [],
+}
+
+
+def for_snapshot(delivery: Delivery) -> Delivery:
+    """A delivery as a snapshot keeps it: a try still in flight (its outcome unknown) is due
+    again at once after a restore, so no event is lost between a save and a restore."""
+    if not delivery.in_flight:
+        return delivery
+    return replace(delivery, in_flight=False, next_due=delivery.last_attempt_date)
 
 
 def envelope(delivery: Delivery) -> dict[str, Any]:
