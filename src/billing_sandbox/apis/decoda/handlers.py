@@ -3,7 +3,7 @@ and render the result in the caller's API generation. No rules live here."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from billing_sandbox.api import Call
@@ -11,6 +11,7 @@ from billing_sandbox.apis.decoda import render, render_v1
 from billing_sandbox.apis.decoda.records import Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.apis.decoda.timeline import timeline
+from billing_sandbox.apis.decoda.webhooks import DeliveryFilter
 from billing_sandbox.errors import Issue, ValidationFailed
 
 Json = dict[str, Any]
@@ -286,15 +287,38 @@ async def delete_webhook(call: Call[DecodaStore]) -> bool:
 
 async def list_webhook_deliveries(call: Call[DecodaStore]) -> list[Json]:
     q = call.query
-    found = call.store.hooks.deliveries_of(
-        call.path["webhook_id"],
+    where = DeliveryFilter(
         event_type=q.get("event_type"),
         is_delivered=q.get("is_delivered"),
+        created_before=_instant(q, "created_before"),
+        created_after=_instant(q, "created_after"),
+        delivered_before=_instant(q, "delivery_date_before"),
+        delivered_after=_instant(q, "delivery_date_after"),
+        last_status=q.get("last_delivery_attempt_status"),
+        last_error=q.get("last_delivery_attempt_error"),
+    )
+    found = call.store.hooks.deliveries_of(
+        call.path["webhook_id"],
+        where,
+        sort_by=q["sort_by"],
         descending=q["sort_direction"] == "desc",
         limit=q["limit"],
         offset=q["offset"],
     )
     return [render.delivery(delivery) for delivery in found]
+
+
+def _instant(query: dict[str, Any], name: str) -> datetime | None:
+    """A date-time query parameter (its format already checked against the spec)."""
+    text = query.get(name)
+    if text is None:
+        return None
+    try:
+        # RFC 3339 allows a lower-case `t` and `z`; Python's parser wants them upper-case.
+        return datetime.fromisoformat(text.upper())
+    except ValueError:
+        issue = Issue("query", (name,), f"{text!r} is not a date-time", "datetime_parsing")
+        raise ValidationFailed([issue]) from None
 
 
 async def get_webhook_delivery(call: Call[DecodaStore]) -> Json:
@@ -335,3 +359,20 @@ async def get_webhook_delivery_v1(call: Call[DecodaStore]) -> Json:
 
 async def send_webhook_delivery_v1(call: Call[DecodaStore]) -> Json:
     return await send_webhook_delivery(call)
+
+
+# ---- the tenant's webhook configuration (current API only) ----
+
+
+async def get_webhook_config(call: Call[DecodaStore]) -> Json:
+    return dict(call.store.hooks.config)
+
+
+async def update_webhook_config(call: Call[DecodaStore]) -> Json:
+    body = call.body
+    call.store.hooks.configure(
+        body.get("webhookUrl"),
+        body.get("webhookEnabled", False),
+        body.get("webhookSubscriptions", []),
+    )
+    return render.tenant(call.tenant.id, call.store.hooks.config)

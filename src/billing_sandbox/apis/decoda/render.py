@@ -282,6 +282,31 @@ def delivery(record: Delivery) -> Json:
     }
 
 
+def tenant(tenant_id: str, webhook_config: Json) -> Json:
+    """The vendor's `Tenant` after a webhook-config update: its required fields (the sandbox
+    knows no clinic settings, so they hold neutral values) and the configuration just set."""
+    return {
+        "name": tenant_id,
+        "subDomain": tenant_id,
+        "providerDeactivatedPages": [],
+        "patientDeactivatedPages": [],
+        "enabledModules": [],
+        "homePage": "",
+        "passFeeToPatient": False,
+        "paymentProcessor": "STRIPE",
+        "activatedChargeMethods": ["CARD", "ACH"],
+        "phoneNumber": "",
+        "logoUrl": "",
+        "successfulPaymentText": "",
+        "campaign": "",
+        "enterpriseTenant": None,
+        "manualInvoiceText": "",
+        "sendReceiptText": "",
+        "smsProvider": "",
+        **webhook_config,
+    }
+
+
 def event(entry: Event) -> Json:
     """A `ChargeTimeline` entry; fields that do not apply to its type are null."""
     charge = entry.charge if entry.type == "CHARGE" else None
