@@ -146,6 +146,16 @@ def test_every_control_operation_declares_401_403_and_the_token_scheme() -> None
             assert not missing, f"{method.upper()} {path} does not declare {missing}"
 
 
+def test_every_control_operation_with_a_body_declares_what_a_bad_body_gets() -> None:
+    # Malformed JSON is a 400, another Content-Type a 415, a body off its schema a 422.
+    spec = yaml.safe_load((Settings().specs_dir / "sandbox-control.yaml").read_text())
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                missing = {"400", "415", "422"} - set(operation["responses"])
+                assert not missing, f"{method.upper()} {path} does not declare {missing}"
+
+
 @pytest.mark.parametrize(
     ("address", "expected"),
     [

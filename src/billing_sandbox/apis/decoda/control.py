@@ -7,7 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from billing_sandbox.api import Call
+from billing_sandbox.apis.decoda import render
+from billing_sandbox.apis.decoda.alerts import subject
 from billing_sandbox.apis.decoda.installments import settle_tenant
+from billing_sandbox.apis.decoda.records import Delivery
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.control.faults import FaultRules
 
@@ -29,6 +32,53 @@ async def fail_decoda_payment(call: Call[None]) -> dict[str, Any]:
 async def void_decoda_charge(call: Call[None]) -> dict[str, Any]:
     charge = _store(call).void(call.path["charge_id"])
     return {"done": "voided", "id": charge.id, "status": charge.status}
+
+
+async def trigger_decoda_event(call: Call[None]) -> dict[str, Any]:
+    """Emit an event of the given type about a record, as `stripe trigger` does: one delivery
+    per active webhook subscribed to the type, sent at once."""
+    store = _store(call)
+    event_type = call.body["type"]
+    record = subject(store, event_type, call.body.get("id"))
+    made = store.hooks.emit(event_type, record)
+    return {
+        "type": event_type,
+        "recordId": record.id,
+        "eventId": made[0].event_id if made else None,
+        "deliveries": [delivery.id for delivery in made],
+    }
+
+
+async def list_decoda_deliveries(call: Call[None]) -> dict[str, Any]:
+    """Every delivery the tenant keeps, newest first, with the whole history of its tries."""
+    hooks = _store(call).hooks
+    newest = hooks.newest_first()
+    page = newest[call.query["offset"] :][: call.query["limit"]]
+    return {
+        "total": len(newest),
+        "dropped": hooks.dropped,
+        "deliveries": [_delivery(d, hooks.webhooks[d.webhook_id].url) for d in page],
+    }
+
+
+def _delivery(delivery: Delivery, url: str) -> dict[str, Any]:
+    return {
+        **render.delivery(delivery),
+        "webhookId": delivery.webhook_id,
+        "url": url,
+        "eventId": delivery.event_id,
+        "nextTryDue": render.iso(delivery.next_due),
+        "sending": delivery.in_flight,
+        "tries": [
+            {
+                "at": render.iso(attempt.at),
+                "status": attempt.status,
+                "error": attempt.error,
+                "durationMs": attempt.duration_ms,
+            }
+            for attempt in delivery.history
+        ],
+    }
 
 
 def on_clock_moved(store: DecodaStore, tenant_id: str, faults: FaultRules) -> list[str]:
