@@ -61,8 +61,10 @@ def serve(settings: Settings | None = None) -> Iterator[SandboxServer]:
         settings = replace(settings or Settings(), host=LOOPBACK, port=port)
         # log_config=None: a plugin must not reconfigure the logging of the project under test;
         # uvicorn's own loggers then propagate to the root logger, which pytest captures.
+        # lifespan="on": the app's lifespan runs the periodic check that sends webhook retries
+        # as a running tenant clock reaches them, as `billing-sandbox serve` does.
         config = uvicorn.Config(
-            create_app(settings), log_config=None, log_level="warning", lifespan="off"
+            create_app(settings), log_config=None, log_level="warning", lifespan="on"
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
