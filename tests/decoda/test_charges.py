@@ -250,3 +250,17 @@ async def test_whole_number_floats_are_stored_as_integers(client: httpx.AsyncCli
     )
     assert isinstance(response.json()["amount"], int)
     assert (await charge(client, made["id"]))["total"] == 4750
+
+
+async def test_a_charge_named_by_the_client_keeps_its_id_and_is_made_once(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"id": "chg_client_0001", "patientId": PATIENT, "totalOutstanding": 250}
+    made = await client.post(CREATE, json=body, headers=creds())
+    assert made.status_code == 200, made.text
+    assert made.json()["id"] == "chg_client_0001"
+    again = await client.post(CREATE, json=body, headers=creds())
+    assert again.status_code == 422
+    assert again.json() == {"detail": "Charge chg_client_0001 already exists"}
+    listed = (await client.get("/billing/charge/list", headers=creds())).json()
+    assert [c["id"] for c in listed].count("chg_client_0001") == 1

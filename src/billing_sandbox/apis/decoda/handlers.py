@@ -162,7 +162,12 @@ async def create_charge(call: Call[DecodaStore]) -> Json:
     lines = [_pick(line, _LINE_FIELDS) for line in body.get("items") or []]
     details = _pick(body, {k: v for k, v in _CHARGE_DETAILS.items() if k != "customAmount"})
     charge = store.open_charge(
-        body["patientId"], body["totalOutstanding"], lines, body.get("status"), **details
+        body["patientId"],
+        body["totalOutstanding"],
+        lines,
+        body.get("status"),
+        charge_id=body.get("id"),
+        **details,
     )
     return render.charge_summary(charge, store)
 

@@ -158,6 +158,9 @@ class DecodaStore:
         `total_outstanding` None means the whole total (seed data); `charge_id` fixes the id
         (curated fixtures), otherwise one is drawn."""
         self.patient(patient_id)
+        if charge_id and charge_id in self.charges:
+            # A client that names its charges retries safely: the second create is refused.
+            raise Unprocessable(f"Charge {charge_id} already exists")
         pending = {item.id: item for item in new_items}
         charge_id = charge_id or self.new_id("chg")
         built = [self._line(charge_id, line, pending) for line in lines]
