@@ -47,11 +47,13 @@ MONEY = (
 # The money run also needs the sources of its links (createCharge) and their target
 # (getChargeTimeline); decoda-money.toml limits those two to the stateful phase.
 LINKED = ("createCharge", "getChargeTimeline")
-WEBHOOKS = tuple(
-    f"{name}{suffix}"
-    for suffix in ("", "V1")
-    for name in ("createWebhook", "listWebhooks", "getWebhook", "updateWebhook", "deleteWebhook",
-                 "listWebhookDeliveries")
+WEBHOOKS = (
+    *(f"{name}{suffix}"
+      for suffix in ("", "V1")
+      for name in ("createWebhook", "listWebhooks", "getWebhook", "updateWebhook",
+                   "deleteWebhook", "listWebhookDeliveries")),
+    "getWebhookConfig",
+    "updateWebhookConfig",
 )  # fmt: skip
 # One delivery attempt, and its re-send: an attempt exists only once an event was sent to a
 # webhook, which no fuzzed chain of webhook calls makes, so their every case would be a 404.
@@ -171,7 +173,7 @@ def test_money_movements_conform(outcomes: dict[str, Outcome]) -> None:
 def test_webhook_operations_conform(outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes["webhooks"]
     assert outcome.returncode == 0, outcome.output
-    assert "Tested: 12" in outcome.output
+    assert "Tested: 14" in outcome.output
     # create → get / update / delete / list attempts, on both paths.
     assert "API Links:    8 covered / 8 selected" in outcome.output
     assert "✅ Stateful" in outcome.output
