@@ -68,6 +68,12 @@ class Api:
     trailing_slash: bool = False
     # An endpoint beyond the spec's routes (MYCURE's Socket.IO events), mounted beside them.
     mount: Mount | None = None
+    # The statuses the infrastructure in front of the service answers, in plain text, rather
+    # than the service in its envelope (a gateway's 502 and 504; Candid answers 503 itself).
+    edge_statuses: frozenset[int] = frozenset({502, 503, 504})
+    # Rate-limit headers the vendor documents: `X-RateLimit-Limit`, `-Remaining`, `-Reset`
+    # on every answer while a limit applies (Decoda's).
+    rate_limit_headers: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries besides its body (a 429's `Retry-After`)."""
+        return {}
+
 
 class BadRequest(ApiError):
     """The request cannot be read at all (malformed JSON, oversize body)."""
@@ -105,6 +110,30 @@ class ValidationFailed(ApiError):
     def __init__(self, issues: list[Issue]) -> None:
         super().__init__("; ".join(f"{issue.field}: {issue.message}" for issue in issues))
         self.issues = issues
+
+
+class RateLimited(ApiError):
+    """Too many calls: the caller's bucket is empty; `retry_after` seconds until the next."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, extra: dict[str, str] | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.extra = extra or {}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after), **self.extra}
+
+
+class GatewayFailure(ApiError):
+    """What the infrastructure in front of a service answers on a bad day (502, 503, 504),
+    whether or not the service behind it ever saw the call."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SandboxBug(ApiError):

@@ -51,9 +51,9 @@ async def test_prefer_code_answers_that_status_in_each_vendors_envelope(
 async def test_prefer_code_the_operation_does_not_declare_is_400_saying_so(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get(WRITE_OFFS, headers={**await auth(client), "Prefer": "code=503"})
+    response = await client.get(WRITE_OFFS, headers={**await auth(client), "Prefer": "code=418"})
     content = assert_candid_error(response, 400, "BadRequestError")
-    assert "503" in content["message"] and "getWriteOffs does not declare" in content["message"]
+    assert "418" in content["message"] and "getWriteOffs does not declare" in content["message"]
 
 
 async def test_a_faulted_request_changes_nothing(client: httpx.AsyncClient) -> None:

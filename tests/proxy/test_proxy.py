@@ -141,7 +141,8 @@ async def test_undeclared_status_and_unknown_path_are_reported(app: Starlette) -
         clean = await journal(proxy, "?violations=false&limit=1")
     assert reverted.status_code == 418
     assert reverted.headers[HEADER] == (
-        "1; revertWriteOff status: expected one of 200, 400, 401, 404, 422, 500, got 418"
+        "1; revertWriteOff status: expected one of 200, 400, 401, 404, 422, 429, 500, 502, 503, "
+        "504, got 418"
     )
     assert unknown.headers[HEADER] == (
         "1; GET /api/write-offs/v2 path: no operation in the spec has this path"

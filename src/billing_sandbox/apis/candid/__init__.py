@@ -16,6 +16,8 @@ API = Api(
     spec_file="candid-write-offs.yaml",
     handlers=handlers,
     render_error=render_error,
+    # Candid's SDK has an error of its own for 503 (`HttpServiceUnavailableError`).
+    edge_statuses=frozenset({502, 504}),
     authenticate=authenticate,
     credentials=CREDENTIALS,
     entry="/api/write-offs/v1",

@@ -7,8 +7,10 @@ from typing import Any
 from billing_sandbox.errors import (
     ApiError,
     BadRequest,
+    GatewayFailure,
     MethodNotAllowed,
     NotFound,
+    RateLimited,
     Unauthenticated,
     Unprocessable,
     UnsupportedMediaType,
@@ -40,6 +42,8 @@ def _body(error: ApiError) -> dict[str, Any]:
 
 _NAMES: dict[type[ApiError], str] = {
     BadRequest: "BadRequestError",
+    GatewayFailure: "HttpServiceUnavailableError",  # the 503 Candid answers itself
+    RateLimited: "TooManyRequestsError",
     MethodNotAllowed: "MethodNotAllowedError",
     Unauthenticated: "UnauthorizedError",
     UnsupportedMediaType: "InvalidContentTypeError",

@@ -16,6 +16,7 @@ API = Api(
     spec_file="decoda-billing.yaml",
     handlers=handlers,
     render_error=render_error,
+    rate_limit_headers=True,
     authenticate=authenticate,
     credentials=CREDENTIALS,
     entry="/billing/charge/list",

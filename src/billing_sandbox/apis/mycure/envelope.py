@@ -10,6 +10,7 @@ from billing_sandbox.errors import (
     Forbidden,
     MethodNotAllowed,
     NotFound,
+    RateLimited,
     Unauthenticated,
     Unprocessable,
     UnsupportedMediaType,
@@ -25,6 +26,7 @@ FEATHERS_ERRORS: dict[int, tuple[str, str]] = {
     405: ("MethodNotAllowed", "method-not-allowed"),
     409: ("Conflict", "conflict"),
     422: ("Unprocessable", "unprocessable"),
+    429: ("TooManyRequests", "too-many-requests"),
     500: ("GeneralError", "general-error"),
 }
 
@@ -61,6 +63,7 @@ def _status(error: ApiError) -> int:
         (NotFound, 404),
         (MethodNotAllowed, 405),
         (Unprocessable, 422),
+        (RateLimited, 429),
     ):
         if isinstance(error, kind):
             return status
