@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from billing_sandbox import conformance
 from billing_sandbox.app import about, create_app, spill_directory
 from billing_sandbox.control import requestlog
+from billing_sandbox.control.ratelimits import InvalidRateLimit
+from billing_sandbox.control.wire import ConnectionAwareProtocol
 from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.proxy import cli as proxy_cli
@@ -44,7 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         app = create_app(settings)
-    except (CredentialsError, InvalidOrigin, StateFileError, RecordingError) as error:
+    except (
+        CredentialsError,
+        InvalidOrigin,
+        StateFileError,
+        RecordingError,
+        InvalidRateLimit,
+    ) as error:
         # The user's file or origin is wrong: say what and where, not a traceback.
         print(f"billing-sandbox: {error}", file=sys.stderr)
         return 2
@@ -55,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # Hands each request its connection, for the faults below HTTP (a reset, a cut).
+        http=ConnectionAwareProtocol,
         # SIGTERM or Ctrl+C: idle keep-alive connections close at once; a request still being
         # answered (a `Prefer: delay=`) gets this long, then is cut off, so the server ends
         # within 5 s (well inside the 10 s a container runtime waits before its SIGKILL, which
@@ -211,6 +221,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "it only loopback clients may call them (BILLING_SANDBOX_CONTROL_TOKEN keeps the "
         "token out of the process list)",
     )
+    serve.add_argument(
+        "--rate-limit",
+        action="append",
+        metavar="API=N/S",
+        help="limit each tenant to N calls per S seconds of its clock on an API, as the vendor "
+        "does (429 with Retry-After past it), e.g. decoda=100/10; repeatable; none by default",
+    )
     args = parser.parse_args(argv)
     return Settings.from_env(
         host=args.host,
@@ -227,6 +244,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         state_dir=args.state_dir,
         recordings_dir=args.recordings,
         control_token=args.control_token,
+        rate_limits=tuple(args.rate_limit or defaults.rate_limits),
     )
 
 

@@ -14,6 +14,7 @@ from faker import Faker
 from billing_sandbox.clock import Clock, SystemClock, TenantClock
 from billing_sandbox.control.faults import FaultRules
 from billing_sandbox.control.journal import Journal
+from billing_sandbox.control.ratelimits import RateLimiter, parse_limits
 from billing_sandbox.credentials import Credentials, Section, load
 from billing_sandbox.errors import NotFound
 from billing_sandbox.recordings import Exchange, Loadable, Notice, Recordings, read_recordings
@@ -177,6 +178,8 @@ class Sandbox:
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
         # Fault probabilities draw from the seed, so a run with the same rules repeats.
         self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))
+        # Off unless `rate_limits` (or the control API, per tenant) sets one.
+        self.limits = RateLimiter(parse_limits(settings.rate_limits, self.kinds))
         # What an API's mount keeps for the whole server (MYCURE's socket hub), by API name.
         self.mounted: dict[str, Any] = {}
 
