@@ -99,7 +99,18 @@ def test_mycure_curl_walk_through_runs_against_a_live_sandbox(
 
 
 def test_pytest_plugin_example_passes_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:
-    [example] = [block for block in code_blocks("python") if "sandbox_tenant" in block]
+    [example] = [
+        block
+        for block in code_blocks("python")
+        if "sandbox_tenant" in block and "bad days" not in block
+    ]
     pytester.makepyfile(test_billing=example)
+    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_bad_days_example_passes_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:
+    [example] = [block for block in code_blocks("python") if "Decoda's bad days" in block]
+    pytester.makepyfile(test_bad_days=example)
     result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)

@@ -18,9 +18,18 @@ from starlette.routing import Route
 
 from billing_sandbox.api import Api, Call, Caller
 from billing_sandbox.control import requestlog
-from billing_sandbox.control.faults import DropConnection
-from billing_sandbox.control.injection import FAULT, DroppedResponse, inject_faults
-from billing_sandbox.errors import ApiError, MethodNotAllowed, SandboxBug, ValidationFailed
+from billing_sandbox.control.edge import edge_answer
+from billing_sandbox.control.faults import DropConnection, Effect
+from billing_sandbox.control.injection import FAULT, FaultAnswer, after_the_call, inject_faults
+from billing_sandbox.control.ratelimits import Quota
+from billing_sandbox.control.wire import DroppedResponse
+from billing_sandbox.errors import (
+    ApiError,
+    MethodNotAllowed,
+    RateLimited,
+    SandboxBug,
+    ValidationFailed,
+)
 from billing_sandbox.events.courier import Courier
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
@@ -128,11 +137,17 @@ def _endpoint(
         vendor = not api.operator  # the control API is neither faulted nor journaled
         caller = None
         problem = None
+        quota = None
+        # What the journal keeps: the sandbox's own answer, even when a fault lost it.
+        answered: Response | None = None
         try:
             caller = _authenticate(api, op, request, sandbox)
+            if vendor and caller is not None and sandbox.limits.active:
+                quota = _spend(api, caller.tenant_id, sandbox)
+            after = None
             # Most requests ask for no fault: skip the coroutine unless one could apply.
             if vendor and (sandbox.faults.rules or "prefer" in request.headers):
-                await inject_faults(request, op, api.name, caller, sandbox)
+                after = await inject_faults(request, op, api.name, caller, sandbox)
             call = await _parse(api, op, request, sandbox, caller)
             result = await handlers[op.operation_id](call)
             if not isinstance(result, Response):
@@ -145,9 +160,15 @@ def _endpoint(
                 # After the response: `kick` only starts a task, so a slow or dead receiver
                 # never holds the connection (nor the next request on it).
                 response.background = BackgroundTask(courier.kick, tenant_id)
+            if after is not None:
+                # The call was carried out; now its answer is lost or reshaped.
+                answered = response
+                response = _lose(api, op, after, response, sandbox)
         except ApiError as error:
-            response = _respond(api, op, *api.render_error(error), sandbox)
+            response = _error_response(api, op, error, sandbox)
             problem = error
+        except FaultAnswer as answer:
+            response = answer.response
         except DropConnection:
             response = DroppedResponse()
         except Exception:
@@ -155,11 +176,57 @@ def _endpoint(
             bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
             response = _render(*api.render_error(bug))
             problem = bug
+        if quota is not None and api.rate_limit_headers:
+            response.headers.update(_quota_headers(quota))
         if vendor:
-            _journal(sandbox, api, op, request, response, caller, started, problem)
+            kept = answered or response
+            _journal(sandbox, api, op, request, kept, caller, started, problem)
         return response
 
     return endpoint
+
+
+def _spend(api: Api, tenant_id: str, sandbox: Sandbox) -> Quota | None:
+    """Spend one call of the tenant's rate limit for `api`; raises `RateLimited` when none
+    is left (nothing else happens: a refused call changes nothing)."""
+    now = sandbox.tenant(tenant_id).clock.now()
+    quota = sandbox.limits.take(tenant_id, api.name, now)
+    if quota is not None and quota.retry_after is not None:
+        limit = quota.limit
+        raise RateLimited(
+            f"rate limit exceeded: {limit.requests} calls per {limit.per_seconds} s for this "
+            f"tenant; retry after {quota.retry_after} s",
+            quota.retry_after,
+            _quota_headers(quota) if api.rate_limit_headers else {},
+        )
+    return quota
+
+
+def _quota_headers(quota: Quota) -> dict[str, str]:
+    """Decoda's rate-limit headers; the reset is a Unix time on the tenant's clock."""
+    return {
+        "X-RateLimit-Limit": str(quota.limit.requests),
+        "X-RateLimit-Remaining": str(quota.remaining),
+        "X-RateLimit-Reset": str(int(quota.reset_at.timestamp())),
+    }
+
+
+def _lose(api: Api, op: Operation, effect: Effect, real: Response, sandbox: Sandbox) -> Response:
+    """The answer a carried-out call gets instead of its own (`afterCommit`, or reshaped)."""
+    instead = after_the_call(effect, real, op, sandbox)
+    if isinstance(instead, ApiError):
+        instead = _error_response(api, op, instead, sandbox)
+    instead.background = real.background
+    return instead
+
+
+def _error_response(api: Api, op: Operation, error: ApiError, sandbox: Sandbox) -> Response:
+    """An error in the API's envelope, or, for what a gateway answers, in the gateway's."""
+    if error.status in api.edge_statuses:
+        return edge_answer(error)
+    response = _respond(api, op, *api.render_error(error), sandbox)
+    response.headers.update(error.headers)
+    return response
 
 
 def _mark_written(sandbox: Sandbox, call: Call[Any]) -> None:
@@ -247,6 +314,7 @@ def _journal(
         duration_ms=duration_ms,
         request_body=request.scope.get(RAW_BODY, b""),
         response_body=bytes(response.body),
+        fault=request.scope.get(FAULT),
     )
     if requestlog.LOGGER.isEnabledFor(logging.INFO):
         requestlog.log_request(

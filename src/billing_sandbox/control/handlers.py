@@ -11,8 +11,9 @@ from starlette.responses import HTMLResponse, Response
 
 from billing_sandbox import __version__
 from billing_sandbox.api import Call
-from billing_sandbox.control.faults import Effect, Match
+from billing_sandbox.control.faults import Match, effect_from_json
 from billing_sandbox.control.journal import Filter
+from billing_sandbox.control.ratelimits import OFF, Limit
 from billing_sandbox.errors import ApiError, NotFound
 from billing_sandbox.state import persistence, snapshot
 from billing_sandbox.tenancy import Tenant
@@ -124,11 +125,17 @@ async def create_fault(call: Call[None]) -> dict[str, Any]:
         path=given.get("path"),
         tenant=given.get("tenant"),
     )
-    wanted = body["effect"]
-    effect = Effect(
-        status=wanted.get("status"), delay_ms=wanted.get("delayMs"), drop=wanted.get("drop", False)
+    effect = effect_from_json(body["effect"])
+    until = None
+    if "forSeconds" in body:
+        # An outage window, on the clock of the tenant the rule names (else the server's).
+        clock = (
+            call.sandbox.clock if match.tenant is None else call.sandbox.tenant(match.tenant).clock
+        )
+        until = clock.now() + timedelta(seconds=body["forSeconds"])
+    rule = call.sandbox.faults.add(
+        match, effect, body.get("probability", 1), body.get("count"), until
     )
-    rule = call.sandbox.faults.add(match, effect, body.get("probability", 1), body.get("count"))
     return rule.as_json()
 
 
@@ -138,6 +145,39 @@ async def clear_faults(call: Call[None]) -> dict[str, Any]:
 
 async def delete_fault(call: Call[None]) -> dict[str, Any]:
     return call.sandbox.faults.remove(call.path["fault_id"]).as_json()
+
+
+async def get_tenant_rate_limits(call: Call[None]) -> dict[str, Any]:
+    return _rate_limits(call, call.path["tenant"])
+
+
+async def set_tenant_rate_limits(call: Call[None]) -> dict[str, Any]:
+    """Per API: a limit of the tenant's own, `"off"`, or null (back to the server's)."""
+    tenant = call.path["tenant"]
+    limits = call.sandbox.limits
+    for api, given in call.body.items():
+        if given is None:
+            limits.override(tenant, api, None, inherit=True)
+        elif given == "off":
+            limits.override(tenant, api, OFF, inherit=False)
+        else:
+            limit = Limit(given["requests"], given["perSeconds"])
+            limits.override(tenant, api, limit, inherit=False)
+    return _rate_limits(call, tenant)
+
+
+def _rate_limits(call: Call[None], tenant: str) -> dict[str, Any]:
+    """Each API's limit for the tenant, and where it comes from."""
+    limits = call.sandbox.limits
+    own = limits.overrides.get(tenant, {})
+    shown: dict[str, Any] = {}
+    for api in sorted(call.sandbox.kinds):
+        limit = limits.limit(tenant, api)
+        shown[api] = {
+            "limit": None if limit is None else limit.as_json(),
+            "source": "tenant" if api in own else "server",
+        }
+    return {"tenant": tenant, "limits": shown}
 
 
 def _instant(text: str | None) -> datetime | None:

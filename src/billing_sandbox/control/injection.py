@@ -1,30 +1,53 @@
-"""Applying faults to a vendor request, before it can reach a store (so state never changes)."""
+"""Applying faults to a vendor request. Most act before the request can reach a store, so state
+never changes; those that need the call carried out (`afterCommit`, a truncated or dribbled
+answer) reshape its answer afterwards."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from billing_sandbox.api import Caller
 from billing_sandbox.control.faults import (
     DropConnection,
+    Effect,
     RequestFacts,
     injected_error,
     parse_prefer,
 )
-from billing_sandbox.errors import BadRequest
+from billing_sandbox.control.wire import (
+    DribbledResponse,
+    DroppedResponse,
+    ResetResponse,
+    SilentResponse,
+    TruncatedResponse,
+    malformed,
+)
+from billing_sandbox.errors import ApiError, BadRequest
 from billing_sandbox.spec.document import Operation
 from billing_sandbox.tenancy import Sandbox
+
+# Where a request's scope says which fault it met, for its log line and journal entry.
+FAULT = "billing_sandbox.fault"
+
+
+class FaultAnswer(Exception):
+    """A fault answers in the sandbox's place, with this response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answered by a fault rule")
+        self.response = response
 
 
 async def inject_faults(
     request: Request, op: Operation, api: str, caller: Caller | None, sandbox: Sandbox
-) -> None:
-    """Wait, answer a status or drop the connection, as the `Prefer` header or the first
-    matching rule asks; otherwise do nothing and let the request through."""
+) -> Effect | None:
+    """Wait, then answer as the `Prefer` header or the first matching rule asks (raising the
+    API error, `DropConnection` or `FaultAnswer`); or let the request through, returning the
+    effect still to apply to its answer, if any."""
     cap = sandbox.settings.max_fault_delay_ms
     prefer = parse_prefer(request.headers.get("prefer", ""))
     if prefer.delay_ms:
@@ -34,29 +57,69 @@ async def inject_faults(
         _note(request, f"Prefer: code={prefer.code}")
         _raise_status(prefer.code, op, "Prefer: code")
     if not sandbox.faults.rules:
-        return
+        return None
+    tenant = caller.tenant_id if caller else None
     facts = RequestFacts(
         api=api,
         operation_id=op.operation_id,
         method=request.method,
         path=request.scope["path"],
         template=op.path,
-        tenant=caller.tenant_id if caller else None,
+        tenant=tenant,
     )
-    effect = sandbox.faults.fire(facts)
+
+    def now_of(named: str | None) -> datetime:
+        return sandbox.clock.now() if named is None else sandbox.tenant(named).clock.now()
+
+    effect = sandbox.faults.fire(facts, now_of)
     if effect is None:
-        return
+        return None
     _note(request, f"fault {effect.describe()}")
-    if effect.delay_ms:
-        await asyncio.sleep(min(effect.delay_ms, cap) / 1000)
+    wait_ms: float = effect.delay_ms or 0
+    if effect.latency is not None:
+        wait_ms += effect.latency.draw(sandbox.faults.rng)
+    if wait_ms:
+        await asyncio.sleep(min(wait_ms, cap) / 1000)
+    if effect.acts_after:
+        return effect
+    _answer(effect, op, sandbox)
+    return None
+
+
+def _answer(effect: Effect, op: Operation, sandbox: Sandbox) -> None:
+    """Answer in the sandbox's place, as `effect` says (nothing, for a wait only)."""
     if effect.drop:
-        raise DropConnection(f"a fault rule dropped {request.method} {request.url.path}")
+        raise DropConnection(f"a fault rule dropped {op.operation_id}")
+    if effect.reset:
+        raise FaultAnswer(ResetResponse())
+    if effect.timeout:
+        raise FaultAnswer(SilentResponse(sandbox.settings.max_fault_delay_ms / 1000))
+    if effect.malformed:
+        raise FaultAnswer(malformed(op.success_status))
     if effect.status is not None:
         _raise_status(effect.status, op, "a fault rule")
 
 
-# Where a request's scope says which fault it met, for its log line.
-FAULT = "billing_sandbox.fault"
+def after_the_call(
+    effect: Effect, response: Response, op: Operation, sandbox: Sandbox
+) -> Response | ApiError:
+    """The answer a call that was carried out gets instead of `response`: lost (dropped,
+    reset, never sent, or a status, returned as the error to render), cut short or dribbled."""
+    if effect.drop:
+        return DroppedResponse()
+    if effect.truncate:
+        return TruncatedResponse(response)
+    if effect.dribble_ms is not None:
+        return DribbledResponse(
+            response, min(effect.dribble_ms, sandbox.settings.max_fault_delay_ms) / 1000
+        )
+    try:
+        _answer(effect, op, sandbox)
+    except ApiError as error:
+        return error
+    except FaultAnswer as answer:
+        return answer.response
+    return response
 
 
 def _note(request: Request, fault: str) -> None:
@@ -76,17 +139,3 @@ def _raise_status(status: int, op: Operation, source: str) -> None:
             f"it declares {', '.join(map(str, declared))}"
         )
     raise injected_error(status, f"injected by {source}: {status}")
-
-
-class DroppedResponse(Response):
-    """Starts an answer and then breaks off, so the server closes the connection: the client
-    sees a dropped connection, as from a crashed upstream."""
-
-    def __init__(self) -> None:
-        super().__init__(b"", status_code=0)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]}
-        )
-        raise DropConnection("connection dropped by a fault rule")

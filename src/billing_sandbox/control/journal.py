@@ -29,6 +29,9 @@ class Entry:
     # How the response broke its spec, each `{operation, field, message}`. Only the validating
     # proxy records any: the sandbox turns such a response into a loud 500 instead.
     violations: tuple[dict[str, str], ...] = ()
+    # The fault the request met, if any: `fault after commit: drop, answer lost` says the call
+    # was carried out (status and response body are the sandbox's) and its answer lost.
+    fault: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,7 @@ class Entry:
             "requestBody": _text(self.request_body, self.truncated[0]),
             "responseBody": _text(self.response_body, self.truncated[1]),
             "violations": [dict(violation) for violation in self.violations],
+            "fault": self.fault,
         }
 
 
@@ -97,6 +101,7 @@ class Journal:
         request_body: bytes,
         response_body: bytes,
         violations: tuple[dict[str, str], ...] = (),
+        fault: str | None = None,
     ) -> None:
         """Keep one request (on every request's path, so it only slices and appends)."""
         self._seq += 1
@@ -104,7 +109,8 @@ class Journal:
         left_out = (max(0, len(request_body) - limit), max(0, len(response_body) - limit))
         self._entries.append(
             Entry(self._seq, time, tenant, api, operation_id, method, path, query, status,
-                  duration_ms, request_body[:limit], response_body[:limit], left_out, violations)
+                  duration_ms, request_body[:limit], response_body[:limit], left_out, violations,
+                  fault)
         )  # fmt: skip
 
     def find(self, wanted: Filter, limit: int) -> tuple[list[Entry], int | None]:

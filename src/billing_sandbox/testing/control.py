@@ -10,6 +10,7 @@ from billing_sandbox.testing.clock import Clock
 from billing_sandbox.testing.faults import Faults
 from billing_sandbox.testing.http import TIMEOUT_SECONDS, Connection, segment
 from billing_sandbox.testing.journal import Journal
+from billing_sandbox.testing.ratelimits import RateLimits
 
 
 class SandboxControl:
@@ -82,6 +83,7 @@ class TenantControl:
         self.faults = Faults(server.connection, tenant)
         self.journal = Journal(server.connection, tenant)
         self.clock = Clock(server.connection, tenant)
+        self.rate_limits = RateLimits(server.connection, tenant)
 
     def reset(self) -> None:
         """Forget the tenant's records in all three APIs; it is re-seeded on next use."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from billing_sandbox.testing.http import Connection, SandboxError, segment
@@ -14,24 +15,42 @@ class FaultSpec(TypedDict, total=False):
     """A rule as `Faults.add` takes it: the effect, what it matches (all optional), and how
     often it fires. The sandbox checks it (`createFault`) and refuses a bad one."""
 
-    # The effect: answer this status in the vendor's envelope, wait first, or drop the connection.
-    status: int
+    # The wait: `delay_ms`, or `latency` as the control API spells it, e.g.
+    # `{"kind": "lognormal", "medianMs": 200, "sigma": 0.5, "capMs": 2000}`.
     delay_ms: int
+    latency: dict[str, Any]
+    # The answer (one of these): a status in the vendor's envelope (429, 502, 503, 504 too),
+    # headers then a closed connection, a reset before any byte, the real answer cut short,
+    # a 2xx that is not JSON, the real answer dribbled over `dribble_ms`, or no answer at all.
+    status: int
     drop: bool
+    reset: bool
+    truncate: bool
+    malformed: bool
+    dribble_ms: int
+    timeout: bool
+    # Carry the call out, then lose its answer (with drop, reset, timeout or status).
+    after_commit: bool
     # The match: None of these matches every request.
     api: str
     operation_id: str
     method: str
     path: str  # the request's path, or the spec's template (`/billing-soas/{id}`)
     tenant: str
-    # How often: drawn from the server's seed, at most `count` times (None: without end).
+    # How often: drawn from the server's seed, at most `count` times (None: without end),
+    # and for `for_seconds` from now on the tenant's clock (an outage window).
     probability: float
     count: int | None
+    for_seconds: int
 
 
 _MATCH = {"api": "api", "operation_id": "operationId", "method": "method", "path": "path",
           "tenant": "tenant"}  # fmt: skip
-_EFFECT = {"status": "status", "delay_ms": "delayMs", "drop": "drop"}
+_EFFECT = {"status": "status", "delay_ms": "delayMs", "latency": "latency", "drop": "drop",
+           "reset": "reset", "truncate": "truncate", "malformed": "malformed",
+           "dribble_ms": "dribbleMs", "timeout": "timeout",
+           "after_commit": "afterCommit"}  # fmt: skip
+_HOW_OFTEN = {"probability": "probability", "count": "count", "for_seconds": "forSeconds"}
 
 
 @dataclass(frozen=True)
@@ -45,11 +64,14 @@ class FaultRule:
     probability: float
     count: int | None
     fired: int
+    # The end of its outage window (`for_seconds`), on the tenant's clock.
+    until: datetime | None = None
 
     @classmethod
     def from_json(cls, rule: dict[str, Any]) -> FaultRule:
+        until = None if rule.get("until") is None else datetime.fromisoformat(rule["until"])
         return cls(rule["id"], rule["match"], rule["effect"], rule["probability"],
-                   rule["count"], rule["fired"])  # fmt: skip
+                   rule["count"], rule["fired"], until)  # fmt: skip
 
 
 class Faults:
@@ -61,7 +83,9 @@ class Faults:
         self.tenant = tenant
 
     def add(self, **rule: Unpack[FaultSpec]) -> FaultRule:
-        """Add a rule: `add(operation_id="createCharge", status=503, count=1)`."""
+        """Add a rule: `add(operation_id="createCharge", status=503, count=1)`; an outage,
+        `add(status=503, for_seconds=30)`; a lost answer, `add(operation_id="createCharge",
+        drop=True, after_commit=True, count=1)`."""
         return FaultRule.from_json(
             self._connection.control("POST", "/faults", json=self._body(rule))
         )
@@ -108,7 +132,7 @@ class Faults:
         return True
 
     def _body(self, rule: FaultSpec) -> dict[str, Any]:
-        unknown = set(rule) - {*_MATCH, *_EFFECT, "probability", "count"}
+        unknown = set(rule) - {*_MATCH, *_EFFECT, *_HOW_OFTEN}
         if unknown:
             raise TypeError(f"a fault rule has no {', '.join(sorted(unknown))}")
         given: dict[str, Any] = dict(rule)
@@ -118,12 +142,12 @@ class Faults:
                 raise ValueError(f"the faults of tenant {self.tenant!r} match that tenant only")
         body: dict[str, Any] = {
             "match": {name: given[key] for key, name in _MATCH.items() if key in given},
-            # `drop` is true or absent: the sandbox takes no `"drop": false`.
+            # Flags are true or absent: the sandbox takes no `"drop": false`.
             "effect": {
                 name: given[key]
                 for key, name in _EFFECT.items()
                 if key in given and given[key] is not False
             },
         }
-        body.update({key: given[key] for key in ("probability", "count") if key in given})
+        body.update({name: given[key] for key, name in _HOW_OFTEN.items() if key in given})
         return body

@@ -48,6 +48,9 @@ class JournalEntry:
     duration_ms: float
     request_body: str
     response_body: str
+    # The fault the request met, or None; `… after commit: …, answer lost` means the call was
+    # carried out (`status`, `response_body` are the sandbox's) and the client never got it.
+    fault: str | None = None
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> JournalEntry:
@@ -55,6 +58,7 @@ class JournalEntry:
             entry["seq"], datetime.fromisoformat(entry["time"]), entry["tenant"], entry["api"],
             entry["operationId"], entry["method"], entry["path"], entry["query"],
             entry["status"], entry["durationMs"], entry["requestBody"], entry["responseBody"],
+            entry.get("fault"),
         )  # fmt: skip
 
     def request_json(self) -> Any:

@@ -63,8 +63,15 @@ def serve(settings: Settings | None = None) -> Iterator[SandboxServer]:
         # uvicorn's own loggers then propagate to the root logger, which pytest captures.
         # lifespan="on": the app's lifespan runs the periodic check that sends webhook retries
         # as a running tenant clock reaches them, as `billing-sandbox serve` does.
+        # http=: each request gets its connection, for the faults below HTTP (a reset, a cut).
+        from billing_sandbox.control.wire import ConnectionAwareProtocol
+
         config = uvicorn.Config(
-            create_app(settings), log_config=None, log_level="warning", lifespan="on"
+            create_app(settings),
+            log_config=None,
+            log_level="warning",
+            lifespan="on",
+            http=ConnectionAwareProtocol,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(

@@ -14,6 +14,7 @@ from billing_sandbox.testing.clock import Clock
 from billing_sandbox.testing.control import SandboxControl, TenantControl
 from billing_sandbox.testing.faults import Faults
 from billing_sandbox.testing.journal import Journal
+from billing_sandbox.testing.ratelimits import RateLimits
 
 # A tenant id is also the MYCURE organisation, an email domain: lower case (MYCURE lowercases
 # emails, so an upper-case id would split one tenant in two), no `@`, `/` or spaces.
@@ -53,6 +54,11 @@ class SandboxTenant:
     def faults(self) -> Faults:
         """Fault rules that match this tenant's requests only."""
         return self.control.faults
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """This tenant's rate limits: `set(decoda=(5, 10))`, `set(decoda=None)`, `get()`."""
+        return self.control.rate_limits
 
     @property
     def clock(self) -> Clock:

@@ -55,6 +55,7 @@ def settle_tenant(store: DecodaStore, tenant_id: str, faults: FaultRules) -> lis
             template="/installments/{id}",
             tenant=tenant_id,
         )
-        return faults.fire(facts) is not None
+        # An outage window is measured on this tenant's clock, the one that moved.
+        return faults.fire(facts, lambda _tenant: store.clock.now()) is not None
 
     return settle_due(store, store.clock.now().date(), fails)
