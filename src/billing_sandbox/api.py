@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from billing_sandbox.credentials import Section
 from billing_sandbox.errors import ApiError
+from billing_sandbox.renders import FRESH, RenderSource
 from billing_sandbox.tenancy import Sandbox, StoreKind, Tenant
 
 StoreT = TypeVar("StoreT")
@@ -99,6 +100,8 @@ class Call(Generic[StoreT]):
     # The `Accept` header, for an operation that answers in more than one media type (OpenAPI
     # ignores `Accept` declared as a parameter).
     accept: str = ""
+    # Where a handler renders records: kept bytes for a read, afresh for a write.
+    renders: RenderSource = FRESH
 
     @property
     def tenant(self) -> Tenant:

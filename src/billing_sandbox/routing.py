@@ -31,6 +31,7 @@ from billing_sandbox.errors import (
     ValidationFailed,
 )
 from billing_sandbox.events.courier import Courier
+from billing_sandbox.renders import FRESH, RenderSource
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
 from billing_sandbox.spec.document import JSON, Operation, Spec
@@ -176,6 +177,8 @@ def _endpoint(
             bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
             response = _render(*api.render_error(bug))
             problem = bug
+        if request.method not in SAFE_METHODS:
+            _forget_renders(sandbox, request, caller)
         if quota is not None and api.rate_limit_headers:
             response.headers.update(_quota_headers(quota))
         if vendor:
@@ -184,6 +187,16 @@ def _endpoint(
         return response
 
     return endpoint
+
+
+def _forget_renders(sandbox: Sandbox, request: Request, caller: Caller | None) -> None:
+    """After any request that may have changed a tenant (whatever it answered), its records
+    render afresh: the caller's tenant, or the one a control call names. (A control call that
+    names none replaces or drops whole tenants, whose renderings go with them.)"""
+    named = caller.tenant_id if caller is not None else request.path_params.get("tenant")
+    tenant = sandbox.held(named) if isinstance(named, str) else None
+    if tenant is not None:
+        tenant.renders.clear()
 
 
 def _spend(api: Api, tenant_id: str, sandbox: Sandbox) -> Quota | None:
@@ -272,8 +285,12 @@ async def _parse(
     body = await read_body(op, request, limit)
     # Handlers get their API's store, typed, from here (never by looking it up by name).
     store = None
+    renders: RenderSource = FRESH
     if caller is not None and api.store is not None:
-        store = sandbox.tenant(caller.tenant_id).store(api.name)
+        tenant = sandbox.tenant(caller.tenant_id)
+        store = tenant.store(api.name)
+        if request.method in SAFE_METHODS:
+            renders = tenant.renders
     return Call(
         sandbox=sandbox,
         tenant_id=caller.tenant_id if caller else None,
@@ -286,6 +303,7 @@ async def _parse(
         raw_query=request.scope["query_string"].decode("latin-1"),
         raw_body=request.scope.get(RAW_BODY, b""),
         accept=request.headers.get("accept", ""),
+        renders=renders,
     )
 
 
@@ -333,14 +351,20 @@ def _journal(
 
 
 def _respond(api: Api, op: Operation, status: int, body: Any, sandbox: Sandbox) -> Response:
-    """Serialise; with response validation on, a body that breaks the spec is a loud 500."""
+    """Serialise; with response validation on, a body that breaks the spec is a loud 500.
+    A body is checked as the bytes it is sent as (parts may be kept renderings), once: the
+    same bytes from the same operation and status were valid before."""
+    content = orjson.dumps(body)
     if sandbox.settings.response_validation:
-        problem = _response_problem(op, status, body)
-        if problem:
-            log.error("%s %s: %s", api.name, op.operation_id, problem)
-            bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
-            return _render(*api.render_error(bug))
-    return _render(status, body)
+        seen = (op.operation_id, status, hash(content))
+        if not sandbox.validated.seen(seen):
+            problem = _response_problem(op, status, orjson.loads(content))
+            if problem:
+                log.error("%s %s: %s", api.name, op.operation_id, problem)
+                bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
+                return _render(*api.render_error(bug))
+            sandbox.validated.add(seen)
+    return Response(content, status_code=status, media_type=JSON)
 
 
 def _response_problem(op: Operation, status: int, body: Any) -> str | None:

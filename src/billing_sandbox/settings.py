@@ -84,6 +84,9 @@ class Settings:
     # The hosts webhook URLs may name: `loopback`, `private` (a private network, a Compose
     # service), `any`, host names or CIDR networks; a URL outside them is refused with 422.
     webhook_hosts: tuple[str, ...] = ("loopback", "private")
+    # Record renderings a tenant keeps for reads (JSON bytes; about 3 KB each for a Decoda
+    # charge); past it, the tenant starts over. 0 renders every read afresh.
+    max_cached_renders: int = 5000
     # Rate limits as the vendors enforce them, per tenant: `decoda=100/10` allows a burst of
     # 100 calls, refilled at 100 per 10 s on the tenant's clock; past it, 429. None by default.
     rate_limits: tuple[str, ...] = ()

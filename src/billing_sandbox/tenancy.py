@@ -18,6 +18,7 @@ from billing_sandbox.control.ratelimits import RateLimiter, parse_limits
 from billing_sandbox.credentials import Credentials, Section, load
 from billing_sandbox.errors import NotFound
 from billing_sandbox.recordings import Exchange, Loadable, Notice, Recordings, read_recordings
+from billing_sandbox.renders import Renders, ValidatedBodies
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import Spec
 
@@ -70,6 +71,8 @@ class Tenant:
         # A tenant nobody has written to is rebuilt byte for byte from its seed, so the
         # sandbox may drop it at any time; one with writes is spilled to disk instead.
         self.written = False
+        # Its records' renderings, for reads; forgotten on any write to the tenant.
+        self.renders = Renders(settings.max_cached_renders)
 
     def store(self, api_name: str) -> Any:
         if api_name not in self._stores:
@@ -95,6 +98,7 @@ class Tenant:
     def adopt(self, api_name: str, store: Any) -> None:
         """Use a store restored from a snapshot instead of seeding one."""
         self._stores[api_name] = store
+        self.renders.clear()
 
     def _stream(self, api_name: str) -> str:
         # Each API draws from its own stream, so adding data to one API never shifts another's.
@@ -178,6 +182,8 @@ class Sandbox:
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
         # Fault probabilities draw from the seed, so a run with the same rules repeats.
         self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))
+        # Bodies already checked against their spec (response validation checks each once).
+        self.validated = ValidatedBodies()
         # Off unless `rate_limits` (or the control API, per tenant) sets one.
         self.limits = RateLimiter(parse_limits(settings.rate_limits, self.kinds))
         # What an API's mount keeps for the whole server (MYCURE's socket hub), by API name.

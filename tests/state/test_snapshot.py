@@ -406,8 +406,10 @@ async def test_a_large_snapshot_of_every_tenant_is_accepted(
 # here why it need not be), then update the list.
 COVERED = {
     # settings and recordings: the server's own (recorded records are in the stores);
-    # written: a restored (or reloaded) tenant is written by definition
-    "tenant": {"id", "settings", "_kinds", "_stores", "clock", "_recordings", "written"},
+    # written: a restored (or reloaded) tenant is written by definition;
+    # renders: kept renderings of its records, made again from the stores
+    "tenant": {"id", "settings", "_kinds", "_stores", "clock", "_recordings", "written",
+               "renders"},
     "clock": {"_base", "offset", "frozen_at"},  # _base: the server's clock
     "candid": {"reference", "_ids", "_clock", "_tokens",  # _tokens: from secret and tenant
                "_write_offs", "_sorted", "_by_filter", "_by_account"},  # indexes: rebuilt

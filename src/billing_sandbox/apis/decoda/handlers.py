@@ -8,7 +8,7 @@ from typing import Any
 
 from billing_sandbox.api import Call
 from billing_sandbox.apis.decoda import render, render_v1
-from billing_sandbox.apis.decoda.records import Patient
+from billing_sandbox.apis.decoda.records import Charge, Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.apis.decoda.timeline import timeline
 from billing_sandbox.apis.decoda.webhooks import DeliveryFilter
@@ -172,15 +172,19 @@ async def create_charge(call: Call[DecodaStore]) -> Json:
     return render.charge_summary(charge, store)
 
 
-async def get_charge(call: Call[DecodaStore]) -> Json:
-    store = call.store
-    return render.charge_detail(store.charge(call.path["id"]), store)
+async def get_charge(call: Call[DecodaStore]) -> Any:
+    return _charge_detail(call, call.store.charge(call.path["id"]))
 
 
-async def list_charges(call: Call[DecodaStore]) -> list[Json]:
-    store = call.store
-    found = store.find_charges(call.query.get("patient_id"), call.query.get("status"))
-    return [render.charge_detail(charge, store) for charge in found]
+async def list_charges(call: Call[DecodaStore]) -> list[Any]:
+    found = call.store.find_charges(call.query.get("patient_id"), call.query.get("status"))
+    return [_charge_detail(call, charge) for charge in found]
+
+
+def _charge_detail(call: Call[DecodaStore], charge: Charge) -> Any:
+    """A charge as the current API details it, from the tenant's kept renderings on a read."""
+    return call.renders.get(("decoda", "charge_detail", charge.id),
+                            lambda: render.charge_detail(charge, call.store))  # fmt: skip
 
 
 async def archive_charge(call: Call[DecodaStore]) -> bool:

@@ -38,8 +38,10 @@ async def create_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
     return created
 
 
-async def get_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
-    return call.store.get(call.path["id"])
+async def get_billing_soa(call: Call[MycureStore]) -> Any:
+    soa_id = call.path["id"]
+    # On a read, the statement's kept rendering (the tenant's writes forget it).
+    return call.renders.get(("mycure", "soa", soa_id), lambda: call.store.get(soa_id))
 
 
 async def patch_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
