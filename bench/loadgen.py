@@ -88,6 +88,7 @@ class Load:
     duration: float
     connections: int
     max_requests: int
+    expected: int = 200  # the status a success answers (a create's 201)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ async def _connection(
         writer.write(load.request)
         status, _ = await read_response(reader)
         latencies.append(time.perf_counter() - start)
-        errors += status != 200
+        errors += status != load.expected
     return errors
 
 
