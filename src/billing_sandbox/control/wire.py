@@ -5,6 +5,7 @@ each request's scope; served any other way, each falls back to the nearest thing
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import socket
 import struct
@@ -60,7 +61,7 @@ async def _start(send: Send, status: int, headers: list[tuple[bytes, bytes]]) ->
     await send({"type": "http.response.start", "status": status, "headers": headers})
 
 
-class WireResponse(Response):
+class WireResponse(Response, abc.ABC):
     """An answer that misbehaves on the wire; what the call set off afterwards (`background`,
     the courier's start) still runs, however the answer ends."""
 
@@ -75,8 +76,9 @@ class WireResponse(Response):
             if self.background is not None:
                 await self.background()
 
+    @abc.abstractmethod
     async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """Send (or withhold) the answer; each kind of misbehaviour says how."""
 
 
 class DroppedResponse(WireResponse):
