@@ -21,6 +21,7 @@ from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
 from billing_sandbox.control import access as control_access
 from billing_sandbox.control import handlers as control
+from billing_sandbox.dispatch import RouteTable
 from billing_sandbox.events.courier import Courier, Outbox
 from billing_sandbox.routing import build_routes
 from billing_sandbox.settings import Settings
@@ -111,13 +112,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     sandbox = Sandbox(settings, kinds, specs, clock, about(), sections, _spill_directory(settings))
     persistence.load(sandbox)  # the state file's tenants, if one is set and exists
     courier = Courier(sandbox, lambda name, store: _outbox(kinds, name, store))
-    routes: list[BaseRoute] = [
+    spec_routes = [
         route
         for api in apis
         for route in build_routes(
             api, specs[api.name], sandbox, VENDOR_ACTIONS if api is CONTROL_API else (), courier
         )
     ]
+    routes: list[BaseRoute] = [RouteTable(spec_routes)]
     # Endpoints beyond the specs' routes (MYCURE's Socket.IO events), each built for this server.
     routes += [
         Mount(api.mount.path, app=api.mount.app(sandbox))

@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from billing_sandbox.api import Api, Call, Caller
 from billing_sandbox.control import requestlog
@@ -35,6 +36,7 @@ from billing_sandbox.renders import FRESH, RenderSource
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
 from billing_sandbox.spec.document import JSON, Operation, Spec
+from billing_sandbox.spec.headers import has_header, header
 from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
@@ -44,8 +46,6 @@ Handler = Callable[[Call[Any]], Awaitable[Any]]
 # Starlette gives a function endpoint only GET unless told otherwise; every route takes all of
 # these and answers those its path does not declare itself.
 EVERY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
-# Methods that change nothing: a tenant that only answered these is still its seed.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class SpecDrift(RuntimeError):
@@ -102,10 +102,23 @@ def build_routes(
         by_path.setdefault(op.path, {})[op.method] = op
     routes = []
     for path, ops in by_path.items():
-        endpoint = _endpoint(api, ops, handlers, sandbox, courier)
+        endpoint = AsgiEndpoint(_endpoint(api, ops, handlers, sandbox, courier))
         paths = [path, path + "/"] if api.trailing_slash and not path.endswith("/") else [path]
         routes += [_exact(Route(p, endpoint, methods=EVERY_METHOD, name=p)) for p in paths]
     return routes
+
+
+class AsgiEndpoint:
+    """An endpoint as Starlette runs an ASGI app: the request, the answer, and nothing around
+    them. (A function endpoint is wrapped in two more layers that turn exceptions into
+    responses; ours never raises, it answers every error in its API's envelope itself.)"""
+
+    def __init__(self, answer: Callable[[Request], Awaitable[Response]]) -> None:
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.answer(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def _exact(route: Route) -> Route:
@@ -128,9 +141,10 @@ def _endpoint(
     allowed = tuple(sorted({*ops, *(("HEAD",) if "GET" in ops else ())}))
 
     async def endpoint(request: Request) -> Response:
-        op = ops.get(request.method) or (ops.get("GET") if request.method == "HEAD" else None)
+        method = request.scope["method"]
+        op = ops.get(method) or (ops.get("GET") if method == "HEAD" else None)
         if op is None:
-            error = MethodNotAllowed(request.method, allowed)
+            error = MethodNotAllowed(method, allowed)
             response = _render(*api.render_error(error))
             response.headers["Allow"] = ", ".join(allowed)
             return response
@@ -147,20 +161,22 @@ def _endpoint(
                 quota = _spend(api, caller.tenant_id, sandbox)
             after = None
             # Most requests ask for no fault: skip the coroutine unless one could apply.
-            if vendor and (sandbox.faults.rules or "prefer" in request.headers):
+            if vendor and (sandbox.faults.rules or has_header(request.scope, b"prefer")):
                 after = await inject_faults(request, op, api.name, caller, sandbox)
             call = await _parse(api, op, request, sandbox, caller)
             result = await handlers[op.operation_id](call)
             if not isinstance(result, Response):
                 result = _respond(api, op, op.success_status, result, sandbox)
             response = result
-            if request.method not in SAFE_METHODS and response.status_code < 400:
+            if op.changes_state and response.status_code < 400:
                 _mark_written(sandbox, call)
-            tenant_id = call.tenant_id or call.path.get("tenant")
-            if courier is not None and isinstance(tenant_id, str) and response.status_code < 400:
-                # After the response: `kick` only starts a task, so a slow or dead receiver
-                # never holds the connection (nor the next request on it).
-                response.background = BackgroundTask(courier.kick, tenant_id)
+                tenant_id = call.tenant_id or call.path.get("tenant")
+                if courier is not None and isinstance(tenant_id, str):
+                    # After the response: `kick` only starts a task, so a slow or dead
+                    # receiver never holds the connection (nor the next request on it). A
+                    # call that changed nothing made nothing due: the periodic check covers
+                    # what falls due as time passes.
+                    response.background = BackgroundTask(courier.kick, tenant_id)
             if after is not None:
                 # The call was carried out; now its answer is lost or reshaped.
                 answered = response
@@ -177,7 +193,7 @@ def _endpoint(
             bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
             response = _render(*api.render_error(bug))
             problem = bug
-        if request.method not in SAFE_METHODS:
+        if op.changes_state:
             _forget_renders(sandbox, request, caller)
         if quota is not None and api.rate_limit_headers:
             response.headers.update(_quota_headers(quota))
@@ -289,7 +305,7 @@ async def _parse(
     if caller is not None and api.store is not None:
         tenant = sandbox.tenant(caller.tenant_id)
         store = tenant.store(api.name)
-        if request.method in SAFE_METHODS:
+        if not op.changes_state:
             renders = tenant.renders
     return Call(
         sandbox=sandbox,
@@ -302,7 +318,7 @@ async def _parse(
         body=body,
         raw_query=request.scope["query_string"].decode("latin-1"),
         raw_body=request.scope.get(RAW_BODY, b""),
-        accept=request.headers.get("accept", ""),
+        accept=header(request.scope, b"accept") or "",
         renders=renders,
     )
 
@@ -334,19 +350,20 @@ def _journal(
         response_body=bytes(response.body),
         fault=request.scope.get(FAULT),
     )
-    if requestlog.LOGGER.isEnabledFor(logging.INFO):
-        requestlog.log_request(
-            {
-                "method": request.method,
-                "path": request.scope["path"],
-                "status": response.status_code,
-                "operationId": op.operation_id,
-                "api": api.name,
-                "tenant": tenant,
-                "durationMs": round(duration_ms, 3),
-                "fault": request.scope.get(FAULT),
-                "problem": None if problem is None else requestlog.problem_of(problem),
-            }
+    request_log = requestlog.active()
+    if request_log is not None:
+        request_log.write(
+            requestlog.RequestFacts(
+                request.method,
+                request.scope["path"],
+                response.status_code,
+                op.operation_id,
+                api.name,
+                tenant,
+                duration_ms,
+                request.scope.get(FAULT),
+                None if problem is None else requestlog.problem_of(problem),
+            )
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -22,12 +22,10 @@ SECRET = "hunter2-never-logged"
 def logged() -> Iterator[io.StringIO]:
     """What the request logger writes, as `serve` configures it (text, no terminal)."""
     stream = io.StringIO()
-    saved = (list(requestlog.LOGGER.handlers), requestlog.LOGGER.level, requestlog.LOGGER.propagate)
+    saved = requestlog.active()
     requestlog.configure(stream, "text", quiet=False)
     yield stream
-    requestlog.LOGGER.handlers[:] = saved[0]
-    requestlog.LOGGER.setLevel(saved[1])
-    requestlog.LOGGER.propagate = saved[2]
+    requestlog._active = saved
 
 
 async def test_each_request_is_one_line_with_its_facts(
@@ -89,16 +87,24 @@ async def test_quiet_logs_nothing(client: httpx.AsyncClient) -> None:
     requestlog.configure(stream, "text", quiet=True)
     await client.get("/billing/charge/list", headers=creds("acme"))
     assert stream.getvalue() == ""
-    assert not requestlog.LOGGER.isEnabledFor(logging.INFO)
+    assert requestlog.active() is None
 
 
 def test_the_status_is_coloured_on_a_terminal() -> None:
-    record = logging.LogRecord("billing_sandbox.requests", logging.INFO, "", 0, "", None, None)
-    facts = {"method": "GET", "path": "/x", "status": 404, "operationId": "op", "tenant": None,
-             "durationMs": 1.0}  # fmt: skip
-    record.request = facts
-    assert " \x1b[33m404\x1b[0m " in requestlog.TextFormatter(colour=True).format(record)
-    assert " 404 " in requestlog.TextFormatter(colour=False).format(record)
+    facts = requestlog.RequestFacts("GET", "/x", 404, "op", "decoda", None, 1.0)
+    assert " \x1b[33m404\x1b[0m " in requestlog.TextLine(colour=True)(facts)
+    assert " 404 " in requestlog.TextLine(colour=False)(facts)
+
+
+def test_a_line_is_stamped_with_its_own_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time is formatted once a second, and never outlives its second."""
+    facts = requestlog.RequestFacts("GET", "/x", 200, "op", "decoda", "acme", 1.0)
+    line = requestlog.TextLine(colour=False)
+    noon = time.mktime((2026, 12, 3, 12, 0, 0, 0, 0, -1))
+    monkeypatch.setattr(time, "time", lambda: noon + 0.9)
+    assert line(facts).split()[0] == "12:00:00"
+    monkeypatch.setattr(time, "time", lambda: noon + 1.0)
+    assert line(facts).split()[0] == "12:00:01"
 
 
 def test_serve_logs_a_line_per_request() -> None:

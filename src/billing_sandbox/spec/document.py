@@ -13,6 +13,8 @@ import yaml
 from billing_sandbox.spec.validation import SchemaCheck
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Methods that change nothing, unless the operation says otherwise (`x-sandbox-changes-state`).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
@@ -51,6 +53,9 @@ class Operation:
     body_required: bool
     response_checks: dict[int, SchemaCheck | None]
     secured: bool
+    # Whether a call may change a tenant: every unsafe method, and a GET with an effect (the
+    # vendor's own design, marked `x-sandbox-changes-state: true` in our spec).
+    changes_state: bool = True
 
     @cached_property
     def success_status(self) -> int:
@@ -128,6 +133,8 @@ class Spec:
             body_required=bool(body.get("required", False)),
             response_checks=responses,
             secured=any(requirement for requirement in security),
+            changes_state=method.upper() not in SAFE_METHODS
+            or bool(op.get("x-sandbox-changes-state", False)),
         )
 
     def _parameter_check(self, parameters: list[Parameter]) -> SchemaCheck:
