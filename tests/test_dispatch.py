@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ SEGMENTS = sorted(
 )
 
 
-def _linear(scope: dict[str, Any]) -> tuple[Route | None, dict[str, Any]]:
+def _linear(scope: dict[str, Any]) -> tuple[Route | None, Mapping[str, Any]]:
     """What Starlette's router does: the first route that matches, in order."""
     for route in ROUTES:
         match, child = route.matches(scope)

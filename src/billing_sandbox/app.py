@@ -21,6 +21,7 @@ from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
 from billing_sandbox.control import access as control_access
 from billing_sandbox.control import handlers as control
+from billing_sandbox.control import requestlog
 from billing_sandbox.dispatch import RouteTable
 from billing_sandbox.events.courier import Courier, Outbox
 from billing_sandbox.routing import build_routes
@@ -165,5 +166,7 @@ def _lifespan(
                 checking.cancel()
                 await asyncio.gather(checking, return_exceptions=True)
                 await courier.close()
+                # Before uvicorn raises the signal it caught again, which ends the process.
+                requestlog.flush()
 
     return run

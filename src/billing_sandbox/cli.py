@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 import uvicorn
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billing_sandbox import conformance
 from billing_sandbox.app import about, create_app, spill_directory
@@ -28,6 +28,8 @@ from billing_sandbox.state.persistence import StateFileError
 
 # How long a shutdown waits for requests in flight before cutting them off.
 SHUTDOWN_GRACE_SECONDS = 3
+# How soon a request's log line reaches stderr at the latest.
+LOG_FLUSH_SECONDS = 0.2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,12 +59,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"billing-sandbox: {error}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.recordings), flush=True)
-    requestlog.configure(sys.stderr, settings.log_format, settings.quiet)
+    # Its own buffer over stderr, flushed a fifth of a second after a line (stderr itself is
+    # flushed at every line: a write to the file per request).
+    log_stream = open(  # noqa: SIM115 - open while the server runs, flushed at its end
+        sys.stderr.fileno(),
+        "w",
+        buffering=1 << 16,
+        encoding=sys.stderr.encoding,
+        errors="backslashreplace",
+        closefd=False,
+    )
+    requestlog.configure(log_stream, settings.log_format, settings.quiet, LOG_FLUSH_SECONDS)
     config = uvicorn.Config(
         AnswerCutOffRequests(app, shutting_down=lambda: server.should_exit),
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        access_log=False,  # the sandbox logs each request itself (requestlog)
         # Hands each request its connection, for the faults below HTTP (a reset, a cut).
         http=ConnectionAwareProtocol,
         # SIGTERM or Ctrl+C: idle keep-alive connections close at once; a request still being
@@ -73,8 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     server = uvicorn.Server(config)
     # uvicorn raises Ctrl+C again once it has shut down (`uvicorn.run` swallows it too).
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+    finally:
+        requestlog.flush()
     if not server.started:
         return 3  # uvicorn said why (say, the port is in use); 3 is its own startup failure
     return 0
@@ -90,32 +106,25 @@ class AnswerCutOffRequests:
         self.shutting_down = shutting_down
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, receive, tracked)
+            await self.app(scope, receive, send)
         except asyncio.CancelledError:
-            if not self.shutting_down():
+            if scope["type"] != "http" or not self.shutting_down():
                 raise
-            if not started:
-                message = (
-                    "the sandbox is shutting down: this request was still running "
-                    f"{SHUTDOWN_GRACE_SECONDS} s after the server was told to stop"
-                )
-                body = orjson.dumps({"error": "ShuttingDown", "message": message})
-                headers = [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ]
+            message = (
+                "the sandbox is shutting down: this request was still running "
+                f"{SHUTDOWN_GRACE_SECONDS} s after the server was told to stop"
+            )
+            body = orjson.dumps({"error": "ShuttingDown", "message": message})
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            # Not wrapping `send` to see whether the answer had begun (that cost every request
+            # two more awaits): uvicorn refuses a second start with a RuntimeError, and then
+            # the client has its status already.
+            with contextlib.suppress(RuntimeError):
                 await send({"type": "http.response.start", "status": 503, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
 

@@ -10,6 +10,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from billing_sandbox.headers import has_header
+
 # Where a frontend under development runs: http or https on a loopback name, any port.
 LOOPBACK_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
 
@@ -74,7 +76,7 @@ class BrowserRequestsOnly:
         self.cors = CORSMiddleware(app, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(name == b"origin" for name, _ in scope["headers"]):
+        if scope["type"] == "http" and has_header(scope, b"origin"):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

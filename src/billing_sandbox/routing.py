@@ -32,11 +32,11 @@ from billing_sandbox.errors import (
     ValidationFailed,
 )
 from billing_sandbox.events.courier import Courier
+from billing_sandbox.headers import has_header, header
 from billing_sandbox.renders import FRESH, RenderSource
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
 from billing_sandbox.spec.document import JSON, Operation, Spec
-from billing_sandbox.spec.headers import has_header, header
 from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
@@ -287,18 +287,20 @@ async def _parse(
         values["query"] = params.from_query(declared["query"], request.query_params)
     if "header" in declared:
         values["header"] = params.from_headers(declared["header"], request.headers)
-    issues = [
-        issue
-        for location, given in values.items()
-        if not op.parameter_checks[location].is_valid(given)
-        for issue in op.parameter_checks[location].issues(given, location)
-    ]
-    if issues:
-        raise ValidationFailed(issues)
+    for location, given in values.items():
+        check = op.parameter_checks[location]
+        if not check.is_valid(given):
+            # Every location's issues at once, so the client can fix them in one go.
+            issues = [
+                issue
+                for where, value in values.items()
+                for issue in op.parameter_checks[where].issues(value, where)
+            ]
+            raise ValidationFailed(issues)
     # The control API takes whole snapshots of the sandbox's state; vendor APIs take records.
     settings = sandbox.settings
     limit = settings.max_state_bytes if api.operator else settings.max_body_bytes
-    body = await read_body(op, request, limit)
+    body = await read_body(op, request, limit) if op.body_checks else None
     # Handlers get their API's store, typed, from here (never by looking it up by name).
     store = None
     renders: RenderSource = FRESH
@@ -335,34 +337,38 @@ def _journal(
 ) -> None:
     tenant = caller.tenant_id if caller else None
     duration_ms = (time.perf_counter() - started) * 1000
+    scope = request.scope
+    method, path, fault = scope["method"], scope["path"], scope.get(FAULT)
+    status = response.status_code
     sandbox.journal.record(
-        time=sandbox.clock.now(),
-        tenant=tenant,
-        api=api.name,
-        operation_id=op.operation_id,
-        method=request.method,
+        sandbox.clock.now(),
+        tenant,
+        api.name,
+        op.operation_id,
+        method,
+        path,
         # From the scope: building `request.url` costs more than the rest of the entry.
-        path=request.scope["path"],
-        query=request.scope["query_string"].decode("latin-1"),
-        status=response.status_code,
-        duration_ms=duration_ms,
-        request_body=request.scope.get(RAW_BODY, b""),
-        response_body=bytes(response.body),
-        fault=request.scope.get(FAULT),
+        scope["query_string"].decode("latin-1"),
+        status,
+        duration_ms,
+        scope.get(RAW_BODY, b""),
+        bytes(response.body),
+        fault=fault,
     )
     request_log = requestlog.active()
     if request_log is not None:
+        problem_text = None if problem is None else requestlog.problem_of(problem)
         request_log.write(
             requestlog.RequestFacts(
-                request.method,
-                request.scope["path"],
-                response.status_code,
+                method,
+                path,
+                status,
                 op.operation_id,
                 api.name,
                 tenant,
                 duration_ms,
-                request.scope.get(FAULT),
-                None if problem is None else requestlog.problem_of(problem),
+                fault,
+                problem_text,
             )
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -105,6 +106,37 @@ def test_a_line_is_stamped_with_its_own_second(monkeypatch: pytest.MonkeyPatch) 
     assert line(facts).split()[0] == "12:00:00"
     monkeypatch.setattr(time, "time", lambda: noon + 1.0)
     assert line(facts).split()[0] == "12:00:01"
+
+
+class CountedFlushes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+async def test_batched_lines_are_flushed_together_soon_after() -> None:
+    stream = CountedFlushes()
+    log = requestlog.RequestLog(stream, requestlog.TextLine(colour=False), flush_after=0.01)
+    facts = requestlog.RequestFacts("GET", "/x", 200, "op", "decoda", "acme", 1.0)
+    for _ in range(3):
+        log.write(facts)
+    assert stream.flushes == 0 and len(stream.getvalue().splitlines()) == 3
+    await asyncio.sleep(0.05)  # the flush is a loop timer of 10 ms
+    assert stream.flushes == 1
+    log.write(facts)
+    await asyncio.sleep(0.05)
+    assert stream.flushes == 2
+
+
+def test_outside_an_event_loop_each_line_is_flushed() -> None:
+    stream = CountedFlushes()
+    log = requestlog.RequestLog(stream, requestlog.TextLine(colour=False), flush_after=10)
+    log.write(requestlog.RequestFacts("GET", "/x", 200, "op", "decoda", "acme", 1.0))
+    assert stream.flushes == 1
 
 
 def test_serve_logs_a_line_per_request() -> None:

@@ -431,7 +431,9 @@ def test_select_keeps_the_records_key_order() -> None:
 
 def test_pages_are_copies() -> None:
     _, page = run_find(compiled(""), RECORDS)
-    page[0]["type"] = "changed"
+    first = page[0]
+    assert isinstance(first, dict)
+    first["type"] = "changed"
     assert RECORDS[0]["type"] == "organization"
 
 

@@ -78,12 +78,17 @@ class Filter:
         )
 
 
+_TENANT = 2  # where an entry's tenant is in its tuple (the order of `Entry`'s fields)
+
+
 class Journal:
     """At most `capacity` entries (the oldest fall out), bodies cut at `body_limit` bytes, so
     memory stays bounded however long the server runs."""
 
     def __init__(self, capacity: int, body_limit: int) -> None:
-        self._entries: deque[Entry] = deque(maxlen=capacity)
+        # Each entry is kept as the tuple of its `Entry` fields and made an `Entry` when read:
+        # recording is on every request's path, reading is rare.
+        self._entries: deque[tuple[Any, ...]] = deque(maxlen=capacity)
         self._body_limit = body_limit
         self._seq = 0
 
@@ -106,17 +111,20 @@ class Journal:
         """Keep one request (on every request's path, so it only slices and appends)."""
         self._seq += 1
         limit = self._body_limit
-        left_out = (max(0, len(request_body) - limit), max(0, len(response_body) - limit))
+        left_out = (0, 0)
+        if len(request_body) > limit or len(response_body) > limit:
+            left_out = (max(0, len(request_body) - limit), max(0, len(response_body) - limit))
+            request_body, response_body = request_body[:limit], response_body[:limit]
         self._entries.append(
-            Entry(self._seq, time, tenant, api, operation_id, method, path, query, status,
-                  duration_ms, request_body[:limit], response_body[:limit], left_out, violations,
-                  fault)
+            (self._seq, time, tenant, api, operation_id, method, path, query, status,
+             duration_ms, request_body, response_body, left_out, violations, fault)
         )  # fmt: skip
 
     def find(self, wanted: Filter, limit: int) -> tuple[list[Entry], int | None]:
         """Newest first; also the cursor for the next (older) page, if there is one."""
         page: list[Entry] = []
-        for entry in reversed(self._entries):
+        for kept in reversed(self._entries):
+            entry = Entry(*kept)
             if wanted.admits(entry):
                 if len(page) == limit:
                     return page, page[-1].seq
@@ -125,7 +133,7 @@ class Journal:
 
     def clear(self, tenant: str | None = None) -> int:
         """Forget every entry (or one tenant's); returns how many were forgotten."""
-        kept = [e for e in self._entries if tenant is not None and e.tenant != tenant]
+        kept = [e for e in self._entries if tenant is not None and e[_TENANT] != tenant]
         forgotten = len(self._entries) - len(kept)
         self._entries = deque(kept, maxlen=self._entries.maxlen)
         return forgotten

@@ -12,10 +12,10 @@ are all known here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 from billing_sandbox.errors import ApiError, Forbidden, Unauthenticated, ValidationFailed
 
@@ -27,9 +27,8 @@ _COLOURS = {2: "\x1b[32m", 3: "\x1b[36m", 4: "\x1b[33m", 5: "\x1b[31m"}
 _RESET = "\x1b[0m"
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
-    """What one request's line says."""
+class RequestFacts(NamedTuple):
+    """What one request's line says (a tuple: one is made for every request)."""
 
     method: str
     path: str
@@ -114,30 +113,57 @@ class JsonLine:
 
 
 class RequestLog:
-    """Writes each request's line to `stream` as it is answered."""
+    """Writes each request's line to `stream` as it is answered. With `flush_after`, the
+    stream is flushed that many seconds after a line that found it flushed, instead of once a
+    line: under load, one write to the file carries the lines of many requests."""
 
-    def __init__(self, stream: IO[str], line: TextLine | JsonLine) -> None:
+    def __init__(
+        self, stream: IO[str], line: TextLine | JsonLine, flush_after: float | None = None
+    ) -> None:
         self._stream = stream
         self._line = line
+        self._flush_after = flush_after
+        self._flush_due = False
 
     def write(self, facts: RequestFacts) -> None:
         self._stream.write(self._line(facts) + "\n")
+        if self._flush_after is None or self._flush_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside the server's loop: nothing would flush it later
+            self._stream.flush()
+            return
+        self._flush_due = True
+        loop.call_later(self._flush_after, self.flush)
+
+    def flush(self) -> None:
+        self._flush_due = False
+        self._stream.flush()
 
 
 _active: RequestLog | None = None
 
 
-def configure(stream: IO[str], log_format: str, quiet: bool) -> None:
+def configure(
+    stream: IO[str], log_format: str, quiet: bool, flush_after: float | None = None
+) -> None:
     """Send request lines to `stream` as `text` (coloured on a terminal) or `json`, or send
-    none with `quiet`."""
+    none with `quiet`; `flush_after` batches the writes (see `RequestLog`)."""
     global _active  # one request log per process, as `serve` runs one server
     if quiet:
         _active = None
         return
     line = JsonLine() if log_format == "json" else TextLine(colour=stream.isatty())
-    _active = RequestLog(stream, line)
+    _active = RequestLog(stream, line, flush_after)
 
 
 def active() -> RequestLog | None:
     """The request log lines go to, or None when nothing is logged (`--quiet`, or not `serve`)."""
     return _active
+
+
+def flush() -> None:
+    """Write out the lines not yet flushed (the server is stopping)."""
+    if _active is not None:
+        _active.flush()

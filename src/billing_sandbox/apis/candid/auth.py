@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from billing_sandbox.api import Caller
 from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
+from billing_sandbox.headers import header
 from billing_sandbox.settings import Settings
 from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.tenancy import Sandbox
@@ -52,12 +53,13 @@ def issue(client_id: str, client_secret: str, sandbox: Sandbox) -> dict[str, Any
 
 def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     """The tenant behind a valid, unexpired bearer token; otherwise a 401."""
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    scheme, _, token = (header(connection.scope, b"authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             "send 'Authorization: Bearer <access_token>'; get a token from POST /api/auth/v2/token"
         )
-    tenant, client_id, expires = _verify(token.strip(), _key(sandbox.settings))
+    caller, client_id, expires = _verify(token.strip(), _key(sandbox.settings))
+    tenant = caller.tenant_id
     if expires <= sandbox.tenant(tenant).clock.now().timestamp():
         raise Unauthenticated("the access token has expired; get a new one from /api/auth/v2/token")
     if sandbox.credentials is not None:
@@ -69,7 +71,7 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
                 f"the access token's client is not {LISTED} (or now maps to another tenant); "
                 "get a new one from /api/auth/v2/token"
             )
-    return Caller(tenant)
+    return caller
 
 
 def _sign(claims: dict[str, Any], settings: Settings) -> str:
@@ -80,15 +82,22 @@ def _sign(claims: dict[str, Any], settings: Settings) -> str:
 # the same token on every call, and checking its signature each time was a third of the cost
 # of a request. Failures raise and so are never cached.
 @lru_cache(maxsize=4096)
-def _verify(token: str, key: bytes) -> tuple[str, str, int]:
-    """The (tenant, client id, expiry) a genuine token carries."""
+def _verify(token: str, key: bytes) -> tuple[Caller, str, int]:
+    """The (caller, client id, expiry) a genuine token carries (the caller is immutable, so
+    one is shared by every request with the token)."""
     claims = jwt_claims(token, key)
     if claims is None or not isinstance(claims.get("exp"), int) or "sub" not in claims:
         raise Unauthenticated("the access token is not one this sandbox issued")
     # Tokens from before the client id was a claim of its own named only the client (= tenant).
-    return str(claims["sub"]), str(claims.get("cid", claims["sub"])), claims["exp"]
+    return Caller(str(claims["sub"])), str(claims.get("cid", claims["sub"])), claims["exp"]
 
 
-@lru_cache(maxsize=16)
 def _key(settings: Settings) -> bytes:
-    return hashlib.sha256(f"{settings.secret}:candid-token".encode()).digest()
+    return _key_of(settings.secret)
+
+
+# By the secret alone: hashing the whole `Settings` on every request cost more than the rest
+# of the token check.
+@lru_cache(maxsize=16)
+def _key_of(secret: str) -> bytes:
+    return hashlib.sha256(f"{secret}:candid-token".encode()).digest()

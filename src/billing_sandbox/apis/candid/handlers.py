@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from billing_sandbox.api import Call
@@ -15,7 +16,17 @@ async def get_token(call: Call[None]) -> dict[str, Any]:
 
 async def get_write_offs(call: Call[CandidStore]) -> dict[str, Any]:
     query = {**call.query, "account_types": tuple(call.query.get("account_types", ()))}
-    return call.store.list_write_offs(WriteOffQuery(**query))
+    page = call.store.list_write_offs(WriteOffQuery(**query))
+    # Each write-off as the tenant's kept bytes (a write-off is served as it is stored).
+    page["items"] = call.renders.each("candid.write_off", page["items"], _WRITE_OFF_ID, _as_is)
+    return page
+
+
+_WRITE_OFF_ID = itemgetter("write_off_id")
+
+
+def _as_is(write_off: dict[str, Any]) -> dict[str, Any]:
+    return write_off
 
 
 async def get_write_off(call: Call[CandidStore]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,14 +40,14 @@ class SortedKeys:
         self.keys.sort()
 
 
-def walk(keys: list[Key], cursor: Key | None, ascending: bool) -> Iterator[Key]:
-    """Keys strictly after `cursor` going up (or strictly before it going down)."""
+def after(keys: list[Key], cursor: Key | None, ascending: bool, count: int) -> list[Key]:
+    """Up to `count` keys strictly after `cursor` going up (or strictly before it going
+    down), nearest first: one slice of the sorted list."""
     if ascending:
         start = 0 if cursor is None else bisect_right(keys, cursor)
-        yield from (keys[i] for i in range(start, len(keys)))
-    else:
-        start = len(keys) if cursor is None else bisect_left(keys, cursor)
-        yield from (keys[i] for i in range(start - 1, -1, -1))
+        return keys[start : start + count]
+    end = len(keys) if cursor is None else bisect_left(keys, cursor)
+    return keys[max(0, end - count) : end][::-1]
 
 
 @dataclass(frozen=True)
@@ -64,18 +63,11 @@ def cut_page(
     cursor: Key | None,
     backwards: bool,
     limit: int,
-    accept: Callable[[Key], bool] | None = None,
 ) -> Page:
     """One page in display order, and the cursors of the pages after and before it."""
 
     def take(start: Key | None, up: bool, count: int) -> list[Key]:
-        found: list[Key] = []
-        for key in walk(keys, start, up):
-            if accept is None or accept(key):
-                found.append(key)
-                if len(found) == count:
-                    break
-        return found
+        return after(keys, start, up, count)
 
     if not backwards:
         found = take(cursor, ascending, limit + 1)

@@ -7,6 +7,7 @@ from starlette.requests import HTTPConnection
 from billing_sandbox.api import Caller
 from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
+from billing_sandbox.headers import header
 from billing_sandbox.tenancy import Sandbox
 
 # A `--credentials` file's `decoda:` entries: a TENANT value may have several API keys.
@@ -16,8 +17,8 @@ CREDENTIALS = Section("tenant_header", "api_key", unique_names=False)
 def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     """Any non-empty pair is accepted (in strict mode, a listed one, naming its entry's tenant);
     header names are case-insensitive, as in HTTP."""
-    tenant = connection.headers.get("tenant", "").strip()
-    api_key = connection.headers.get("api-key", "").strip()
+    tenant = (header(connection.scope, b"tenant") or "").strip()
+    api_key = (header(connection.scope, b"api-key") or "").strip()
     missing = [name for name, value in (("TENANT", tenant), ("API-KEY", api_key)) if not value]
     if missing:
         raise Unauthenticated(f"send the {' and '.join(missing)} header(s) with every request")

@@ -4,6 +4,7 @@ and render the result in the caller's API generation. No rules live here."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from billing_sandbox.api import Call
@@ -178,12 +179,21 @@ async def get_charge(call: Call[DecodaStore]) -> Any:
 
 async def list_charges(call: Call[DecodaStore]) -> list[Any]:
     found = call.store.find_charges(call.query.get("patient_id"), call.query.get("status"))
-    return [_charge_detail(call, charge) for charge in found]
+    store = call.store
+    return call.renders.each(
+        "decoda.charge_detail",
+        found,
+        _CHARGE_ID,
+        lambda charge: render.charge_detail(charge, store),
+    )
+
+
+_CHARGE_ID = attrgetter("id")
 
 
 def _charge_detail(call: Call[DecodaStore], charge: Charge) -> Any:
     """A charge as the current API details it, from the tenant's kept renderings on a read."""
-    return call.renders.get(("decoda", "charge_detail", charge.id),
+    return call.renders.get(("decoda.charge_detail", charge.id),
                             lambda: render.charge_detail(charge, call.store))  # fmt: skip
 
 

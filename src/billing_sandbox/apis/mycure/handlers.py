@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 from billing_sandbox.api import Call
@@ -26,10 +28,22 @@ async def get_account(call: Call[MycureStore]) -> dict[str, Any]:
 async def find_billing_soas(call: Call[MycureStore]) -> Any:
     settings = call.sandbox.settings
     limits = FindLimits(settings.mycure_default_limit, settings.mycure_max_limit)
-    found = call.store.find(querystring.parse(call.raw_query), limits)
+    query = querystring.parse(call.raw_query)
+    found = call.store.find(query, limits)
+    data = found.data
+    if "$select" not in query:
+        # Whole statements, each as the tenant's kept bytes (shared with `get_billing_soa`).
+        data = call.renders.each("mycure.soa", data, _ID, _as_is)
     if settings.mycure_paginate:
-        return {"total": found.total, "limit": found.limit, "skip": found.skip, "data": found.data}
-    return found.data
+        return {"total": found.total, "limit": found.limit, "skip": found.skip, "data": data}
+    return data
+
+
+_ID = itemgetter("id")
+
+
+def _as_is(statement: Mapping[str, Any]) -> Mapping[str, Any]:
+    return statement
 
 
 async def create_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
@@ -41,7 +55,7 @@ async def create_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
 async def get_billing_soa(call: Call[MycureStore]) -> Any:
     soa_id = call.path["id"]
     # On a read, the statement's kept rendering (the tenant's writes forget it).
-    return call.renders.get(("mycure", "soa", soa_id), lambda: call.store.get(soa_id))
+    return call.renders.get(("mycure.soa", soa_id), lambda: call.store.get(soa_id))
 
 
 async def patch_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:

@@ -63,8 +63,12 @@ def compile_find(
     )
 
 
-def run_find(find: Find, records: Iterable[Record]) -> tuple[int, list[dict[str, Any]]]:
-    """(how many records match, the page of them after sort, skip, limit and select)."""
+def run_find(
+    find: Find, records: Iterable[Record], copies: bool = True
+) -> tuple[int, list[Record]]:
+    """(how many records match, the page of them after sort, skip, limit and select). The
+    page holds copies, unless `copies` is False and nothing is selected: then the records
+    themselves, for a caller that only serialises them."""
     matching = [record for record in records if find.matches(record)]
     # Stable sorts from the last key to the first give a multi-key sort in which each key may
     # have its own direction, without needing keys that invert for mixed types.
@@ -74,6 +78,8 @@ def run_find(find: Find, records: Iterable[Record]) -> tuple[int, list[dict[str,
             key=partial(_record_key, field=field, descending=descending), reverse=descending
         )
     page = matching[find.skip : find.skip + find.limit]
+    if find.select is None and not copies:
+        return len(matching), page
     return len(matching), [_project(record, find.select) for record in page]
 
 
@@ -120,6 +126,8 @@ def _select(value: Any) -> tuple[str, ...]:
 def _compile_query(query: Mapping[str, Any], prefix: str, types: Mapping[str, str]) -> Predicate:
     """One predicate ANDing every key of a (sub-)query; `prefix` locates it in messages."""
     checks = [_compile_key(key, value, prefix, types) for key, value in query.items()]
+    if len(checks) == 1:
+        return checks[0]  # the usual case, a filter on one field: no wrapper around it
     return lambda record: all(check(record) for check in checks)
 
 

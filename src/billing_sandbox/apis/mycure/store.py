@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,7 @@ class FindResult:
     total: int
     limit: int
     skip: int
-    data: list[dict[str, Any]]
+    data: list[Mapping[str, Any]]  # the statements themselves: read them, never change them
 
 
 class MycureStore:
@@ -152,7 +153,9 @@ class MycureStore:
         find = compile_find(
             query, default_limit=limits.default, max_limit=limits.maximum, field_types=FIELD_TYPES
         )
-        total, page = run_find(find, self.soas.values())
+        # Not copied: the one caller serialises the page at once (a copy each cost a tenth of
+        # a find).
+        total, page = run_find(find, self.soas.values(), copies=False)
         return FindResult(total=total, limit=find.limit, skip=find.skip, data=page)
 
     # Helpers -------------------------------------------------------------------------------
