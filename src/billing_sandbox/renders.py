@@ -14,10 +14,10 @@ T = TypeVar("T")
 
 
 class RenderSource(Protocol):
-    """What a handler renders records through: `get(key, make)` is `make()`'s answer, and
-    `each(kind, records, key, make)` is `[make(r) for r in records]`."""
+    """What a handler renders records through: `get(kind, key, make)` is `make()`'s answer,
+    and `each(kind, records, key, make)` is `[make(r) for r in records]`."""
 
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any: ...
+    def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any: ...
 
     def each(
         self,
@@ -29,20 +29,23 @@ class RenderSource(Protocol):
 
 
 class Renders:
-    """One tenant's rendered records, as `orjson.Fragment`s, at most `limit` of them."""
+    """One tenant's rendered records, as `orjson.Fragment`s, at most `limit` of them. A
+    rendering is named by its kind (the record type and the shape it is rendered in, such as
+    `decoda.charge_detail`) and the record's key, never by anything the request adds."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._kept: dict[Hashable, orjson.Fragment] = {}
+        self._by_kind: dict[str, dict[Hashable, orjson.Fragment]] = {}
+        self._count = 0
 
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """The bytes of `make()`, made once until `clear()`. `key` names the record and the
-        rendering (its shape, its API generation), never anything the request adds."""
+    def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The bytes of `make()`, made once until `clear()`."""
         if not self.limit:
             return make()
-        found = self._kept.get(key)
+        kept = self._by_kind.get(kind)
+        found = None if kept is None else kept.get(key)
         if found is None:
-            found = self._keep(key, make())
+            found = self._keep(kind, key, make())
         return found
 
     def each(
@@ -52,39 +55,43 @@ class Renders:
         key: Callable[[T], Hashable],
         make: Callable[[T], Any],
     ) -> list[Any]:
-        """A list's records, each as `get((kind, key(record)), ...)` would give it, in one
+        """A list's records, each as `get(kind, key(record), ...)` would give it, in one
         loop (a page is a hundred records: a call per record cost more than the bytes)."""
         if not self.limit:
             return [make(record) for record in records]
-        kept = self._kept
+        kept = self._by_kind.get(kind, {})
         found_all = []
         for record in records:
-            name = (kind, key(record))
+            name = key(record)
             found = kept.get(name)
             if found is None:
-                found = self._keep(name, make(record))
+                found = self._keep(kind, name, make(record))
+                kept = self._by_kind[kind]  # a new dict when the cap made it start over
             found_all.append(found)
         return found_all
 
-    def _keep(self, key: Hashable, rendering: Any) -> orjson.Fragment:
-        if len(self._kept) >= self.limit:
+    def _keep(self, kind: str, key: Hashable, rendering: Any) -> orjson.Fragment:
+        if self._count >= self.limit:
             # Bounded: a tenant with more records than the cap renders some again.
-            self._kept.clear()
-        kept = self._kept[key] = orjson.Fragment(orjson.dumps(rendering))
-        return kept
+            self.clear()
+        fragment = orjson.Fragment(orjson.dumps(rendering))
+        self._by_kind.setdefault(kind, {})[key] = fragment
+        self._count += 1
+        return fragment
 
     def clear(self) -> None:
         """Forget every rendering (the tenant changed)."""
-        self._kept.clear()
+        self._by_kind = {}
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._kept)
+        return self._count
 
 
 class Fresh:
     """Renders every time: what a write gets, so it never reads a rendering it is changing."""
 
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+    def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any:
         return make()
 
     def each(

@@ -193,7 +193,7 @@ _CHARGE_ID = attrgetter("id")
 
 def _charge_detail(call: Call[DecodaStore], charge: Charge) -> Any:
     """A charge as the current API details it, from the tenant's kept renderings on a read."""
-    return call.renders.get(("decoda.charge_detail", charge.id),
+    return call.renders.get("decoda.charge_detail", charge.id,
                             lambda: render.charge_detail(charge, call.store))  # fmt: skip
 
 

@@ -55,7 +55,7 @@ async def create_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
 async def get_billing_soa(call: Call[MycureStore]) -> Any:
     soa_id = call.path["id"]
     # On a read, the statement's kept rendering (the tenant's writes forget it).
-    return call.renders.get(("mycure.soa", soa_id), lambda: call.store.get(soa_id))
+    return call.renders.get("mycure.soa", soa_id, lambda: call.store.get(soa_id))
 
 
 async def patch_billing_soa(call: Call[MycureStore]) -> dict[str, Any]:
