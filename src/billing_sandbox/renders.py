@@ -31,7 +31,8 @@ class RenderSource(Protocol):
 class Renders:
     """One tenant's rendered records, as `orjson.Fragment`s, at most `limit` of them. A
     rendering is named by its kind (the record type and the shape it is rendered in, such as
-    `decoda.charge_detail`) and the record's key, never by anything the request adds."""
+    `decoda.charge_detail`) and the key of the records it renders (a charge's id; a charge
+    and a payment for a timeline), never by anything else the request carries."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

@@ -1,6 +1,7 @@
 """Kept renderings are never stale: after every kind of write (each Decoda operation that
 writes, in both generations, and each control call that changes records), the charges a read
-serves are byte for byte what a fresh render of the store gives (hypothesis state machine)."""
+serves, and their timelines, are byte for byte what a fresh render of the store gives
+(hypothesis state machine)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from billing_sandbox.apis.decoda import render
 from billing_sandbox.apis.decoda.store import DecodaStore
+from billing_sandbox.apis.decoda.timeline import timeline
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.settings import Settings
@@ -192,6 +194,10 @@ class KeptRenderings(RuleBasedStateMachine):
         for charge in store.find_charges(None, None)[-3:]:
             one = self.run(self.client.get(f"/billing/charge/get/{charge.id}", headers=self.creds))
             assert one.content == orjson.dumps(render.charge_detail(charge, store))
+            path = f"/billing/charge/timeline?charge_id={charge.id}"
+            events = self.run(self.client.get(path, headers=self.creds))
+            fresh_events = [render.event(entry) for entry in timeline(store, charge.id, None)]
+            assert events.content == orjson.dumps(fresh_events)
 
     def teardown(self) -> None:
         with contextlib.suppress(Exception):

@@ -152,9 +152,15 @@ async def list_patients_v1(call: Call[DecodaStore]) -> list[Json]:
 # ---- current ----
 
 
-async def get_charge_timeline(call: Call[DecodaStore]) -> list[Json]:
-    events = timeline(call.store, call.query.get("charge_id"), call.query.get("payment_id"))
-    return [render.event(entry) for entry in events]
+async def get_charge_timeline(call: Call[DecodaStore]) -> Any:
+    charge_id, payment_id = call.query.get("charge_id"), call.query.get("payment_id")
+
+    def events() -> list[Json]:
+        return [render.event(entry) for entry in timeline(call.store, charge_id, payment_id)]
+
+    # The events of a charge (or payment) depend on the tenant's records only: kept as bytes
+    # on a read, until the tenant's next write.
+    return call.renders.get("decoda.charge_timeline", (charge_id, payment_id), events)
 
 
 async def create_charge(call: Call[DecodaStore]) -> Json:
