@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import io
+import sys
 
+import httpx
+import pytest
+
+from billing_sandbox import cli
 from billing_sandbox.cli import banner
 from billing_sandbox.settings import Settings
 from tests.support.processes import serving
@@ -42,3 +47,12 @@ def test_serve_binds_loopback_and_serves_seeded_data() -> None:
             f"{base}/api/write-offs/v1?limit=999", headers={"Authorization": f"Bearer {token}"}
         ).json()
         assert len(page["items"]) == 50
+
+
+def test_request_lines_go_to_stderr_itself_when_it_is_no_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Embedded in a program whose stderr is a stream without a descriptor, serve still logs."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    assert cli._log_stream() is stream

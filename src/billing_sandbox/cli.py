@@ -9,6 +9,7 @@ import ipaddress
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO
 
 import orjson
 import uvicorn
@@ -59,17 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"billing-sandbox: {error}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.recordings), flush=True)
-    # Its own buffer over stderr, flushed a fifth of a second after a line (stderr itself is
-    # flushed at every line: a write to the file per request).
-    log_stream = open(  # noqa: SIM115 - open while the server runs, flushed at its end
-        sys.stderr.fileno(),
-        "w",
-        buffering=1 << 16,
-        encoding=sys.stderr.encoding,
-        errors="backslashreplace",
-        closefd=False,
-    )
-    requestlog.configure(log_stream, settings.log_format, settings.quiet, LOG_FLUSH_SECONDS)
+    requestlog.configure(_log_stream(), settings.log_format, settings.quiet, LOG_FLUSH_SECONDS)
     config = uvicorn.Config(
         AnswerCutOffRequests(app, shutting_down=lambda: server.should_exit),
         host=settings.host,
@@ -94,6 +85,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not server.started:
         return 3  # uvicorn said why (say, the port is in use); 3 is its own startup failure
     return 0
+
+
+def _log_stream() -> IO[str]:
+    """Request lines' own buffer over stderr, flushed a fifth of a second after a line (stderr
+    itself is flushed at every line: a write to the file per request); stderr itself when it
+    is no file (an embedding program's stream)."""
+    try:
+        descriptor = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return sys.stderr
+    return open(
+        descriptor,
+        "w",
+        buffering=1 << 16,
+        encoding=sys.stderr.encoding,
+        errors="backslashreplace",
+        closefd=False,
+    )
 
 
 class AnswerCutOffRequests:
