@@ -74,6 +74,11 @@ def run_find(
     # have its own direction, without needing keys that invert for mixed types.
     for field, direction in reversed(find.sort):
         descending = direction == -1
+        if all(type(record.get(field)) in _PLAIN_NUMBERS for record in matching):
+            # Numbers only (a timestamp, an amount): their own order is Mongo's, and the
+            # field itself is the key.
+            matching.sort(key=operator.itemgetter(field), reverse=descending)
+            continue
         matching.sort(
             key=partial(_record_key, field=field, descending=descending), reverse=descending
         )
@@ -81,6 +86,9 @@ def run_find(
     if find.select is None and not copies:
         return len(matching), page
     return len(matching), [_project(record, find.select) for record in page]
+
+
+_PLAIN_NUMBERS = (int, float)  # by `type`, so not bool
 
 
 def _count(value: Any, name: str) -> int:
@@ -145,7 +153,24 @@ def _compile_key(key: str, value: Any, prefix: str, types: Mapping[str, str]) ->
     if isinstance(value, Mapping) and value:
         return _compile_operators(key, value, name, types.get(key))
     expected = _typed(value, name, types.get(key))
+    if type(expected) is str:
+        return _text_equality(key, expected)
     return lambda record: _field_equals(record, key, expected)
+
+
+def _text_equality(field: str, expected: str) -> Predicate:
+    """`_field_equals` for a text value (the usual filter, `type=organization`), without the
+    type checks of `_same` that text needs none of: only text equals text."""
+
+    def matches(record: Record) -> bool:
+        actual = record.get(field)
+        if type(actual) is str:
+            return actual == expected
+        return isinstance(actual, list) and any(
+            type(item) is str and item == expected for item in actual
+        )
+
+    return matches
 
 
 def _invalid(key: str) -> BadRequest:
