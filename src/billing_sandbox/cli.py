@@ -77,11 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     server = uvicorn.Server(config)
     # uvicorn raises Ctrl+C again once it has shut down (`uvicorn.run` swallows it too).
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run()
-    finally:
-        requestlog.flush()
+    # The request log is flushed at the end of the app's lifespan (before uvicorn re-raises
+    # the signal that stopped it, which would end the process before anything after this).
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     if not server.started:
         return 3  # uvicorn said why (say, the port is in use); 3 is its own startup failure
     return 0

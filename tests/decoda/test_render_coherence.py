@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import orjson
-import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -24,6 +23,7 @@ from billing_sandbox.apis.decoda.timeline import timeline
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.settings import Settings
+from billing_sandbox.spec.document import load_spec
 
 PATIENT = "pat_sandbox_0001"
 # Decoda writes that cannot change a charge's rendering (webhooks, the tenant's webhook
@@ -217,12 +217,7 @@ test_kept_renderings_match_a_fresh_render = KeptRenderings.TestCase
 
 def test_every_write_that_can_change_a_charge_is_exercised() -> None:
     """A write added to the spec must join the machine (or say why it cannot matter)."""
-    spec = yaml.safe_load((Settings().specs_dir / "decoda-billing.yaml").read_text())
-    writes = {
-        operation["operationId"]
-        for item in spec["paths"].values()
-        for method, operation in item.items()
-        if method in {"post", "put", "patch", "delete"} or operation.get("x-sandbox-changes-state")
-    }
+    spec = load_spec(Settings().specs_dir / "decoda-billing.yaml")
+    writes = {op.operation_id for op in spec.operations if op.changes_state}
     missing = writes - NOT_ABOUT_CHARGES - EXERCISED
     assert not missing, f"writes the coherence machine never made: {sorted(missing)}"
