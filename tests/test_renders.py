@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from billing_sandbox.renders import FRESH, Renders
+from billing_sandbox.renders import FRESH, Renders, composition
 
 RECORDS = [{"id": f"r{n}", "n": n} for n in range(10)]
 ID = itemgetter("id")
@@ -27,12 +27,48 @@ def test_a_rendering_is_made_once_and_shared_by_get_and_each() -> None:
 
     one = renders.get("thing", "r3", lambda: make(RECORDS[3]))
     listed = renders.each("thing", RECORDS, ID, make)
-    assert listed[3] is one  # the by-id read's bytes, not made again
     assert made == ["r3"] + [f"r{n}" for n in range(10) if n != 3]  # each record once
-    assert renders.each("thing", RECORDS, ID, make) == listed and len(made) == 10
     assert orjson.dumps(listed) == orjson.dumps(RECORDS)
+    assert renders.get("thing", "r3", lambda: make(RECORDS[3])) is one  # not made again
+    # The same list again is the same kept bytes; another list reuses the records' bytes.
+    assert renders.each("thing", RECORDS, ID, make) is listed and len(made) == 10
+    again = renders.each("thing", RECORDS[::-1], ID, make)
+    assert orjson.dumps(again) == orjson.dumps(RECORDS[::-1]) and len(made) == 10
     assert orjson.dumps(renders.each("other", RECORDS[:2], ID, _as_is)) == orjson.dumps(RECORDS[:2])
-    assert len(renders) == 12  # kinds are apart: "other" made its own
+    # Records and lists count toward the cap: 10 records, two lists of 10, "other" 2 + 2.
+    assert len(renders) == 34
+
+
+def test_a_list_past_the_cap_is_served_but_not_kept() -> None:
+    renders = Renders(limit=12)
+    listed = renders.each("thing", RECORDS, ID, _as_is)
+    assert isinstance(listed, list) and orjson.dumps(listed) == orjson.dumps(RECORDS)
+    assert composition(listed) is None  # unkept: checked by its bytes, never by identity
+
+
+def test_composition_names_kept_fragments_and_plain_fields_only() -> None:
+    renders = Renders(limit=100)
+    page = renders.each("thing", RECORDS, ID, _as_is)
+    assert composition(page) is page
+    envelope = {"items": page, "next_page_token": "t", "total": 3, "gone": None}
+    assert composition(envelope) == tuple(envelope.items())
+    assert composition({"items": page, "nested": {"a": 1}}) is None  # not flat
+    assert composition({"total": 3}) is None  # nothing kept: its bytes name it
+    assert composition(RECORDS) is None
+    # Two equal renderings are different compositions: identity, never equal bytes.
+    other = Renders(limit=100).each("thing", RECORDS, ID, _as_is)
+    assert composition({"items": page}) != composition({"items": other})
+
+
+def test_what_was_checked_is_forgotten_with_the_renderings() -> None:
+    renders = Renders(limit=100)
+    page = renders.each("thing", RECORDS, ID, _as_is)
+    renders.mark_checked(("op", 200, page))
+    assert renders.checked(("op", 200, page))
+    renders.clear()
+    assert not renders.checked(("op", 200, page))
+    FRESH.mark_checked(("op", 200, page))
+    assert not FRESH.checked(("op", 200, page))
 
 
 def test_the_cap_bounds_what_is_kept_and_answers_stay_right() -> None:

@@ -15,7 +15,7 @@ T = TypeVar("T")
 
 class RenderSource(Protocol):
     """What a handler renders records through: `get(kind, key, make)` is `make()`'s answer,
-    and `each(kind, records, key, make)` is `[make(r) for r in records]`."""
+    and `each(kind, records, key, make)` is `[make(r) for r in records]` (or its bytes)."""
 
     def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any: ...
 
@@ -25,7 +25,33 @@ class RenderSource(Protocol):
         records: Iterable[T],
         key: Callable[[T], Hashable],
         make: Callable[[T], Any],
-    ) -> list[Any]: ...
+    ) -> Any: ...
+
+    def checked(self, composition: Hashable) -> bool: ...
+
+    def mark_checked(self, composition: Hashable) -> None: ...
+
+
+def composition(body: Any) -> Hashable | None:
+    """What a body is made of, as a key that needs no hashing of its bytes: the body when it is
+    a kept `orjson.Fragment`, or a flat envelope's fields with the kept fragments in it (by
+    identity: a fragment never changes, and its `Renders` holds it until it forgets both it
+    and what was checked with it). None when the body holds no fragment or anything else."""
+    if isinstance(body, orjson.Fragment):
+        return body
+    if type(body) is not dict:
+        return None
+    fields = tuple(body.items())
+    kept = False
+    for _, value in fields:
+        if isinstance(value, orjson.Fragment):
+            kept = True
+        elif value is not None and type(value) not in _SCALARS:
+            return None
+    return fields if kept else None
+
+
+_SCALARS = frozenset({str, int, float, bool})
 
 
 class Renders:
@@ -37,7 +63,10 @@ class Renders:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._by_kind: dict[str, dict[Hashable, orjson.Fragment]] = {}
+        self._lists: dict[str, dict[tuple[Hashable, ...], orjson.Fragment]] = {}
         self._count = 0
+        # Bodies already validated, named by what they are made of (see `composition`).
+        self._checked: set[Hashable] = set()
 
     def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any:
         """The bytes of `make()`, made once until `clear()`."""
@@ -55,21 +84,33 @@ class Renders:
         records: Iterable[T],
         key: Callable[[T], Hashable],
         make: Callable[[T], Any],
-    ) -> list[Any]:
-        """A list's records, each as `get(kind, key(record), ...)` would give it, in one
-        loop (a page is a hundred records: a call per record cost more than the bytes)."""
+    ) -> Any:
+        """A list of records as one `orjson.Fragment` (the JSON array), kept by the keys of
+        the records in it, in order: the same page of the same records is one lookup, and a
+        new list is joined from each record's kept bytes (shared with `get`)."""
         if not self.limit:
             return [make(record) for record in records]
+        listed = list(records)
+        keys = tuple(map(key, listed))
+        lists = self._lists.get(kind)
+        found = None if lists is None else lists.get(keys)
+        if found is not None:
+            return found
         kept = self._by_kind.get(kind, {})
-        found_all = []
-        for record in records:
-            name = key(record)
-            found = kept.get(name)
-            if found is None:
-                found = self._keep(kind, name, make(record))
+        parts = []
+        for name, record in zip(keys, listed, strict=True):
+            part = kept.get(name)
+            if part is None:
+                part = self._keep(kind, name, make(record))
                 kept = self._by_kind[kind]  # a new dict when the cap made it start over
-            found_all.append(found)
-        return found_all
+            parts.append(part)
+        # A kept list counts as many as it holds toward the cap: its bytes are theirs again.
+        if self._count + len(keys) > self.limit:
+            return parts  # not kept: plain, so nothing is checked by its identity
+        joined = orjson.Fragment(orjson.dumps(parts))
+        self._lists.setdefault(kind, {})[keys] = joined
+        self._count += len(keys)
+        return joined
 
     def _keep(self, kind: str, key: Hashable, rendering: Any) -> orjson.Fragment:
         if self._count >= self.limit:
@@ -83,14 +124,31 @@ class Renders:
     def clear(self) -> None:
         """Forget every rendering (the tenant changed)."""
         self._by_kind = {}
+        self._lists = {}
         self._count = 0
+        self._checked = set()
 
     def __len__(self) -> int:
         return self._count
 
+    def checked(self, composition: Hashable) -> bool:
+        """Whether a body of this `composition` was validated since the last `clear()`."""
+        return composition in self._checked
+
+    def mark_checked(self, composition: Hashable) -> None:
+        if len(self._checked) >= self.limit:
+            self._checked = set()  # bounded like the renderings themselves
+        self._checked.add(composition)
+
 
 class Fresh:
     """Renders every time: what a write gets, so it never reads a rendering it is changing."""
+
+    def checked(self, composition: Hashable) -> bool:
+        return False
+
+    def mark_checked(self, composition: Hashable) -> None:
+        return None
 
     def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any:
         return make()

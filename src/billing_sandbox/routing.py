@@ -33,7 +33,7 @@ from billing_sandbox.errors import (
 )
 from billing_sandbox.events.courier import Courier
 from billing_sandbox.headers import has_header, header
-from billing_sandbox.renders import FRESH, RenderSource
+from billing_sandbox.renders import FRESH, RenderSource, composition
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
 from billing_sandbox.spec.document import JSON, Operation, Spec
@@ -166,7 +166,7 @@ def _endpoint(
             call = await _parse(api, op, request, sandbox, caller)
             result = await handlers[op.operation_id](call)
             if not isinstance(result, Response):
-                result = _respond(api, op, op.success_status, result, sandbox)
+                result = _respond(api, op, op.success_status, result, sandbox, call.renders)
             response = result
             if op.changes_state and response.status_code < 400:
                 _mark_written(sandbox, call)
@@ -284,7 +284,9 @@ async def _parse(
     if "path" in declared:
         values["path"] = params.from_path(declared["path"], request.path_params)
     if "query" in declared:
-        values["query"] = params.from_query(declared["query"], request.query_params)
+        values["query"] = params.from_query(
+            declared["query"], params.query_values(request.scope["query_string"])
+        )
     if "header" in declared:
         values["header"] = params.from_headers(declared["header"], request.headers)
     for location, given in values.items():
@@ -373,21 +375,41 @@ def _journal(
         )
 
 
-def _respond(api: Api, op: Operation, status: int, body: Any, sandbox: Sandbox) -> Response:
+def _respond(
+    api: Api,
+    op: Operation,
+    status: int,
+    body: Any,
+    sandbox: Sandbox,
+    renders: RenderSource = FRESH,
+) -> Response:
     """Serialise; with response validation on, a body that breaks the spec is a loud 500.
     A body is checked as the bytes it is sent as (parts may be kept renderings), once: the
-    same bytes from the same operation and status were valid before."""
+    same bytes from the same operation and status were valid before. A body made of kept
+    renderings is known by what it is made of; any other, by a hash of its bytes."""
     content = orjson.dumps(body)
     if sandbox.settings.response_validation:
-        seen = (op.operation_id, status, hash(content))
-        if not sandbox.validated.seen(seen):
-            problem = _response_problem(op, status, orjson.loads(content))
-            if problem:
-                log.error("%s %s: %s", api.name, op.operation_id, problem)
-                bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
-                return _render(*api.render_error(bug))
-            sandbox.validated.add(seen)
+        made_of = composition(body)
+        if made_of is not None:
+            parts = (op.operation_id, status, made_of)
+            if not renders.checked(parts):
+                if problem := _response_problem(op, status, orjson.loads(content)):
+                    return _invalid(api, op, problem)
+                renders.mark_checked(parts)
+        else:
+            seen = (op.operation_id, status, hash(content))
+            if not sandbox.validated.seen(seen):
+                if problem := _response_problem(op, status, orjson.loads(content)):
+                    return _invalid(api, op, problem)
+                sandbox.validated.add(seen)
     return Response(content, status_code=status, media_type=JSON)
+
+
+def _invalid(api: Api, op: Operation, problem: str) -> Response:
+    """The loud 500 a body that breaks its spec gets instead of being served."""
+    log.error("%s %s: %s", api.name, op.operation_id, problem)
+    bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
+    return _render(*api.render_error(bug))
 
 
 def _response_problem(op: Operation, status: int, body: Any) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any
 
 from billing_sandbox.api import Call
@@ -16,21 +15,17 @@ async def get_token(call: Call[None]) -> dict[str, Any]:
 
 async def get_write_offs(call: Call[CandidStore]) -> dict[str, Any]:
     query = {**call.query, "account_types": tuple(call.query.get("account_types", ()))}
-    page = call.store.list_write_offs(WriteOffQuery(**query))
-    # Each write-off as the tenant's kept bytes (a write-off is served as it is stored).
-    page["items"] = call.renders.each("candid.write_off", page["items"], _WRITE_OFF_ID, _as_is)
-    return page
+    ids, tokens = call.store.page_of_write_offs(WriteOffQuery(**query))
+    # The page as the tenant's kept bytes (a write-off is served as it is stored): ids are
+    # their own keys (`str` of a str is itself), and only an unkept one is looked up.
+    items = call.renders.each("candid.write_off", ids, str, call.store.get_write_off)
+    return {"items": items, **tokens}
 
 
-_WRITE_OFF_ID = itemgetter("write_off_id")
-
-
-def _as_is(write_off: dict[str, Any]) -> dict[str, Any]:
-    return write_off
-
-
-async def get_write_off(call: Call[CandidStore]) -> dict[str, Any]:
-    return call.store.get_write_off(call.path["write_off_id"])
+async def get_write_off(call: Call[CandidStore]) -> Any:
+    write_off = call.store.get_write_off(call.path["write_off_id"])
+    # Kept by its canonical id, the same bytes a page holds (the path's id may differ in case).
+    return call.renders.get("candid.write_off", write_off["write_off_id"], lambda: write_off)
 
 
 async def create_write_offs(call: Call[CandidStore]) -> dict[str, Any]:

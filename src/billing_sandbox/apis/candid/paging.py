@@ -90,8 +90,20 @@ class PageTokens:
 
     def __init__(self, secret: str, tenant_id: str) -> None:
         self._key = hashlib.sha256(f"{secret}:{tenant_id}:page-token".encode()).digest()
+        # A token is a function of its cursor, direction and query: each is signed once.
+        self._made: dict[tuple[Key, bool, bytes], str] = {}
 
     def make(self, cursor: Key, backwards: bool, query: dict[str, Any]) -> str:
+        known = (cursor, backwards, _canonical(query))
+        token = self._made.get(known)
+        if token is None:
+            token = self._sign(cursor, backwards, query)
+            if len(self._made) >= _MADE_LIMIT:
+                self._made.clear()
+            self._made[known] = token
+        return token
+
+    def _sign(self, cursor: Key, backwards: bool, query: dict[str, Any]) -> str:
         payload = orjson.dumps({"k": list(cursor), "b": backwards, "q": _fingerprint(query)})
         body = b64url(payload)
         return f"{body}.{mac(self._key, body, 16)}"
@@ -110,9 +122,15 @@ class PageTokens:
         return (value, record_id), bool(payload["b"])
 
 
+_MADE_LIMIT = 1024
+
+
+def _canonical(query: dict[str, Any]) -> bytes:
+    return orjson.dumps(query, option=orjson.OPT_SORT_KEYS)
+
+
 def _fingerprint(query: dict[str, Any]) -> str:
-    canonical = orjson.dumps(query, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()[:16]
+    return hashlib.sha256(_canonical(query)).hexdigest()[:16]
 
 
 def _bad_token(problem: str) -> ValidationFailed:

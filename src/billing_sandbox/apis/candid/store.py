@@ -91,6 +91,13 @@ class CandidStore:
         return None if write_off_id is None else self._write_offs.get(write_off_id)
 
     def list_write_offs(self, query: WriteOffQuery) -> dict[str, Any]:
+        """A page of write-offs, and the tokens of the pages after and before it."""
+        ids, tokens = self.page_of_write_offs(query)
+        return {"items": [self._write_offs[i] for i in ids], **tokens}
+
+    def page_of_write_offs(self, query: WriteOffQuery) -> tuple[list[str], dict[str, str]]:
+        """The ids on a page, in order, and the tokens of the pages after and before it (a
+        reader that keeps renderings by id needs no record it already rendered)."""
         binding = query.binding()
         cursor: Key | None = None
         backwards = False
@@ -99,12 +106,12 @@ class CandidStore:
         ascending = query.sort_direction == "asc"
         keys = self._candidate_keys(query)
         page = cut_page(keys, ascending, cursor, backwards, query.limit)
-        result: dict[str, Any] = {"items": [self._write_offs[key[1]] for key in page.keys]}
+        tokens = {}
         if page.next_cursor is not None:
-            result["next_page_token"] = self._tokens.make(page.next_cursor, False, binding)
+            tokens["next_page_token"] = self._tokens.make(page.next_cursor, False, binding)
         if page.prev_cursor is not None:
-            result["prev_page_token"] = self._tokens.make(page.prev_cursor, True, binding)
-        return result
+            tokens["prev_page_token"] = self._tokens.make(page.prev_cursor, True, binding)
+        return [key[1] for key in page.keys], tokens
 
     def _candidate_keys(self, query: WriteOffQuery) -> list[Key]:
         """All keys in sort order when unfiltered (walked lazily); else only the matches."""

@@ -183,7 +183,7 @@ async def get_charge(call: Call[DecodaStore]) -> Any:
     return _charge_detail(call, call.store.charge(call.path["id"]))
 
 
-async def list_charges(call: Call[DecodaStore]) -> list[Any]:
+async def list_charges(call: Call[DecodaStore]) -> Any:
     found = call.store.find_charges(call.query.get("patient_id"), call.query.get("status"))
     store = call.store
     return call.renders.each(
