@@ -7,7 +7,7 @@ from operator import itemgetter
 from typing import Any
 
 from billing_sandbox.api import Call
-from billing_sandbox.apis.mycure import auth, querystring, realtime
+from billing_sandbox.apis.mycure import auth, realtime
 from billing_sandbox.apis.mycure.store import FindLimits, MycureStore
 
 
@@ -28,10 +28,9 @@ async def get_account(call: Call[MycureStore]) -> dict[str, Any]:
 async def find_billing_soas(call: Call[MycureStore]) -> Any:
     settings = call.sandbox.settings
     limits = FindLimits(settings.mycure_default_limit, settings.mycure_max_limit)
-    query = querystring.parse(call.raw_query)
-    found = call.store.find(query, limits)
+    found = call.store.find(call.raw_query, limits)
     data = found.data
-    if "$select" not in query:
+    if not found.selected:
         # Whole statements, each as the tenant's kept bytes (shared with `get_billing_soa`).
         data = call.renders.each("mycure.soa", data, _ID, _as_is)
     if settings.mycure_paginate:

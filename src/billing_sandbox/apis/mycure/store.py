@@ -6,9 +6,11 @@ import copy
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from billing_sandbox.apis.mycure.query import compile_find, run_find
+from billing_sandbox.apis.mycure import querystring
+from billing_sandbox.apis.mycure.query import Find, compile_find, run_find
 from billing_sandbox.apis.mycure.records import (
     FIELD_TYPES,
     Account,
@@ -42,12 +44,25 @@ class FindLimits:
     maximum: int
 
 
+@lru_cache(maxsize=512)
+def compiled_find(raw_query: str, limits: FindLimits) -> Find:
+    """A query string parsed and compiled, once per string: a `Find` is a pure function of the
+    string and the limits, and shares nothing that changes (a bad query raises every time)."""
+    return compile_find(
+        querystring.parse(raw_query),
+        default_limit=limits.default,
+        max_limit=limits.maximum,
+        field_types=FIELD_TYPES,
+    )
+
+
 @dataclass(frozen=True)
 class FindResult:
     total: int
     limit: int
     skip: int
     data: list[Mapping[str, Any]]  # the statements themselves: read them, never change them
+    selected: bool = False  # only some fields of each (`$select`): not whole statements
 
 
 class MycureStore:
@@ -149,14 +164,14 @@ class MycureStore:
         del self.soas[soa_id]
         return record
 
-    def find(self, query: dict[str, Any], limits: FindLimits) -> FindResult:
-        find = compile_find(
-            query, default_limit=limits.default, max_limit=limits.maximum, field_types=FIELD_TYPES
-        )
+    def find(self, raw_query: str, limits: FindLimits) -> FindResult:
+        """The statements a Feathers query string selects (`type=organization&$limit=5`)."""
+        find = compiled_find(raw_query, limits)
         # Not copied: the one caller serialises the page at once (a copy each cost a tenth of
         # a find).
         total, page = run_find(find, self.soas.values(), copies=False)
-        return FindResult(total=total, limit=find.limit, skip=find.skip, data=page)
+        selected = find.select is not None
+        return FindResult(total, find.limit, find.skip, page, selected)
 
     # Helpers -------------------------------------------------------------------------------
 
