@@ -1,7 +1,9 @@
 """Each record's answer, rendered once per version: the JSON bytes of a record's rendering,
 kept until its tenant changes, so lists and pages are built from bytes instead of being
-rendered and serialised anew on every read. Only reads use them (a write renders afresh),
-and any write to the tenant forgets them all, so no stale byte is ever served."""
+rendered and serialised anew on every read; a list of the same records in the same order is
+kept whole, and a body made of kept bytes is validated once. Only reads use them (a write
+renders afresh), and any write to the tenant forgets them all, so no stale byte is ever
+served."""
 
 from __future__ import annotations
 
