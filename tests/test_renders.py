@@ -63,12 +63,12 @@ def test_composition_names_kept_fragments_and_plain_fields_only() -> None:
 def test_what_was_checked_is_forgotten_with_the_renderings() -> None:
     renders = Renders(limit=100)
     page = renders.each("thing", RECORDS, ID, _as_is)
-    renders.mark_checked(("op", 200, page))
-    assert renders.checked(("op", 200, page))
+    renders.add(("op", 200, page))
+    assert renders.seen(("op", 200, page))
     renders.clear()
-    assert not renders.checked(("op", 200, page))
-    FRESH.mark_checked(("op", 200, page))
-    assert not FRESH.checked(("op", 200, page))
+    assert not renders.seen(("op", 200, page))
+    FRESH.add(("op", 200, page))
+    assert not FRESH.seen(("op", 200, page))
 
 
 def test_the_cap_bounds_what_is_kept_and_answers_stay_right() -> None:

@@ -15,7 +15,16 @@ import orjson
 T = TypeVar("T")
 
 
-class RenderSource(Protocol):
+class ValidBodies(Protocol):
+    """Where bodies already validated are remembered, each named by a key: its operation,
+    status and either a hash of its bytes or what it is made of (`composition`)."""
+
+    def seen(self, key: Hashable) -> bool: ...
+
+    def add(self, key: Hashable) -> None: ...
+
+
+class RenderSource(ValidBodies, Protocol):
     """What a handler renders records through: `get(kind, key, make)` is `make()`'s answer,
     and `each(kind, records, key, make)` is `[make(r) for r in records]` (or its bytes)."""
 
@@ -28,10 +37,6 @@ class RenderSource(Protocol):
         key: Callable[[T], Hashable],
         make: Callable[[T], Any],
     ) -> Any: ...
-
-    def checked(self, composition: Hashable) -> bool: ...
-
-    def mark_checked(self, composition: Hashable) -> None: ...
 
 
 def composition(body: Any) -> Hashable | None:
@@ -133,23 +138,24 @@ class Renders:
     def __len__(self) -> int:
         return self._count
 
-    def checked(self, composition: Hashable) -> bool:
-        """Whether a body of this `composition` was validated since the last `clear()`."""
-        return composition in self._checked
+    def seen(self, key: Hashable) -> bool:
+        """Whether the body `key` names (operation, status, composition) was validated since
+        the last `clear()`."""
+        return key in self._checked
 
-    def mark_checked(self, composition: Hashable) -> None:
+    def add(self, key: Hashable) -> None:
         if len(self._checked) >= self.limit:
             self._checked = set()  # bounded like the renderings themselves
-        self._checked.add(composition)
+        self._checked.add(key)
 
 
 class Fresh:
     """Renders every time: what a write gets, so it never reads a rendering it is changing."""
 
-    def checked(self, composition: Hashable) -> bool:
+    def seen(self, key: Hashable) -> bool:
         return False
 
-    def mark_checked(self, composition: Hashable) -> None:
+    def add(self, key: Hashable) -> None:
         return None
 
     def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any:
@@ -175,12 +181,12 @@ class ValidatedBodies:
 
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
-        self._seen: set[tuple[str, int, int]] = set()
+        self._seen: set[Hashable] = set()
 
-    def seen(self, key: tuple[str, int, int]) -> bool:
+    def seen(self, key: Hashable) -> bool:
         return key in self._seen
 
-    def add(self, key: tuple[str, int, int]) -> None:
+    def add(self, key: Hashable) -> None:
         if len(self._seen) >= self.limit:
             self._seen.clear()
         self._seen.add(key)

@@ -33,7 +33,7 @@ from billing_sandbox.errors import (
 )
 from billing_sandbox.events.courier import Courier
 from billing_sandbox.headers import has_header, header
-from billing_sandbox.renders import FRESH, RenderSource, composition
+from billing_sandbox.renders import FRESH, RenderSource, ValidBodies, composition
 from billing_sandbox.spec import params
 from billing_sandbox.spec.body import RAW_BODY, read_body
 from billing_sandbox.spec.document import JSON, Operation, Spec
@@ -390,26 +390,16 @@ def _respond(
     content = orjson.dumps(body)
     if sandbox.settings.response_validation:
         made_of = composition(body)
-        if made_of is not None:
-            parts = (op.operation_id, status, made_of)
-            if not renders.checked(parts):
-                if problem := _response_problem(op, status, orjson.loads(content)):
-                    return _invalid(api, op, problem)
-                renders.mark_checked(parts)
-        else:
-            seen = (op.operation_id, status, hash(content))
-            if not sandbox.validated.seen(seen):
-                if problem := _response_problem(op, status, orjson.loads(content)):
-                    return _invalid(api, op, problem)
-                sandbox.validated.add(seen)
+        valid: ValidBodies = sandbox.validated if made_of is None else renders
+        seen = (op.operation_id, status, hash(content) if made_of is None else made_of)
+        if not valid.seen(seen):
+            problem = _response_problem(op, status, orjson.loads(content))
+            if problem:
+                log.error("%s %s: %s", api.name, op.operation_id, problem)
+                bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
+                return _render(*api.render_error(bug))
+            valid.add(seen)
     return Response(content, status_code=status, media_type=JSON)
-
-
-def _invalid(api: Api, op: Operation, problem: str) -> Response:
-    """The loud 500 a body that breaks its spec gets instead of being served."""
-    log.error("%s %s: %s", api.name, op.operation_id, problem)
-    bug = SandboxBug(f"sandbox bug: {op.operation_id} {problem}")
-    return _render(*api.render_error(bug))
 
 
 def _response_problem(op: Operation, status: int, body: Any) -> str | None:
