@@ -8,11 +8,13 @@ from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from billing_sandbox.credentials import Section
 from billing_sandbox.errors import ApiError
+from billing_sandbox.headers import header
 from billing_sandbox.renders import FRESH, RenderSource
+from billing_sandbox.spec.body import RAW_BODY
 from billing_sandbox.tenancy import Sandbox, StoreKind, Tenant
 
 StoreT = TypeVar("StoreT")
@@ -91,19 +93,32 @@ class Call(Generic[StoreT]):
     query: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, Any] = field(default_factory=dict)
     body: Any = None
-    # The undecoded query string, for APIs whose query syntax is richer than OpenAPI's
-    # parameter styles can describe (MYCURE's Feathers queries: `type[$in][0]=a`).
-    raw_query: str = ""
-    # The undecoded body, for a snapshot, whose numbers must come back exactly as written
-    # (`body` reads a whole `5.0` as `5`, as pydantic does for the vendors' int fields).
-    raw_body: bytes = b""
     # The account behind the credentials (MYCURE's uid, which stamps `createdBy`).
     principal: str | None = None
-    # The `Accept` header, for an operation that answers in more than one media type (OpenAPI
-    # ignores `Accept` declared as a parameter).
-    accept: str = ""
     # Where a handler renders records: kept bytes for a read, afresh for a write.
     renders: RenderSource = FRESH
+    # The request's ASGI scope, for what few operations need, read when asked (below).
+    scope: Scope = field(default_factory=dict)
+
+    @property
+    def raw_query(self) -> str:
+        """The undecoded query string, for APIs whose query syntax is richer than OpenAPI's
+        parameter styles can describe (MYCURE's Feathers queries: `type[$in][0]=a`)."""
+        query: bytes = self.scope.get("query_string", b"")
+        return query.decode("latin-1")
+
+    @property
+    def raw_body(self) -> bytes:
+        """The undecoded body, for a snapshot, whose numbers must come back exactly as written
+        (`body` reads a whole `5.0` as `5`, as pydantic does for the vendors' int fields)."""
+        raw: bytes = self.scope.get(RAW_BODY, b"")
+        return raw
+
+    @property
+    def accept(self) -> str:
+        """The `Accept` header, for an operation that answers in more than one media type
+        (OpenAPI ignores `Accept` declared as a parameter)."""
+        return header(self.scope, b"accept") or ""
 
     @property
     def tenant(self) -> Tenant:

@@ -76,10 +76,15 @@ class BrowserRequestsOnly:
         self.cors = CORSMiddleware(app, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and has_header(scope, b"origin"):
+        if from_browser(scope):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def from_browser(scope: Scope) -> bool:
+    """Whether a request is a browser's: an HTTP request with an `Origin` header."""
+    return scope["type"] == "http" and has_header(scope, b"origin")
 
 
 def origin_allowed(origin: str, configured: Iterable[str]) -> bool:

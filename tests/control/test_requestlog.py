@@ -92,14 +92,14 @@ async def test_quiet_logs_nothing(client: httpx.AsyncClient) -> None:
 
 
 def test_the_status_is_coloured_on_a_terminal() -> None:
-    facts = requestlog.RequestFacts("GET", "/x", 404, "op", "decoda", None, 1.0)
+    facts = ("GET", "/x", 404, "op", "decoda", None, 1.0, None, None)
     assert " \x1b[33m404\x1b[0m " in requestlog.TextLine(colour=True)(facts)
     assert " 404 " in requestlog.TextLine(colour=False)(facts)
 
 
 def test_a_line_is_stamped_with_its_own_second(monkeypatch: pytest.MonkeyPatch) -> None:
     """The time is formatted once a second, and never outlives its second."""
-    facts = requestlog.RequestFacts("GET", "/x", 200, "op", "decoda", "acme", 1.0)
+    facts = ("GET", "/x", 200, "op", "decoda", "acme", 1.0, None, None)
     line = requestlog.TextLine(colour=False)
     noon = time.mktime((2026, 12, 3, 12, 0, 0, 0, 0, -1))
     monkeypatch.setattr(time, "time", lambda: noon + 0.9)
@@ -121,7 +121,7 @@ class CountedFlushes(io.StringIO):
 async def test_batched_lines_are_flushed_together_soon_after() -> None:
     stream = CountedFlushes()
     log = requestlog.RequestLog(stream, requestlog.TextLine(colour=False), flush_after=0.01)
-    facts = requestlog.RequestFacts("GET", "/x", 200, "op", "decoda", "acme", 1.0)
+    facts = ("GET", "/x", 200, "op", "decoda", "acme", 1.0, None, None)
     for _ in range(3):
         log.write(facts)
     assert stream.flushes == 0 and len(stream.getvalue().splitlines()) == 3
@@ -135,7 +135,7 @@ async def test_batched_lines_are_flushed_together_soon_after() -> None:
 def test_outside_an_event_loop_each_line_is_flushed() -> None:
     stream = CountedFlushes()
     log = requestlog.RequestLog(stream, requestlog.TextLine(colour=False), flush_after=10)
-    log.write(requestlog.RequestFacts("GET", "/x", 200, "op", "decoda", "acme", 1.0))
+    log.write(("GET", "/x", 200, "op", "decoda", "acme", 1.0, None, None))
     assert stream.flushes == 1
 
 

@@ -91,10 +91,10 @@ class RateLimiter:
         # tenant → API → its own limit, or OFF.
         self.overrides: dict[str, dict[str, Limit | None]] = {}
         self._buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
+        # Whether any limit could apply: most servers have none, and every request asks.
+        self.active = self._any_limit()
 
-    @property
-    def active(self) -> bool:
-        """Whether any limit could apply (most servers have none: the hot path skips them)."""
+    def _any_limit(self) -> bool:
         return bool(self.defaults) or any(
             limit is not None for limits in self.overrides.values() for limit in limits.values()
         )
@@ -114,6 +114,7 @@ class RateLimiter:
         if not own:
             del self.overrides[tenant]
         self._buckets.pop((tenant, api), None)
+        self.active = self._any_limit()
 
     def take(self, tenant: str, api: str, now: datetime) -> Quota | None:
         """Spend one call from the tenant's bucket for `api`; None when no limit applies. A

@@ -35,6 +35,11 @@ class Parameter:
     def is_array(self) -> bool:
         return self.schema.get("type") == "array"
 
+    @cached_property
+    def as_text(self) -> bool:
+        """Whether its value is the text sent, unconverted (`params.coerce` leaves it)."""
+        return self.schema.get("type") not in ("integer", "number", "boolean")
+
     @property
     def default(self) -> Any:
         return self.schema.get("default")
@@ -48,7 +53,8 @@ class Operation:
     method: str
     path: str
     parameters: tuple[Parameter, ...]
-    parameter_checks: dict[str, SchemaCheck]
+    # None: the location's parameters take any value they can arrive as (see `_needs_check`).
+    parameter_checks: dict[str, SchemaCheck | None]
     body_checks: dict[str, SchemaCheck]
     body_required: bool
     response_checks: dict[int, SchemaCheck | None]
@@ -68,6 +74,18 @@ class Operation:
         for param in self.parameters:
             grouped[param.location] = (*grouped.get(param.location, ()), param)
         return grouped
+
+
+# What a path parameter declared as a plain string may also say: a route matches only a
+# segment of one character or more.
+_ALWAYS_MET = ({"type": "string"}, {"type": "string", "minLength": 1})
+
+
+def _needs_check(path_schema: dict[str, Any]) -> bool:
+    """Whether a path parameter's value can break its schema. Path segments are never empty
+    and a string-typed one is passed on as text, so a plain string schema always holds: not
+    not checking it spares every by-id read a call into the validator."""
+    return path_schema not in _ALWAYS_MET
 
 
 class Spec:
@@ -123,7 +141,9 @@ class Spec:
             path=path,
             parameters=parameters,
             parameter_checks={
-                location: self._parameter_check([p for p in parameters if p.location == location])
+                location: self._parameter_check(
+                    location, [p for p in parameters if p.location == location]
+                )
                 for location in ("path", "query", "header")
             },
             body_checks={
@@ -137,7 +157,9 @@ class Spec:
             or bool(op.get("x-sandbox-changes-state", False)),
         )
 
-    def _parameter_check(self, parameters: list[Parameter]) -> SchemaCheck:
+    def _parameter_check(self, location: str, parameters: list[Parameter]) -> SchemaCheck | None:
+        if location == "path" and not any(_needs_check(p.schema) for p in parameters):
+            return None
         schema = {
             "type": "object",
             "properties": {p.name: p.schema for p in parameters},

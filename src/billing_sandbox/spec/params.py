@@ -66,7 +66,15 @@ def from_query(parameters: tuple[Parameter, ...], query: Mapping[str, list[str]]
 
 
 def from_path(parameters: tuple[Parameter, ...], path: Mapping[str, Any]) -> dict[str, Any]:
-    return {p.name: coerce(str(path[p.name]), p.schema) for p in parameters if p.name in path}
+    """The declared path parameters, typed; one declared as a string is its text as matched
+    (the usual `{id}`, on every by-id read: no conversion is tried)."""
+    values: dict[str, Any] = {}
+    for param in parameters:
+        name = param.name
+        if name in path:
+            text = str(path[name])
+            values[name] = text if param.as_text else coerce(text, param.schema)
+    return values
 
 
 def from_headers(parameters: tuple[Parameter, ...], headers: Headers) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from starlette.requests import HTTPConnection
 
 from billing_sandbox.api import Caller
@@ -14,16 +16,23 @@ from billing_sandbox.tenancy import Sandbox
 CREDENTIALS = Section("tenant_header", "api_key", unique_names=False)
 
 
+@lru_cache(maxsize=4096)
+def _caller(tenant: str) -> Caller:
+    """The caller a TENANT value names, one shared by its requests (a `Caller` is immutable,
+    and building one cost a quarter of the check)."""
+    return Caller(tenant)
+
+
 def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     """Any non-empty pair is accepted (in strict mode, a listed one, naming its entry's tenant);
     header names are case-insensitive, as in HTTP."""
     tenant = (header(connection.scope, b"tenant") or "").strip()
     api_key = (header(connection.scope, b"api-key") or "").strip()
-    missing = [name for name, value in (("TENANT", tenant), ("API-KEY", api_key)) if not value]
-    if missing:
+    if not tenant or not api_key:
+        missing = [name for name, value in (("TENANT", tenant), ("API-KEY", api_key)) if not value]
         raise Unauthenticated(f"send the {' and '.join(missing)} header(s) with every request")
     if sandbox.credentials is None:
-        return Caller(tenant)
+        return _caller(tenant)
     login = sandbox.credentials.find("decoda", tenant, api_key)
     if login is None:
         raise Unauthenticated(f"invalid credentials: this TENANT and API-KEY pair is not {LISTED}")
