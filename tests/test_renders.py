@@ -17,6 +17,17 @@ def _as_is(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def test_ids_listed_without_a_key_are_their_own_keys() -> None:
+    renders = Renders(limit=100)
+    by_id = {record["id"]: record for record in RECORDS}
+    ids = [f"r{n}" for n in (4, 1, 7)]
+    listed = renders.each("thing", ids, None, by_id.__getitem__)
+    assert orjson.loads(orjson.dumps(listed)) == [by_id[i] for i in ids]
+    assert renders.each("thing", list(ids), None, by_id.__getitem__) is listed
+    kept = renders.get("thing", "r1", lambda: {"not": "made again"})
+    assert orjson.loads(orjson.dumps(kept)) == by_id["r1"]
+
+
 def test_a_rendering_is_made_once_and_shared_by_get_and_each() -> None:
     renders = Renders(limit=100)
     made: list[str] = []

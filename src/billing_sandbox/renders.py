@@ -26,7 +26,8 @@ class ValidBodies(Protocol):
 
 class RenderSource(ValidBodies, Protocol):
     """What a handler renders records through: `get(kind, key, make)` is `make()`'s answer,
-    and `each(kind, records, key, make)` is `[make(r) for r in records]` (or its bytes)."""
+    and `each(kind, records, key, make)` is `[make(r) for r in records]` (or its bytes); with
+    no `key`, each record is its own key (a list of ids)."""
 
     def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any: ...
 
@@ -34,7 +35,7 @@ class RenderSource(ValidBodies, Protocol):
         self,
         kind: str,
         records: Iterable[T],
-        key: Callable[[T], Hashable],
+        key: Callable[[T], Hashable] | None,
         make: Callable[[T], Any],
     ) -> Any: ...
 
@@ -89,7 +90,7 @@ class Renders:
         self,
         kind: str,
         records: Iterable[T],
-        key: Callable[[T], Hashable],
+        key: Callable[[T], Hashable] | None,
         make: Callable[[T], Any],
     ) -> Any:
         """A list of records as one `orjson.Fragment` (the JSON array), kept by the keys of
@@ -98,7 +99,9 @@ class Renders:
         if not self.limit:
             return [make(record) for record in records]
         listed = list(records)
-        keys = tuple(map(key, listed))
+        # No `key`: each record is its own key (an id; `str` of a str is itself, but calling
+        # it a hundred times cost a page as much as everything else in `each`).
+        keys = tuple(listed) if key is None else tuple(map(key, listed))
         lists = self._lists.get(kind)
         found = None if lists is None else lists.get(keys)
         if found is not None:
@@ -165,7 +168,7 @@ class Fresh:
         self,
         kind: str,
         records: Iterable[T],
-        key: Callable[[T], Hashable],
+        key: Callable[[T], Hashable] | None,
         make: Callable[[T], Any],
     ) -> list[Any]:
         return [make(record) for record in records]

@@ -287,7 +287,7 @@ async def _parse(
         values["path"] = params.from_path(declared["path"], scope["path_params"])
     if "query" in declared:
         values["query"] = params.from_query(
-            declared["query"], params.query_values(scope["query_string"])
+            op.query_by_name, op.query_defaults, params.query_values(scope["query_string"])
         )
     if "header" in declared:
         values["header"] = params.from_headers(declared["header"], request.headers)

@@ -31,7 +31,8 @@ class Parameter:
     required: bool
     schema: dict[str, Any]
 
-    @property
+    # Cached: asked of every declared parameter of every request.
+    @cached_property
     def is_array(self) -> bool:
         return self.schema.get("type") == "array"
 
@@ -40,7 +41,7 @@ class Parameter:
         """Whether its value is the text sent, unconverted (`params.coerce` leaves it)."""
         return self.schema.get("type") not in ("integer", "number", "boolean")
 
-    @property
+    @cached_property
     def default(self) -> Any:
         return self.schema.get("default")
 
@@ -74,6 +75,15 @@ class Operation:
         for param in self.parameters:
             grouped[param.location] = (*grouped.get(param.location, ()), param)
         return grouped
+
+    @cached_property
+    def query_by_name(self) -> dict[str, Parameter]:
+        return {param.name: param for param in self.by_location.get("query", ())}
+
+    @cached_property
+    def query_defaults(self) -> dict[str, Any]:
+        """The query parameters a request that leaves them out gets anyway."""
+        return {name: p.default for name, p in self.query_by_name.items() if p.default is not None}
 
 
 # What a path parameter declared as a plain string may also say: a route matches only a

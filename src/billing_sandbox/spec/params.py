@@ -47,21 +47,25 @@ def query_values(raw: bytes) -> dict[str, list[str]]:
     return values
 
 
-def from_query(parameters: tuple[Parameter, ...], query: Mapping[str, list[str]]) -> dict[str, Any]:
+def from_query(
+    declared: Mapping[str, Parameter],
+    defaults: Mapping[str, Any],
+    query: Mapping[str, list[str]],
+) -> dict[str, Any]:
     """Declared query parameters only (others are ignored, as real servers do); arrays come
     from repeated keys (`account_types=A&account_types=B`), a scalar from the last one;
-    defaults fill the gaps."""
-    values: dict[str, Any] = {}
-    for param in parameters:
-        given = query.get(param.name)
-        if given:
-            if param.is_array:
-                items = param.schema.get("items", {})
-                values[param.name] = [coerce(v, items) for v in given]
-            else:
-                values[param.name] = coerce(given[-1], param.schema)
-        elif param.default is not None:
-            values[param.name] = param.default
+    defaults fill the gaps. Goes through what was sent, not all that is declared: a request
+    sends few of an operation's parameters."""
+    values = dict(defaults)
+    for name, given in query.items():
+        param = declared.get(name)
+        if param is None:
+            continue
+        if param.is_array:
+            items = param.schema.get("items", {})
+            values[name] = [coerce(v, items) for v in given]
+        else:
+            values[name] = coerce(given[-1], param.schema)
     return values
 
 

@@ -17,8 +17,8 @@ async def get_write_offs(call: Call[CandidStore]) -> dict[str, Any]:
     query = {**call.query, "account_types": tuple(call.query.get("account_types", ()))}
     ids, tokens = call.store.page_of_write_offs(WriteOffQuery(**query))
     # The page as the tenant's kept bytes (a write-off is served as it is stored): ids are
-    # their own keys (`str` of a str is itself), and only an unkept one is looked up.
-    items = call.renders.each("candid.write_off", ids, str, call.store.get_write_off)
+    # their own keys, and only an unkept one is looked up.
+    items = call.renders.each("candid.write_off", ids, None, call.store.get_write_off)
     return {"items": items, **tokens}
 
 

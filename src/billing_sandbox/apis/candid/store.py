@@ -6,6 +6,7 @@ import random
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from billing_sandbox.apis.candid.paging import Key, PageTokens, SortedKeys, cut_page
@@ -37,7 +38,9 @@ ID_FILTERS = (
 OPTIONAL_TEXT = ("write_off_note", "custom_write_off_reason")
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through `object.__setattr__`, and one is
+# built for every page read; it is only read.
+@dataclass(slots=True)
 class WriteOffQuery:
     """The typed query of `GET /api/write-offs/v1`."""
 
@@ -61,6 +64,9 @@ class WriteOffQuery:
             "sort": self.sort,
             "sort_direction": self.sort_direction,
         }
+
+
+_ID_OF_KEY = itemgetter(1)  # a sort key is (sort value, write-off id)
 
 
 class CandidStore:
@@ -111,7 +117,7 @@ class CandidStore:
             tokens["next_page_token"] = self._tokens.make(page.next_cursor, False, binding)
         if page.prev_cursor is not None:
             tokens["prev_page_token"] = self._tokens.make(page.prev_cursor, True, binding)
-        return [key[1] for key in page.keys], tokens
+        return list(map(_ID_OF_KEY, page.keys)), tokens
 
     def _candidate_keys(self, query: WriteOffQuery) -> list[Key]:
         """All keys in sort order when unfiltered (walked lazily); else only the matches."""
