@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from billing_sandbox.clock import ManualClock
+from billing_sandbox.clock import ManualClock, SystemClock, TenantClock
 from tests.candid.helpers import WRITE_OFFS, auth
 from tests.decoda.helpers import charge, creds, new_charge
 from tests.decoda.test_money import plan
@@ -120,3 +120,21 @@ async def test_advancing_a_tenants_clock_expires_its_tokens(client: httpx.AsyncC
     assert (await client.get("/billing-soas", headers=mycure)).status_code == 401
     other = await auth(client, "globex")  # another tenant's time has not moved
     assert (await client.get(WRITE_OFFS, headers=other)).status_code == 200
+
+
+def test_a_tenant_clocks_timestamp_is_its_now_as_a_number() -> None:
+    base = ManualClock(datetime(2026, 12, 3, 12, 0, 0, 250_000, tzinfo=UTC))
+    clock = TenantClock(base)
+    assert clock.timestamp() == clock.now().timestamp()
+    clock.advance(timedelta(days=3, seconds=7))
+    assert clock.timestamp() == clock.now().timestamp()
+    clock.freeze(datetime(2027, 1, 1, tzinfo=UTC))
+    base.advance(timedelta(hours=1))
+    assert (
+        clock.timestamp() == clock.now().timestamp() == datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+    )
+    clock.resume()
+    base.advance(timedelta(seconds=30))
+    assert clock.timestamp() == clock.now().timestamp()
+    running = TenantClock(SystemClock())
+    assert abs(running.timestamp() - running.now().timestamp()) < 1

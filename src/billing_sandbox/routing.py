@@ -348,7 +348,7 @@ def _journal(
     method, path, fault = scope["method"], scope["path"], scope.get(FAULT)
     status = response.status_code
     sandbox.journal.record(
-        sandbox.clock.now(),
+        sandbox.clock.timestamp(),
         tenant,
         api.name,
         op.operation_id,

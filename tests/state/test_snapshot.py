@@ -410,7 +410,8 @@ COVERED = {
     # renders: kept renderings of its records, made again from the stores
     "tenant": {"id", "settings", "_kinds", "_stores", "clock", "_recordings", "written",
                "renders"},
-    "clock": {"_base", "offset", "frozen_at"},  # _base: the server's clock
+    # _base: the server's clock; _offset_seconds: the offset (carried) as a number
+    "clock": {"_base", "_offset", "_offset_seconds", "frozen_at"},
     "candid": {"reference", "_ids", "_clock", "_tokens",  # _tokens: from secret and tenant
                "_write_offs", "_sorted", "_by_filter", "_by_account"},  # indexes: rebuilt
     "candid.reference": {"claims", "service_lines", "billing_provider_ids", "payers",

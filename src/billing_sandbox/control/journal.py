@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -94,7 +94,7 @@ class Journal:
 
     def record(
         self,
-        time: datetime,
+        time: float,
         tenant: str | None,
         api: str,
         operation_id: str,
@@ -108,7 +108,8 @@ class Journal:
         violations: tuple[dict[str, str], ...] = (),
         fault: str | None = None,
     ) -> None:
-        """Keep one request (on every request's path, so it only slices and appends)."""
+        """Keep one request (on every request's path, so it only slices and appends). `time`
+        is seconds since the epoch: made a datetime only when the entry is read."""
         self._seq += 1
         limit = self._body_limit
         left_out = (0, 0)
@@ -124,7 +125,7 @@ class Journal:
         """Newest first; also the cursor for the next (older) page, if there is one."""
         page: list[Entry] = []
         for kept in reversed(self._entries):
-            entry = Entry(*kept)
+            entry = Entry(kept[0], datetime.fromtimestamp(kept[1], UTC), *kept[2:])
             if wanted.admits(entry):
                 if len(page) == limit:
                     return page, page[-1].seq

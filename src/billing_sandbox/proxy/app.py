@@ -233,7 +233,7 @@ def _keep(
     response_type = upstream.headers.get("content-type", "")
     query = redact.query(request.scope["query_string"].decode("latin-1"))
     proxy.journal.record(
-        time=now,
+        time=now.timestamp(),
         tenant=None,  # the proxy does not know the upstream's tenants
         api=proxy.api.name,
         operation_id=operation_id or "",

@@ -60,7 +60,7 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
         )
     caller, client_id, expires = _verify(token.strip(), _key(sandbox.settings))
     tenant = caller.tenant_id
-    if expires <= sandbox.tenant(tenant).clock.now().timestamp():
+    if expires <= sandbox.tenant(tenant).clock.timestamp():
         raise Unauthenticated("the access token has expired; get a new one from /api/auth/v2/token")
     if sandbox.credentials is not None:
         # Tokens outlive restarts, so one issued before strict mode (or before its client was

@@ -115,7 +115,7 @@ def check(token: str, kind: str, sandbox: Sandbox) -> Grant:
     grant = _verify(token, _key(sandbox.settings))
     if grant is None or grant.kind != kind:
         raise Unauthenticated(f"invalid {kind} token: it is not one this sandbox issued; {SIGN_IN}")
-    if grant.expires <= sandbox.tenant(grant.organisation).clock.now().timestamp():
+    if grant.expires <= sandbox.tenant(grant.organisation).clock.timestamp():
         raise Unauthenticated(f"jwt expired: the {kind} token has expired; {SIGN_IN}")
     # Tokens outlive restarts, so in strict mode one issued before (or before its account was
     # removed or moved) must not get in: its account must still be listed, for its organisation.
