@@ -7,9 +7,9 @@ record created while a client walks the pages can neither repeat nor hide anothe
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -18,43 +18,61 @@ from billing_sandbox.signing import b64url, mac, same, unb64url
 
 # (sort value, write-off id): the id breaks ties, so the order is total.
 Key = tuple[Any, str]
+T = TypeVar("T")
 
 
 class SortedKeys:
-    """Keys kept in ascending order; inserting costs a binary search and one memmove."""
+    """Keys kept in ascending order, each record's id beside its key (a page's ids are then one
+    slice); inserting costs a binary search and two memmoves."""
 
     def __init__(self) -> None:
         self.keys: list[Key] = []
+        self.ids: list[str] = []
 
     def add(self, key: Key) -> None:
-        insort(self.keys, key)
+        index = bisect_right(self.keys, key)
+        self.keys.insert(index, key)
+        self.ids.insert(index, key[1])
 
     def remove(self, key: Key) -> None:
         index = bisect_left(self.keys, key)
         if index < len(self.keys) and self.keys[index] == key:
             del self.keys[index]
+            del self.ids[index]
 
     def add_many(self, keys: list[Key]) -> None:
         """Bulk load (seeding): one sort instead of a memmove per key."""
         self.keys.extend(keys)
         self.keys.sort()
+        self.ids = [key[1] for key in self.keys]
 
 
-def after(keys: list[Key], cursor: Key | None, ascending: bool, count: int) -> list[Key]:
-    """Up to `count` keys strictly after `cursor` going up (or strictly before it going
-    down), nearest first: one slice of the sorted list."""
-    if ascending:
+def _span(keys: list[Key], cursor: Key | None, up: bool, count: int) -> tuple[int, int]:
+    """Where the `count` keys nearest `cursor` lie (strictly after it going up, strictly
+    before it going down): `keys[start:stop]`."""
+    if up:
         start = 0 if cursor is None else bisect_right(keys, cursor)
-        return keys[start : start + count]
-    end = len(keys) if cursor is None else bisect_left(keys, cursor)
-    return keys[max(0, end - count) : end][::-1]
+        return start, min(start + count, len(keys))
+    stop = len(keys) if cursor is None else bisect_left(keys, cursor)
+    return max(0, stop - count), stop
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Page:
-    keys: list[Key]
+    """A page: the sorted keys' run from `start` to `stop`, shown in ascending order or not,
+    and the cursors of the pages after and before it."""
+
+    start: int
+    stop: int
+    ascending: bool
     next_cursor: Key | None
     prev_cursor: Key | None
+
+    def of(self, items: list[T]) -> list[T]:
+        """The page's share of a list that lies beside the keys (the keys, their ids), in the
+        order the page shows it."""
+        run = items[self.start : self.stop]
+        return run if self.ascending else run[::-1]
 
 
 def cut_page(
@@ -64,25 +82,31 @@ def cut_page(
     backwards: bool,
     limit: int,
 ) -> Page:
-    """One page in display order, and the cursors of the pages after and before it."""
-
-    def take(start: Key | None, up: bool, count: int) -> list[Key]:
-        return after(keys, start, up, count)
-
-    if not backwards:
-        found = take(cursor, ascending, limit + 1)
-        page = found[:limit]
-        more_after = len(found) > limit
-        more_before = bool(take(page[0] if page else cursor, not ascending, 1))
+    """One page, and the cursors of the pages after and before it. Whichever way the client
+    walks (to the next page or back to the previous one), a page is one run of the sorted
+    keys: the `limit` nearest the cursor in the walk's direction."""
+    up = ascending != backwards  # the walk's direction in the sorted keys
+    start, stop = _span(keys, cursor, up, limit + 1)
+    more_ahead = stop - start > limit
+    if up:
+        stop = min(stop, start + limit)
     else:
-        found = take(cursor, not ascending, limit + 1)
-        page = found[:limit][::-1]
-        more_before = len(found) > limit
-        more_after = bool(take(page[-1] if page else cursor, ascending, 1))
-    if not page:
-        # Nothing here: point both ways from the cursor the client came with.
-        return Page([], cursor if more_after else None, cursor if more_before else None)
-    return Page(page, page[-1] if more_after else None, page[0] if more_before else None)
+        start = max(start, stop - limit)
+    if start == stop:
+        # Nothing here: look behind the cursor the client came with.
+        behind_start, behind_stop = _span(keys, cursor, not up, 1)
+        more_behind = behind_stop > behind_start
+    else:
+        # Keys are unique, so there is one behind the page's nearest key when the run does
+        # not begin (or end) the list.
+        more_behind = start > 0 if up else stop < len(keys)
+    more_after, more_before = (more_behind, more_ahead) if backwards else (more_ahead, more_behind)
+    if start == stop:
+        return Page(start, stop, ascending, cursor if more_after else None,
+                    cursor if more_before else None)  # fmt: skip
+    first, last = (keys[start], keys[stop - 1]) if ascending else (keys[stop - 1], keys[start])
+    return Page(start, stop, ascending, last if more_after else None,
+                first if more_before else None)  # fmt: skip
 
 
 class PageTokens:

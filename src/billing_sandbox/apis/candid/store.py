@@ -110,18 +110,19 @@ class CandidStore:
         if query.page_token:
             cursor, backwards = self._tokens.read(query.page_token, binding)
         ascending = query.sort_direction == "asc"
-        keys = self._candidate_keys(query)
+        keys, ids = self._candidates(query)
         page = cut_page(keys, ascending, cursor, backwards, query.limit)
         tokens = {}
         if page.next_cursor is not None:
             tokens["next_page_token"] = self._tokens.make(page.next_cursor, False, binding)
         if page.prev_cursor is not None:
             tokens["prev_page_token"] = self._tokens.make(page.prev_cursor, True, binding)
-        return list(map(_ID_OF_KEY, page.keys)), tokens
+        return page.of(ids), tokens
 
-    def _candidate_keys(self, query: WriteOffQuery) -> list[Key]:
-        """All keys in sort order when unfiltered (walked lazily); else only the matches."""
-        all_keys = self._sorted[query.sort].keys
+    def _candidates(self, query: WriteOffQuery) -> tuple[list[Key], list[str]]:
+        """The keys in sort order, and the ids beside them: all of them when unfiltered (kept
+        so, never copied), else only the matches."""
+        every = self._sorted[query.sort]
         sets = [
             self._by_filter[name].get(
                 _canonical(value) if name != "patient_external_id" else value, set()
@@ -132,10 +133,11 @@ class CandidStore:
         if query.account_types:
             sets.append(set().union(*(self._by_account[t] for t in set(query.account_types))))
         if not sets:
-            return all_keys
+            return every.keys, every.ids
         sets.sort(key=len)
         matching = set(sets[0]).intersection(*sets[1:])
-        return sorted(_sort_key(self._write_offs[i], query.sort) for i in matching)
+        keys = sorted(_sort_key(self._write_offs[i], query.sort) for i in matching)
+        return keys, list(map(_ID_OF_KEY, keys))
 
     # ---- writes ----
 
