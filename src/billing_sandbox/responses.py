@@ -11,8 +11,8 @@ _CONTENT_TYPE = (b"content-type", JSON.encode())
 
 class JsonBytes(Response):
     """Starlette's `Response` for JSON bytes. Its own `__init__` renders the content, looks
-    through the headers it was given and decides on a charset, which cost a by-id read about
-    as much as validating its path parameters; here the headers are known in advance."""
+    through the headers it was given and decides on a charset (10.6k instructions of a by-id
+    read's 146k, against 4.4k here); here the headers are known in advance."""
 
     media_type = JSON
 
