@@ -39,11 +39,11 @@ def test_startup_fails_when_a_handler_has_no_operation(tmp_path: Path) -> None:
 
 def test_every_real_api_binds_without_drift() -> None:
     from billing_sandbox.apis import VENDOR_APIS
-    from billing_sandbox.app import CONTROL_API, VENDOR_ACTIONS
+    from billing_sandbox.app import CONTROL_API, CONTROL_MODULES
 
     for api in (*VENDOR_APIS, CONTROL_API):
         spec = Spec(Settings().specs_dir / api.spec_file)
-        more = VENDOR_ACTIONS if api is CONTROL_API else ()
+        more = CONTROL_MODULES if api is CONTROL_API else ()
         assert set(bind_handlers(api, spec, more)) == {op.operation_id for op in spec.operations}
 
 

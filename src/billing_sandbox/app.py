@@ -22,7 +22,7 @@ from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.clock import Clock
 from billing_sandbox.control import access as control_access
 from billing_sandbox.control import handlers as control
-from billing_sandbox.control import requestlog
+from billing_sandbox.control import requestlog, views
 from billing_sandbox.dispatch import RouteTable, SpecRoutesFirst
 from billing_sandbox.events.courier import Courier, Outbox
 from billing_sandbox.routing import build_routes
@@ -41,8 +41,9 @@ CONTROL_API = Api(
     authenticate=control_access.authenticate,
     operator=True,
 )
-# The control spec also serves each API's own sandbox-only actions (its `control` module).
-VENDOR_ACTIONS = tuple(api.control for api in VENDOR_APIS if api.control is not None)
+# The control spec also serves what the dashboard reads (`views`) and each API's own
+# sandbox-only actions (its `control` module).
+CONTROL_MODULES = (views, *(api.control for api in VENDOR_APIS if api.control is not None))
 
 
 def about(base: str = "") -> dict[str, Any]:
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         route
         for api in apis
         for route in build_routes(
-            api, specs[api.name], sandbox, VENDOR_ACTIONS if api is CONTROL_API else (), courier
+            api, specs[api.name], sandbox, CONTROL_MODULES if api is CONTROL_API else (), courier
         )
     ]
     table = RouteTable(spec_routes)

@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
     server = uvicorn.Server(config)
+    app.state.sandbox.stopping = lambda: server.should_exit
     # uvicorn raises Ctrl+C again once it has shut down (`uvicorn.run` swallows it too).
     # The request log is flushed at the end of the app's lifespan (before uvicorn re-raises
     # the signal that stopped it, which would end the process before anything after this).

@@ -48,6 +48,8 @@ class StoreKind:
     on_clock_moved: Callable[[Any, str, FaultRules], list[str]] | None = None
     # The store's outbox of events to deliver (an `events.courier.Outbox`), None without one.
     outbox: Callable[[Any], Any] | None = None
+    # Its records by kind, each as the API serves it (the dashboard's Records page).
+    served_records: Callable[[Any], dict[str, list[Any]]] | None = None
 
 
 class Tenant:
@@ -113,6 +115,14 @@ class Tenant:
     def random(self, api_name: str) -> random.Random:
         """The seeded source of ids for records this API creates at run time."""
         return random.Random(f"{self._stream(api_name)}:ids")
+
+
+class Mounted(Protocol):
+    """What an API's mount keeps for the whole server (MYCURE's socket hub), as the control
+    API sees it."""
+
+    def connected(self) -> dict[str, int]:
+        """The sockets connected, by tenant."""
 
 
 class Overflow(Protocol):
@@ -187,7 +197,9 @@ class Sandbox:
         # Off unless `rate_limits` (or the control API, per tenant) sets one.
         self.limits = RateLimiter(parse_limits(settings.rate_limits, self.kinds))
         # What an API's mount keeps for the whole server (MYCURE's socket hub), by API name.
-        self.mounted: dict[str, Any] = {}
+        self.mounted: dict[str, Mounted] = {}
+        # Whether the server is stopping (`serve` says), so that a stream ends on its own.
+        self.stopping: Callable[[], bool] = lambda: False
 
     def spec(self, name: str) -> Spec:
         if name not in self.specs:

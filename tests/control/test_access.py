@@ -13,7 +13,7 @@ from starlette.datastructures import Address
 
 from billing_sandbox.app import create_app
 from billing_sandbox.cli import banner, parse_args
-from billing_sandbox.control.access import is_loopback
+from billing_sandbox.control.access import CONTROL_COOKIE, is_loopback
 from billing_sandbox.settings import Settings
 from tests.support.live import live_server
 
@@ -227,3 +227,54 @@ async def test_a_page_of_a_foreign_origin_cannot_drive_the_control_api(
     assert "not a CORS origin" in refused.json()["message"]
     allowed = await client.post("/_sandbox/reset", headers={"Origin": "http://localhost:3000"})
     assert allowed.status_code == 200
+
+
+# ---- the dashboard: its own page's calls, and the token kept in a cookie ----
+
+OWN = "http://127.0.0.1:8000"
+
+
+def browser(app: Starlette, base: str = OWN) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+
+
+async def test_the_dashboards_own_page_may_change_state(app: Starlette) -> None:
+    async with browser(app) as c:
+        reset = await c.post("/_sandbox/reset", headers={"Origin": OWN})
+    assert reset.status_code == 200, reset.text
+
+
+async def test_another_sites_page_may_not(app: Starlette) -> None:
+    async with browser(app) as c:
+        reset = await c.post("/_sandbox/reset", headers={"Origin": "http://evil.test"})
+    assert_control_error(reset, 403, "Forbidden", "not a CORS origin")
+
+
+async def test_a_rebound_name_is_not_our_own_page_without_a_token(app: Starlette) -> None:
+    # A site whose name was made to point at 127.0.0.1: Origin and Host agree, but the name
+    # is not this machine's.
+    async with browser(app, "http://evil.test:8000") as c:
+        reset = await c.post("/_sandbox/reset", headers={"Origin": "http://evil.test:8000"})
+    assert_control_error(reset, 403, "Forbidden", "not a CORS origin")
+
+
+async def test_with_a_token_the_cookie_lets_the_dashboard_in(guarded: Starlette) -> None:
+    async with browser(guarded) as c:
+        c.cookies.set(CONTROL_COOKIE, TOKEN)
+        assert (await c.get("/_sandbox/faults")).status_code == 200
+        changed = await c.post("/_sandbox/reset", headers={"Origin": OWN})
+        assert changed.status_code == 200, changed.text
+
+
+async def test_a_cookie_signed_change_needs_the_dashboards_origin(guarded: Starlette) -> None:
+    async with browser(guarded) as c:
+        c.cookies.set(CONTROL_COOKIE, TOKEN)
+        bare = await c.post("/_sandbox/reset")
+    assert_control_error(bare, 403, "Forbidden", "must come from its page")
+
+
+async def test_a_wrong_cookie_is_401(guarded: Starlette) -> None:
+    async with browser(guarded) as c:
+        c.cookies.set(CONTROL_COOKIE, "guess")
+        wrong = await c.get("/_sandbox/faults")
+    assert_control_error(wrong, 401, "Unauthenticated", "wrong")

@@ -45,6 +45,31 @@ async def deliveries(client: httpx.AsyncClient, **query: Any) -> dict[str, Any]:
 # ---- the trigger ----
 
 
+async def test_an_operator_sends_a_delivery_again_as_a_new_try(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    with receiver() as hook:
+        await register(client, hook.url, ["PATIENT_UPDATED"])
+        [delivery_id] = (await trigger(client, type="PATIENT_UPDATED", id=PATIENT)).json()[
+            "deliveries"
+        ]
+        await settled(app)
+        again = await client.post(f"{DELIVERIES}/{delivery_id}/send")
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == delivery_id
+        await settled(app)
+        first, second = hook.wait_for(2)
+    assert json.loads(first.body)["id"] == json.loads(second.body)["id"]
+    [kept] = (await deliveries(client))["deliveries"]
+    assert len(kept["tries"]) == 2
+
+
+async def test_sending_an_unknown_delivery_is_a_404(client: httpx.AsyncClient) -> None:
+    missing = await client.post(f"{DELIVERIES}/nope/send")
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["error"] == "not_found"
+
+
 async def test_a_triggered_event_is_sent_signed_about_the_named_record(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:

@@ -132,6 +132,22 @@ class Journal:
                 page.append(entry)
         return page, None
 
+    def after(self, seq: int, limit: int) -> list[Entry]:
+        """The entries recorded after sequence number `seq`, oldest first, at most `limit` (the
+        oldest of them): what a live view that has seen up to `seq` has not shown yet."""
+        newer: list[Entry] = []
+        for kept in reversed(self._entries):
+            if kept[0] <= seq:
+                break
+            newer.append(Entry(kept[0], datetime.fromtimestamp(kept[1], UTC), *kept[2:]))
+        newer.reverse()
+        return newer[:limit]
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the latest request recorded (0 before the first)."""
+        return self._seq
+
     def clear(self, tenant: str | None = None) -> int:
         """Forget every entry (or one tenant's); returns how many were forgotten."""
         kept = [e for e in self._entries if tenant is not None and e[_TENANT] != tenant]

@@ -77,6 +77,11 @@ def export_state(store: CandidStore) -> dict[str, Any]:
     }
 
 
+def served_records(store: CandidStore) -> dict[str, list[Any]]:
+    """The write-offs, in the order they were made, each as `GET /api/write-offs/v1/{id}`."""
+    return {"write-offs": list(store.all_write_offs())}
+
+
 def import_state(tenant: Tenant, data: Any) -> CandidStore:
     """A store holding exactly what `data` says, or a `BadRequest` naming what is wrong."""
     given = obj(data, PATH, SECTIONS)

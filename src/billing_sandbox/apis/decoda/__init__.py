@@ -7,7 +7,7 @@ from billing_sandbox.apis.decoda.envelope import render_error
 from billing_sandbox.apis.decoda.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.decoda.reference import reference
 from billing_sandbox.apis.decoda.seed import new_store
-from billing_sandbox.apis.decoda.state import export_state, import_state
+from billing_sandbox.apis.decoda.state import export_state, import_state, served_records
 from billing_sandbox.tenancy import StoreKind
 
 API = Api(
@@ -27,6 +27,7 @@ API = Api(
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,
+        served_records=served_records,
         import_state=import_state,
         reference=reference,
         recorded_operations=RECORDED_OPERATIONS,

@@ -61,6 +61,14 @@ async def list_decoda_deliveries(call: Call[None]) -> dict[str, Any]:
     }
 
 
+async def send_decoda_delivery(call: Call[None]) -> dict[str, Any]:
+    """Decoda's manual send, for an operator: the delivery falls due now (the courier tries it
+    once the answer is sent, as after any change)."""
+    hooks = _store(call).hooks
+    delivery = hooks.resend(call.path["delivery_id"])
+    return _delivery(delivery, hooks.webhooks[delivery.webhook_id].url)
+
+
 def _delivery(delivery: Delivery, url: str) -> dict[str, Any]:
     return {
         **render.delivery(delivery),

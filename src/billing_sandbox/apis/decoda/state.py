@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from billing_sandbox.apis.decoda import render
 from billing_sandbox.apis.decoda.alerts import describer
 from billing_sandbox.apis.decoda.records import (
     Adjustment,
@@ -68,6 +69,20 @@ def export_state(store: DecodaStore) -> dict[str, Any]:
         "deliveries": [to_json(for_snapshot(d)) for d in store.hooks.deliveries.values()],
         "webhook_config": store.hooks.config,
         "deliveries_dropped": store.hooks.dropped,
+    }
+
+
+def served_records(store: DecodaStore) -> dict[str, list[Any]]:
+    """Each table in insertion order, each record as the current (`/billing/…`) API details
+    it: a charge as `GET /billing/charge/get/{id}`, a patient as its chart."""
+    return {
+        "charges": [render.charge_detail(charge, store) for charge in store.charges.values()],
+        "payments": [render.payment(payment, store) for payment in store.payments.values()],
+        "refunds": [render.refund_summary(refund) for refund in store.refunds.values()],
+        "adjustments": [render.adjustment_summary(a) for a in store.adjustments.values()],
+        "plans": [render.plan(plan) for plan in store.plans.values()],
+        "patients": [render.patient_chart(p, store) for p in store.patients.values()],
+        "webhooks": [render.webhook(hook) for hook in store.hooks.webhooks.values()],
     }
 
 

@@ -8,7 +8,7 @@ from billing_sandbox.apis.mycure.realtime import MOUNT
 from billing_sandbox.apis.mycure.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.mycure.reference import reference
 from billing_sandbox.apis.mycure.seed import new_store
-from billing_sandbox.apis.mycure.state import export_state, import_state
+from billing_sandbox.apis.mycure.state import export_state, import_state, served_records
 from billing_sandbox.tenancy import StoreKind
 
 API = Api(
@@ -28,6 +28,7 @@ API = Api(
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,
+        served_records=served_records,
         import_state=import_state,
         reference=reference,
         recorded_operations=RECORDED_OPERATIONS,

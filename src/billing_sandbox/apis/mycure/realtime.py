@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 import socketio
@@ -40,17 +41,27 @@ class Hub:
         )
         self.app = socketio.ASGIApp(self.server, socketio_path=PATH.strip("/"))
         self.server.on("connect", self._connect)
+        self.server.on("disconnect", self._disconnect)
         # Feathers' socket protocol: `emit(method, service, ...args, ack)`.
         self.server.on("create", self._create)
         self.server.on("remove", self._remove)
         for method in ("find", "get", "update", "patch"):
             self.server.on(method, self._not_served(method))
+        # Each signed-in socket's organisation, for the dashboard's count.
+        self._signed_in: dict[str, str] = {}
         self._order = asyncio.Lock()
         self._sending: set[asyncio.Task[None]] = set()
 
     async def _connect(self, sid: str, environ: dict[str, Any]) -> bool:
         origin = environ.get("HTTP_ORIGIN")
         return origin is None or origin_allowed(origin, self.sandbox.settings.cors_origins)
+
+    async def _disconnect(self, sid: str) -> None:
+        self._signed_in.pop(sid, None)
+
+    def connected(self) -> dict[str, int]:
+        """How many sockets are signed in to each organisation (the dashboard shows it)."""
+        return dict(Counter(self._signed_in.values()))
 
     async def _create(self, sid: str, service: Any, data: Any = None, *_: Any) -> Any:
         """`create("authentication", {strategy, ...})`: ack `(null, body)` with the body REST's
@@ -67,6 +78,7 @@ class Hub:
         if previous is not None and previous != organisation:
             self.server.leave_room(sid, previous)
         self.server.enter_room(sid, organisation)
+        self._signed_in[sid] = organisation
         await self.server.save_session(sid, {"organisation": organisation})
         return None, body
 
@@ -77,6 +89,7 @@ class Hub:
         session = await self.server.get_session(sid)
         if session.get("organisation") is not None:
             self.server.leave_room(sid, session["organisation"])
+        self._signed_in.pop(sid, None)
         await self.server.save_session(sid, {})
         return None, {"accessToken": token}
 

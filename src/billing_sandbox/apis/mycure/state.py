@@ -66,6 +66,11 @@ def export_state(store: MycureStore) -> dict[str, Any]:
     }
 
 
+def served_records(store: MycureStore) -> dict[str, list[Any]]:
+    """The statements in insertion order, each as `GET /billing-soas/{id}` answers it."""
+    return {"billing-soas": list(store.soas.values())}
+
+
 def import_state(tenant: Tenant, data: Any) -> MycureStore:
     """A store holding exactly what `data` says, or a `BadRequest` naming what is wrong."""
     given = obj(data, PATH, SECTIONS)

@@ -1,0 +1,120 @@
+"""Control operations that show the sandbox's inside (the dashboard reads them): the tenants
+held, a tenant's records as its APIs serve them, and the request journal as it grows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.responses import StreamingResponse
+
+from billing_sandbox.api import Call
+from billing_sandbox.errors import NotFound
+from billing_sandbox.tenancy import Sandbox, Tenant
+
+# How often a stream looks for new entries: recording stays a plain append on every
+# request's path, and a person watching sees a request within a quarter of a second.
+_POLL_SECONDS = 0.25
+_BATCH = 200  # entries sent per look, at most (a burst is sent over a few looks)
+
+
+async def list_tenants(call: Call[None]) -> dict[str, Any]:
+    sandbox = call.sandbox
+    sockets: dict[str, int] = {}
+    for mounted in sandbox.mounted.values():
+        for tenant_id, count in mounted.connected().items():
+            sockets[tenant_id] = sockets.get(tenant_id, 0) + count
+    held = [
+        _summary(tenant, sandbox, sockets.get(tenant.id, 0))
+        for tenant in sandbox.tenants().values()
+    ]
+    spilled: list[dict[str, Any]] = [
+        {"id": tenant_id, "written": True, "spilled": True, "clock": None, "apis": {},
+         "sockets": sockets.get(tenant_id, 0)}
+        for tenant_id in sandbox.spilled()
+    ]  # fmt: skip
+    return {"maxTenants": sandbox.settings.max_tenants, "tenants": held + spilled}
+
+
+def _summary(tenant: Tenant, sandbox: Sandbox, sockets: int) -> dict[str, Any]:
+    """A tenant in memory: counts of the stores it has built only (listing seeds nothing)."""
+    apis = {
+        name: {kind: len(found) for kind, found in _served(sandbox.kinds[name], store).items()}
+        for name, store in tenant.built_stores().items()
+    }
+    clock = {"now": tenant.clock.now().isoformat(), "frozen": tenant.clock.frozen_at is not None}
+    return {"id": tenant.id, "written": tenant.written, "spilled": False, "clock": clock,
+            "apis": apis, "sockets": sockets}  # fmt: skip
+
+
+def _served(kind: Any, store: Any) -> dict[str, list[Any]]:
+    served = kind.served_records
+    return {} if served is None else dict(served(store))
+
+
+async def list_tenant_records(call: Call[None]) -> dict[str, Any]:
+    tenant_id, api = call.path["tenant"], call.path["api"]
+    tenant = call.sandbox.tenant(tenant_id)
+    kind = call.sandbox.kinds[api]
+    by_kind = _served(kind, tenant.store(api))
+    query = call.query
+    wanted = query.get("kind") or next(iter(by_kind), "")
+    if wanted not in by_kind:
+        raise NotFound(f"{api} record kind", wanted)
+    records = by_kind[wanted]
+    text = query.get("q")
+    if text:
+        needle = text.casefold()
+        records = [r for r in records if needle in orjson.dumps(r).decode().casefold()]
+    start = query["offset"]
+    return {
+        "tenant": tenant_id,
+        "api": api,
+        "kind": wanted,
+        "kinds": {name: len(found) for name, found in by_kind.items()},
+        "total": len(records),
+        "records": records[start : start + query["limit"]],
+    }
+
+
+async def stream_requests(call: Call[None]) -> StreamingResponse:
+    journal = call.sandbox.journal
+    resume = call.headers.get("Last-Event-ID")
+    after = call.query.get("after")
+    if resume is not None and resume.strip().isdigit():
+        after = int(resume)
+    start = journal.last_seq if after is None else after
+    if start > journal.last_seq:
+        start = 0  # an id from before a restart: every entry of this server's journal is new
+    ends = time.monotonic() + call.query["seconds"]
+    return StreamingResponse(
+        _events(call.sandbox, start, ends),
+        media_type="text/event-stream",
+        # No proxy or browser may hold the events back.
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(sandbox: Sandbox, seen: int, ends: float) -> AsyncIterator[bytes]:
+    """`retry` first (how soon a browser reconnects), then each new entry; a comment now and
+    then keeps an idle connection open through proxies. Ends at `ends` or when the server
+    stops."""
+    yield b"retry: 1000\n\n"
+    quiet_since = time.monotonic()
+    while time.monotonic() < ends and not sandbox.stopping():
+        entries = sandbox.journal.after(seen, _BATCH)
+        if entries:
+            chunk = b"".join(
+                b"id: %d\nevent: request\ndata: %s\n\n" % (e.seq, orjson.dumps(e.as_json()))
+                for e in entries
+            )
+            seen = entries[-1].seq
+            quiet_since = time.monotonic()
+            yield chunk
+        elif time.monotonic() - quiet_since > 15:
+            quiet_since = time.monotonic()
+            yield b": still here\n\n"
+        await asyncio.sleep(_POLL_SECONDS)
