@@ -64,7 +64,11 @@ def main(base: str) -> None:
     assert len(soas) == 2, soas
     spec = call(base, "GET", "/_sandbox/openapi/candid-write-offs.yaml")
     assert spec.startswith("openapi: 3.1"), spec[:80]
-    print(f"smoke: {base} serves Candid, Decoda, MYCURE and its specs")
+    dashboard = call(base, "GET", "/_sandbox/ui/requests")
+    assert "<h1>Requests</h1>" in dashboard, dashboard[:200]
+    script = call(base, "GET", "/_sandbox/ui/static/dashboard.js")
+    assert "EventSource" in script, script[:80]
+    print(f"smoke: {base} serves Candid, Decoda, MYCURE, its specs and the dashboard")
 
 
 if __name__ == "__main__":

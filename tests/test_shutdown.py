@@ -87,3 +87,38 @@ def test_a_signal_ends_the_server_within_5_s_and_saves_the_state(
     saved = orjson.loads(state_file.read_bytes())
     charges = saved["tenants"]["demo"]["apis"]["decoda"]["charges"]
     assert charge_id in {charge["id"] for charge in charges}
+
+
+def test_an_open_dashboard_stream_does_not_hold_the_shutdown(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+    with serving("--records", "20", "--state-file", str(state_file)) as (base, server):
+        made = httpx.post(
+            f"{base}/billing/payment-terminal/charge/create",
+            json={"patientId": PATIENT, "totalOutstanding": 99},
+            headers=DECODA,
+        )
+        assert made.status_code == 200, made.text
+        stream = connect(base)
+        # The dashboard's live request list, asked to last far past the deadline.
+        stream.sendall(
+            b"GET /_sandbox/requests/stream?after=0&seconds=300 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        first = stream.recv(65536)
+        assert b"text/event-stream" in first.lower() or b"200" in first.split(b"\r\n")[0]
+        signalled = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        try:
+            _, err = server.communicate(timeout=DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server was still running 5 s after SIGTERM with a stream open")
+        took = time.monotonic() - signalled
+        rest = receive_all(stream)
+        stream.close()
+    assert took < 2.0, took  # the stream ended by itself, not at the grace period's end
+    assert "Traceback" not in err, err
+    streamed = first + rest
+    assert b"event: request" in streamed and made.json()["id"].encode() in streamed
+    saved = orjson.loads(state_file.read_bytes())
+    assert made.json()["id"] in {
+        c["id"] for c in saved["tenants"]["demo"]["apis"]["decoda"]["charges"]
+    }

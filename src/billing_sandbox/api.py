@@ -63,6 +63,8 @@ class Api:
     # at, and how to sign in (lines in which `{base}` stands for the server's base URL).
     entry: str = ""
     start: tuple[str, ...] = ()
+    # The same first calls as copyable curl commands (the dashboard's overview shows them).
+    first_calls: tuple[str, ...] = ()
     # The sandbox's own control API, not a vendor's: it is neither faulted nor journaled, and
     # its bodies (whole snapshots) may be as large as `max_state_bytes`.
     operator: bool = False

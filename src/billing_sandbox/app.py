@@ -31,6 +31,7 @@ from billing_sandbox.spec.document import load_spec
 from billing_sandbox.state import persistence
 from billing_sandbox.state.spill import SpillDirectory
 from billing_sandbox.tenancy import Sandbox, StoreKind
+from billing_sandbox.ui import pages as ui_pages
 
 CONTROL_API = Api(
     name="sandbox",
@@ -59,6 +60,7 @@ def about(base: str = "") -> dict[str, Any]:
                 "title": api.title,
                 "entry": base + api.entry,
                 "start": [line.replace("{base}", base) for line in api.start],
+                "firstCalls": [line.replace("{base}", base) for line in api.first_calls],
                 "spec": {
                     "yaml": f"{base}/_sandbox/openapi/{api.spec_file}",
                     "json": f"{base}/_sandbox/openapi/{api.spec_file.removesuffix('.yaml')}.json",
@@ -70,6 +72,7 @@ def about(base: str = "") -> dict[str, Any]:
             "health": f"{base}/_sandbox/health",
             "spec": f"{base}/_sandbox/openapi/{CONTROL_API.spec_file}",
         },
+        "dashboard": f"{base}{ui_pages.BASE}/",
     }
 
 
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     table = RouteTable(spec_routes)
     routes: list[BaseRoute] = [table]
     # Endpoints beyond the specs' routes (MYCURE's Socket.IO events), each built for this server.
+    routes += ui_pages.routes(sandbox, about)
     routes += [
         Mount(api.mount.path, app=api.mount.app(sandbox))
         for api in VENDOR_APIS

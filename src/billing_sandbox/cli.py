@@ -300,6 +300,7 @@ def banner(settings: Settings, recordings: Recordings | None = None) -> str:
 {apis}
   specs      {specs}  (or .json)
   home       {base}/  (this list, in a browser or as JSON)
+  dashboard  {served["dashboard"]}  (requests live, tenants, records, faults, events)
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
              {base}/_sandbox/tenants/acme/reference/candid  (or /decoda;
              {base}/_sandbox/tenants/clinic-a.test/reference/mycure)

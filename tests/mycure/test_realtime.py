@@ -176,6 +176,27 @@ async def test_signing_out_stops_the_events(url: str, rest: httpx.AsyncClient) -
         await socket.nothing()
 
 
+async def sockets_of(rest: httpx.AsyncClient, tenant: str) -> int:
+    listed = (await rest.get("/_sandbox/tenants")).json()["tenants"]
+    return sum(t["sockets"] for t in listed if t["id"] == tenant)
+
+
+async def test_the_control_api_counts_the_sockets_signed_in(
+    url: str, rest: httpx.AsyncClient
+) -> None:
+    org = "sockets-counted.test"
+    access = await token(rest, f"ana@{org}")
+    async with listening(url, access), listening(url, access) as second:
+        assert await sockets_of(rest, org) == 2
+        await second.client.call("remove", ("authentication", access), timeout=5)
+        assert await sockets_of(rest, org) == 1
+    for _ in range(50):  # the server hears the disconnect a moment after the client leaves
+        if await sockets_of(rest, org) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await sockets_of(rest, org) == 0
+
+
 async def test_services_are_not_served_over_the_socket(url: str) -> None:
     async with listening(url) as socket:
         acked = await socket.client.call("find", ("billing-soas", {}), timeout=5)

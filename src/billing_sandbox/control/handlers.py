@@ -42,7 +42,8 @@ def _root_page(about: dict[str, Any]) -> str:
         f"<title>billing-sandbox {escape(about['version'])}</title></head><body>"
         f"<h1>billing-sandbox {escape(about['version'])}</h1>"
         "<p>Stateful fakes of healthcare-billing APIs, at their real paths.</p>"
-        f'{rows}<h2>Control</h2><p><a href="{escape(control["health"])}">health</a>, '
+        f'{rows}<h2>Control</h2><p><a href="{escape(about["dashboard"])}">the dashboard</a>, '
+        f'<a href="{escape(control["health"])}">health</a>, '
         f'<a href="{escape(control["spec"])}">control API spec</a></p></body></html>'
     )
 

@@ -25,6 +25,11 @@ API = Api(
         'token: POST {base}/api/auth/v2/token {"client_id": "acme", "client_secret": "any"}',
         "any non-empty client id and secret work; the client id names your tenant",
     ),
+    first_calls=(
+        "curl -s -X POST {base}/api/auth/v2/token -H 'Content-Type: application/json' "
+        """-d '{"client_id": "acme", "client_secret": "any"}'""",
+        "curl -s '{base}/api/write-offs/v1?limit=5' -H 'Authorization: Bearer <access_token>'",
+    ),
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,

@@ -24,6 +24,7 @@ API = Api(
         "headers: TENANT: acme  API-KEY: any (any non-empty pair; TENANT names your tenant)",
         "the legacy API too: {base}/v1/charge/list",
     ),
+    first_calls=("curl -s {base}/billing/charge/list -H 'TENANT: acme' -H 'API-KEY: any'",),
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,

@@ -25,6 +25,11 @@ API = Api(
         '"email": "ana@clinic-a.test", "password": "any"}',
         "any password works; the email's domain names your tenant",
     ),
+    first_calls=(
+        "curl -s -X POST {base}/authentication -H 'Content-Type: application/json' "
+        """-d '{"strategy": "local", "email": "ana@clinic-a.test", "password": "any"}'""",
+        "curl -s '{base}/billing-soas?$limit=5' -H 'Authorization: Bearer <accessToken>'",
+    ),
     store=StoreKind(
         new_store=new_store,
         export_state=export_state,

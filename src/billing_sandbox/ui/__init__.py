@@ -1,0 +1,1 @@
+"""The dashboard: the sandbox's inside, in a browser (`/_sandbox/ui/`)."""

@@ -1,0 +1,249 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright, against
+`billing-sandbox serve` run as a process on a free loopback port (`pytest -m browser`).
+
+Each test writes a screenshot of what it saw under the run's temporary directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from billing_sandbox.ui.pages import PAGES
+from tests.support.processes import serving
+from tests.support.receiver import receiver
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+UI = "/_sandbox/ui"
+DECODA = {"TENANT": "acme", "API-KEY": "any"}
+SCRIPT = '<script>window.__pwned = 1</script>"><img src=x onerror="window.__pwned = 2">'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"the browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[str]:
+    with serving("--records", "20") as (url, _):
+        yield url
+
+
+@pytest.fixture
+def page(
+    browser: Browser, base: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.set_default_timeout(5000)
+    yield opened
+    opened.screenshot(path=str(tmp_path / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert errors == [], errors  # no script error on any page
+
+
+def test_every_page_answers_and_names_itself(page: Page) -> None:
+    for path, _, title in PAGES:
+        page.goto(UI + path)
+        expect(page.locator("h1")).to_have_text(title)
+        expect(page.locator('nav a[aria-current="page"]')).to_have_text(title)
+    page.goto(UI + "/")
+    expect(page.locator(".curl code").first).to_contain_text("curl -s -X POST http://127.0.0.1:")
+
+
+def test_calls_appear_live_and_a_failure_shows_why(page: Page, base: str) -> None:
+    page.goto(UI + "/requests")
+    expect(page.locator("#live")).to_contain_text("live")
+    assert httpx.get(f"{base}/billing/charge/list", headers=DECODA).status_code == 200
+    bad = httpx.get(f"{base}/billing/charge/list?status=NOPE", headers=DECODA)
+    assert bad.status_code == 422
+    # Within 2 s, without a reload.
+    rows = page.locator("#requests tbody tr")
+    expect(rows.filter(has_text="/billing/charge/list").first).to_be_visible(timeout=2000)
+    failing = page.locator('#requests tbody tr[data-status="422"]')
+    expect(failing).to_have_count(1, timeout=2000)
+    failing.get_by_role("button").click()
+    expect(page.locator("#detail-problems")).to_contain_text("status")
+    expect(page.locator("#detail-response")).to_contain_text("NOPE")
+    # The filter for failures hides the success.
+    page.get_by_label("only failures").check()
+    expect(page.locator("#requests tbody tr:visible")).to_have_count(1)
+
+
+def test_a_fault_added_in_the_form_fails_the_next_call_until_removed(page: Page, base: str) -> None:
+    page.goto(UI + "/faults")
+    form = page.locator("#add-fault")
+    form.get_by_label("API").select_option("decoda")
+    form.get_by_label("Operation").fill("listCharges")
+    form.get_by_label("Tenant").fill("faulty")
+    form.get_by_label("Effect").select_option("status")
+    form.get_by_label("Status or milliseconds").fill("503")
+    form.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#status")).to_contain_text("added")
+    headers = {"TENANT": "faulty", "API-KEY": "any"}
+    assert httpx.get(f"{base}/billing/charge/list", headers=headers).status_code == 503
+    page.reload()
+    rule = page.locator("#faults tbody tr[data-rule]")
+    expect(rule.locator(".fired")).to_have_text("1")
+    page.goto(UI + "/requests")
+    expect(page.locator('#requests tbody tr[data-status="503"] .tag').first).to_be_visible()
+    page.goto(UI + "/faults")
+    page.locator("#faults tbody tr[data-rule]").get_by_role("button", name="Remove").click()
+    expect(page.locator("#faults tbody tr[data-rule]")).to_have_count(0)
+    assert httpx.get(f"{base}/billing/charge/list", headers=headers).status_code == 200
+
+
+def test_advancing_a_clock_in_the_ui_expires_a_candid_token(page: Page, base: str) -> None:
+    token = httpx.post(
+        f"{base}/api/auth/v2/token", json={"client_id": "clocky", "client_secret": "x"}
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{base}/api/write-offs/v1?limit=1", headers=bearer).status_code == 200
+    page.goto(UI + "/tenants")
+    row = page.locator('#tenants tr[data-tenant="clocky"]')
+    row.get_by_label("seconds to advance clocky's clock").fill("86400")
+    row.get_by_role("button", name="Advance").click()
+    expect(page.locator("#status")).to_contain_text("advanced")
+    assert httpx.get(f"{base}/api/write-offs/v1?limit=1", headers=bearer).status_code == 401
+
+
+def test_reset_download_and_upload_round_trip_a_tenant(
+    page: Page, base: str, tmp_path: Path
+) -> None:
+    headers = {"TENANT": "snap", "API-KEY": "any"}
+    made = httpx.post(f"{base}/user/patient/create", json={"firstName": "Kept"}, headers=headers)
+    assert made.status_code == 200, made.text
+    patient = f"{base}/user/patient/{made.json()['id']}"
+    page.goto(UI + "/tenants?tenant=snap")
+    row = page.locator('#tenants tr[data-tenant="snap"]')
+    with page.expect_download() as downloading:
+        row.get_by_role("button", name="Download snapshot").click()
+    snapshot = tmp_path / "snap.json"
+    downloading.value.save_as(snapshot)
+    assert json.loads(snapshot.read_text())["tenant"] == "snap"
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Reset").click()
+    expect(page.locator("#status")).to_contain_text("reset")
+    assert httpx.get(patient, headers=headers).status_code == 404
+    row = page.locator('#tenants tr[data-tenant="snap"]')
+    row.get_by_label("snapshot file for snap").set_input_files(str(snapshot))
+    row.get_by_role("button", name="Upload snapshot").click()
+    expect(page.locator("#status")).to_contain_text("restored")
+    assert httpx.get(patient, headers=headers).json()["firstName"] == "Kept"
+
+
+def test_markup_in_records_and_requests_is_shown_as_text(page: Page, base: str) -> None:
+    headers = {"TENANT": "xss", "API-KEY": "any"}
+    made = httpx.post(f"{base}/user/patient/create", json={"firstName": SCRIPT}, headers=headers)
+    assert made.status_code == 200, made.text
+    httpx.get(f"{base}/billing/charge/list", params={"patient_id": SCRIPT}, headers=headers)
+    page.goto(UI + "/records?tenant=xss&api=decoda")
+    page.get_by_label("Kind").select_option("patients")
+    page.get_by_label("Search").fill("pwned")
+    page.get_by_role("button", name="Show").click()
+    # As text (in the record's JSON, its quotes escaped), not as markup.
+    shown = page.locator("#records pre")
+    expect(shown).to_contain_text("<script>window.__pwned = 1</script>")
+    expect(shown).to_contain_text("<img src=x onerror=")
+    page.goto(UI + "/requests")
+    page.get_by_label("Tenant").fill("xss")
+    created = page.locator("#requests tbody tr:visible", has_text="/user/patient/create")
+    created.get_by_role("button").click()
+    expect(page.locator("#detail-request")).to_contain_text("<script>window.__pwned = 1</script>")
+    listed = page.locator("#requests tbody tr:visible", has_text="/billing/charge/list")
+    listed.get_by_role("button").click()
+    expect(page.locator("#detail-facts")).to_contain_text("window.__pwned")
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#records img, #requests img, #detail img").count() == 0
+
+
+def test_a_delivery_shows_its_tries_and_sending_again_adds_one(page: Page, base: str) -> None:
+    headers = {"TENANT": "hooks", "API-KEY": "any"}
+    with receiver() as hook:
+        made = httpx.post(
+            f"{base}/webhook/decoda/create",
+            json={"url": hook.url, "subscriptions": ["PATIENT_UPDATED"]},
+            headers=headers,
+        )
+        assert made.status_code == 200, made.text
+        patient = httpx.post(f"{base}/user/patient/create", json={}, headers=headers).json()
+        triggered = httpx.post(
+            f"{base}/_sandbox/tenants/hooks/decoda/events",
+            json={"type": "PATIENT_UPDATED", "id": patient["id"]},
+        )
+        assert triggered.status_code == 200, triggered.text
+        hook.wait_for(1)
+        page.goto(UI + "/events?tenant=hooks")
+        page.get_by_role("button", name="Show").click()
+        row = page.locator("#deliveries tbody tr[data-delivery]")
+        expect(row.locator(".try-count")).to_contain_text("1")
+        row.get_by_role("button", name="Send again").click()
+        expect(page.locator("#status")).to_contain_text("sent again")
+        hook.wait_for(2)
+        expect(row.locator(".tries li")).to_have_count(2, timeout=3000)
+
+
+def test_a_narrow_window_keeps_everything_in_reach_of_the_keyboard(
+    browser: Browser, base: str, tmp_path: Path
+) -> None:
+    context = browser.new_context(base_url=base, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    for path in ("/", "/requests", "/tenants", "/faults", "/events", "/records"):
+        page.goto(UI + path)
+        page.screenshot(path=str(tmp_path / f"narrow{path.replace('/', '-')}.png"), full_page=True)
+        # Nothing wider than the window (tables scroll inside their own box).
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        unlabelled: Any = page.evaluate(
+            """[...document.querySelectorAll('input:not([type=hidden]), select, button')]
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                            && !e.textContent.trim()).map(e => e.outerHTML)"""
+        )
+        assert unlabelled == [], (path, unlabelled)
+    page.goto(UI + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "billing-sandbox"
+    context.close()
+
+
+def test_with_a_token_the_dashboard_asks_for_it_once(browser: Browser, tmp_path: Path) -> None:
+    with serving("--records", "20", "--control-token", "open-sesame") as (url, _):
+        context = browser.new_context(base_url=url)
+        page = context.new_page()
+        page.goto(UI + "/tenants")
+        expect(page.locator("h1")).to_have_text("Sign in to the dashboard")
+        page.get_by_label("Control token").fill("wrong")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".problem")).to_contain_text("not the control token")
+        page.get_by_label("Control token").fill("open-sesame")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("h1")).to_have_text("Tenants")
+        [cookie] = context.cookies()
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+        # The page's calls to the control API go with the cookie: one that changes state too.
+        page.locator("#pick-tenant").get_by_label("Tenant").fill("acme")
+        page.locator("#pick-tenant").get_by_role("button").click()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator('#tenants tr[data-tenant="acme"]').get_by_role("button", name="Reset").click()
+        expect(page.locator("#status")).to_contain_text("acme reset")
+        page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
+        context.close()
