@@ -111,6 +111,25 @@ def test_a_fault_added_in_the_form_fails_the_next_call_until_removed(page: Page,
     assert httpx.get(f"{base}/billing/charge/list", headers=headers).status_code == 200
 
 
+def test_every_effect_the_form_offers_makes_a_rule(page: Page, base: str) -> None:
+    page.goto(UI + "/faults")
+    form = page.locator("#add-fault")
+    effects = form.get_by_label("Effect").locator("option")
+    kinds = [effects.nth(i).get_attribute("value") for i in range(effects.count())]
+    assert len(kinds) >= 10
+    for kind in kinds:
+        assert kind is not None
+        form.get_by_label("Tenant").fill("form-kinds")
+        form.get_by_label("Effect").select_option(kind)
+        form.get_by_label("Status or milliseconds").fill("503" if kind == "status" else "10")
+        form.get_by_role("button", name="Add rule").click()
+        expect(page.locator("#status")).to_contain_text("added")
+        page.locator("#status").evaluate("node => { node.textContent = '' }")
+    rules = httpx.get(f"{base}/_sandbox/faults").json()["faults"]
+    assert len([r for r in rules if r["match"].get("tenant") == "form-kinds"]) == len(kinds)
+    assert httpx.delete(f"{base}/_sandbox/faults").status_code == 200
+
+
 def test_advancing_a_clock_in_the_ui_expires_a_candid_token(page: Page, base: str) -> None:
     token = httpx.post(
         f"{base}/api/auth/v2/token", json={"client_id": "clocky", "client_secret": "x"}

@@ -350,6 +350,8 @@ function faults() {
     const effect = {};
     const value = Number(given.value);
     if (given.effect === "status" || given.effect === "delayMs" || given.effect === "dribbleMs") effect[given.effect] = value;
+    else if (given.effect === "latencyUniform") effect.latency = { kind: "uniform", minMs: 0, maxMs: value };
+    else if (given.effect === "latencyLognormal") effect.latency = { kind: "lognormal", medianMs: value, sigma: 0.5 };
     else effect[given.effect] = true;
     if (given.afterCommit) effect.afterCommit = true;
     const rule = { match, effect, probability: Number(given.probability || 1) };
