@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billing_sandbox import conformance
 from billing_sandbox.app import about, create_app, spill_directory
+from billing_sandbox.cluster import command as cluster_command
 from billing_sandbox.control import requestlog
 from billing_sandbox.control.ratelimits import InvalidRateLimit
 from billing_sandbox.control.wire import ConnectionAwareProtocol
@@ -38,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if given[:1] == ["proxy"]:
         # Its own flags, server and settings: it serves no sandbox.
         return proxy_cli.main(given[1:])
+    if given[:1] == ["cluster"]:
+        # Its own flags (and serve's, for every shard); it runs shards, a merger and HAProxy.
+        return cluster_command.main(given[1:])
     if given[:1] == ["conformance"]:
         # Its own flags; it checks a server (any, not only a sandbox) and serves nothing.
         return conformance.main(given[1:])

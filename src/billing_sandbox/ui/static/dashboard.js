@@ -115,6 +115,8 @@ function requests() {
   const live = document.getElementById("live");
   const byId = new Map();
   let newest = 0;
+  // Entries are known by their sequence number (and, in a cluster, their shard's name).
+  const keyOf = (entry) => (entry.shard ? `${entry.shard}:${entry.seq}` : String(entry.seq));
 
   function admitted(entry) {
     const wanted = Object.fromEntries(new FormData(form));
@@ -151,7 +153,7 @@ function requests() {
     const failed = entry.status >= 400 || entry.status === 0 || entry.fault;
     const open = el("button", { type: "button", class: "link", onclick: () => show(entry) },
       `${entry.method} ${entry.path}`);
-    const tr = el("tr", { "data-seq": entry.seq, "data-status": entry.status, class: failed ? "failed" : null },
+    const tr = el("tr", { "data-key": keyOf(entry), "data-status": entry.status, class: failed ? "failed" : null },
       el("td", {}, entry.seq), el("td", {}, entry.time.slice(11, 19)), el("td", {}, entry.tenant || "-"),
       el("td", {}, entry.api), el("td", {}, open, entry.fault ? el("span", { class: "tag" }, entry.fault) : null),
       el("td", { class: "status" }, entry.status), el("td", {}, entry.durationMs));
@@ -160,24 +162,29 @@ function requests() {
   }
 
   function add(entry) {
-    if (byId.has(entry.seq)) return;
-    byId.set(entry.seq, entry);
-    newest = Math.max(newest, entry.seq);
+    const key = keyOf(entry);
+    if (byId.has(key)) return;
+    byId.set(key, entry);
+    if (!entry.shard) newest = Math.max(newest, entry.seq);
     body.prepend(row(entry));
     while (body.children.length > 500) {
-      byId.delete(Number(body.lastElementChild.dataset.seq));
+      byId.delete(body.lastElementChild.dataset.key);
       body.lastElementChild.remove();
     }
   }
 
   form.addEventListener("input", () => {
-    for (const tr of body.children) tr.hidden = !admitted(byId.get(Number(tr.dataset.seq)));
+    for (const tr of body.children) tr.hidden = !admitted(byId.get(tr.dataset.key));
   });
   form.addEventListener("submit", (event) => event.preventDefault());
 
   function listen() {
     // `after` only on the first connection: a reconnecting EventSource sends Last-Event-ID.
-    const stream = new EventSource(`${CONTROL}/requests/stream?after=${newest}`);
+    // In a cluster each entry names its shard, and the merged stream resumes each shard.
+    const shards = {};
+    for (const entry of byId.values()) if (entry.shard) shards[entry.shard] = Math.max(shards[entry.shard] || 0, entry.seq);
+    const cursor = Object.entries(shards).map(([name, seq]) => `${name}=${seq}`).join(",");
+    const stream = new EventSource(`${CONTROL}/requests/stream?after=${newest}${cursor ? "&cursor=" + cursor : ""}`);
     stream.addEventListener("open", () => { live.textContent = "live: new requests appear as they arrive"; });
     stream.addEventListener("request", (event) => add(JSON.parse(event.data)));
     stream.addEventListener("error", () => { live.textContent = "reconnecting…"; });

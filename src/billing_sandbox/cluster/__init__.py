@@ -1,0 +1,1 @@
+"""`billing-sandbox cluster`: sandboxes sharded by tenant behind HAProxy."""

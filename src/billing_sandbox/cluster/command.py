@@ -1,0 +1,245 @@
+"""`billing-sandbox cluster`: N `serve` processes, each owning the tenants that hash to it,
+the merger, and HAProxy in front, started and stopped together.
+
+    billing-sandbox cluster --shards 3 --port 8000 --state-dir ./cluster-state
+    billing-sandbox cluster --shards 3 --print-haproxy-config
+    billing-sandbox cluster --merge-only --port 8100 --shard-urls http://a:8000,http://b:8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from billing_sandbox.cluster import haproxy, merge
+from billing_sandbox.cluster.haproxy import Address
+
+STOP_SECONDS = 10  # how long a shard may take to save its state and stop
+START_SECONDS = 30
+
+
+class ClusterError(Exception):
+    """The cluster cannot start: said in one line, exit 2."""
+
+
+def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="billing-sandbox cluster",
+        description="Sandboxes sharded by tenant behind HAProxy. Options it does not know are "
+        "given to every shard's `serve` (say, --seed, --records, --control-token).",
+    )
+    parser.add_argument("--shards", type=int, default=2, help="default: %(default)s")
+    parser.add_argument("--host", default="127.0.0.1", help="HAProxy's address (%(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="HAProxy's port (%(default)s)")
+    parser.add_argument(
+        "--state-dir", type=Path, help="each shard keeps its state file and spill here"
+    )
+    parser.add_argument("--haproxy", default="haproxy", help="the HAProxy program")
+    parser.add_argument(
+        "--restart-delay", type=float, default=2.0, help="seconds before a dead shard restarts"
+    )
+    parser.add_argument(
+        "--print-haproxy-config", action="store_true", help="print HAProxy's config and exit"
+    )
+    parser.add_argument(
+        "--shard-urls",
+        help="comma-separated shard base URLs, for the printed config or --merge-only "
+        "(default: loopback ports after --port)",
+    )
+    parser.add_argument("--merger-url", help="the merger's base URL, for the printed config")
+    parser.add_argument(
+        "--merge-only", action="store_true", help="serve only the merger (shards run elsewhere)"
+    )
+    return parser.parse_known_args(list(argv))
+
+
+def main(argv: Sequence[str]) -> int:
+    options, serve_options = parse(argv)
+    try:
+        if options.shards < 1:
+            raise ClusterError("a cluster has at least one shard (--shards 1 or more)")
+        shards = _shard_addresses(options)
+        merger = _address(options.merger_url) if options.merger_url else _merger(options)
+        listen = Address(options.host, options.port)
+        control_open = not _has_token(serve_options)
+        if options.print_haproxy_config:
+            print(haproxy.config(listen, shards, merger, control_open))
+            return 0
+        if options.merge_only:
+            _serve_merger(Address(options.host, options.port), shards)
+            return 0
+        return _run(options, serve_options, listen, shards, merger, control_open)
+    except ClusterError as error:
+        print(f"billing-sandbox cluster: {error}", file=sys.stderr)
+        return 2
+
+
+def _has_token(serve_options: Sequence[str]) -> bool:
+    return any(o == "--control-token" or o.startswith("--control-token=") for o in serve_options)
+
+
+def _address(url: str) -> Address:
+    parsed = httpx.URL(url)
+    if parsed.scheme != "http" or not parsed.host or parsed.port is None:
+        raise ClusterError(f"{url!r} is not a base URL like http://127.0.0.1:8001")
+    return Address(parsed.host, parsed.port)
+
+
+def _shard_addresses(options: argparse.Namespace) -> list[Address]:
+    if options.shard_urls:
+        found = [_address(url.strip()) for url in options.shard_urls.split(",") if url.strip()]
+        if not found:
+            raise ClusterError("--shard-urls names no shard")
+        return found
+    return [Address("127.0.0.1", options.port + 1 + shard) for shard in range(options.shards)]
+
+
+def _merger(options: argparse.Namespace) -> Address:
+    return Address("127.0.0.1", options.port + 1 + options.shards)
+
+
+def _serve_merger(at: Address, shards: Sequence[Address]) -> None:
+    urls = [f"http://{address}" for address in shards]
+    uvicorn.run(merge.app(merge.Shards(urls)), host=at.host, port=at.port, log_level="warning")
+
+
+class Shard:
+    """One `serve` process (or the merger's), restarted with its state when it dies."""
+
+    def __init__(self, index: int, address: Address, command: list[str]) -> None:
+        self.index = index
+        self.address = address
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self.died_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return "merger" if self.index < 0 else haproxy.shard_name(self.index)
+
+    def start(self) -> None:
+        # Its banner says what the cluster's says better; its request lines go to stderr.
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
+        self.died_at = None
+        print(f"  {self.name}  http://{self.address}  pid {self.process.pid}", flush=True)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # it saves its state file on the way out
+        try:
+            self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _shard_command(
+    index: int, address: Address, state_dir: Path | None, serve_options: Sequence[str]
+) -> list[str]:
+    command = [sys.executable, "-m", "billing_sandbox", "serve",
+               "--host", address.host, "--port", str(address.port)]  # fmt: skip
+    if state_dir is not None:
+        own = state_dir / haproxy.shard_name(index)
+        own.mkdir(parents=True, exist_ok=True)
+        command += ["--state-file", str(own / "state.json"), "--state-dir", str(own / "spill")]
+    return [*command, *serve_options]
+
+
+def _run(
+    options: argparse.Namespace,
+    serve_options: list[str],
+    listen: Address,
+    addresses: list[Address],
+    merger: Address,
+    control_open: bool,
+) -> int:
+    program = shutil.which(options.haproxy)
+    if program is None:
+        raise ClusterError(
+            f"HAProxy ({options.haproxy!r}) is not installed: Debian's `apt-get install haproxy`"
+        )
+    shards = [
+        Shard(i, address, _shard_command(i, address, options.state_dir, serve_options))
+        for i, address in enumerate(addresses)
+    ]
+    work = Path(tempfile.mkdtemp(prefix="billing-sandbox-cluster-"))
+    config = work / "haproxy.cfg"
+    config.write_text(haproxy.config(listen, addresses, merger, control_open))
+    checked = subprocess.run([program, "-c", "-q", "-f", str(config)], capture_output=True)
+    if checked.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ClusterError(f"HAProxy refused its config: {checked.stderr.decode().strip()}")
+    print(f"billing-sandbox cluster: {len(shards)} shards behind HAProxy on http://{listen}",
+          flush=True)  # fmt: skip
+    urls = ",".join(f"http://{address}" for address in addresses)
+    merger_process = Shard(-1, merger, [sys.executable, "-m", "billing_sandbox", "cluster",
+                                        "--merge-only", "--host", merger.host, "--port",
+                                        str(merger.port), "--shard-urls", urls])  # fmt: skip
+    stopping: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _: stopping.append(number))
+    proxy: subprocess.Popen[bytes] | None = None
+    try:
+        for shard in [*shards, merger_process]:
+            shard.start()
+        proxy = subprocess.Popen([program, "-db", "-f", str(config)], stdin=subprocess.DEVNULL)
+        print(f"  haproxy  pid {proxy.pid}", flush=True)
+        _wait_until_up(f"http://{listen}", stopping)
+        print("ready", flush=True)
+        while not stopping:
+            for shard in _due_for_restart([*shards, merger_process], options.restart_delay):
+                shard.start()
+            if proxy.poll() is not None:
+                raise ClusterError(f"HAProxy stopped (exit {proxy.returncode})")
+            time.sleep(0.2)
+    finally:
+        if proxy is not None and proxy.poll() is None:
+            proxy.terminate()
+            proxy.wait(timeout=STOP_SECONDS)
+        for shard in [merger_process, *shards]:
+            shard.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _due_for_restart(shards: Sequence[Shard], delay: float) -> list[Shard]:
+    """The shards that died at least `delay` seconds ago (each death is said once)."""
+    now = time.monotonic()
+    due = []
+    for shard in shards:
+        if shard.process is None or shard.process.poll() is None:
+            continue
+        if shard.died_at is None:
+            shard.died_at = now
+            name = shard.name
+            print(f"billing-sandbox cluster: {name} stopped (exit {shard.process.returncode}); "
+                  f"restarting it in {delay:g} s", file=sys.stderr, flush=True)  # fmt: skip
+        elif now - shard.died_at >= delay:
+            due.append(shard)
+    return due
+
+
+def _wait_until_up(base: str, stopping: list[int]) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while not stopping:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            answer = httpx.get(f"{base}/_sandbox/health", timeout=2)
+            if answer.status_code == 200 and not answer.json().get("down"):
+                return
+        if time.monotonic() > deadline:
+            raise ClusterError(f"the cluster did not come up within {START_SECONDS} s")
+        time.sleep(0.2)
