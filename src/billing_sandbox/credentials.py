@@ -61,6 +61,17 @@ class Credentials:
             for login in entries:
                 self._logins.setdefault((api, sections[api].key(login.name)), []).append(login)
 
+    def tenants_named(self, api: str) -> dict[tuple[str, str], str]:
+        """Each listed login of `api` as (name as compared, secret) → the tenant its entry
+        maps it to, where it maps one (a cluster routes by these)."""
+        return {
+            (name, login.secret): login.tenant
+            for (listed_api, name), logins in self._logins.items()
+            if listed_api == api
+            for login in logins
+            if login.tenant is not None
+        }
+
     def find(self, api: str, name: str, secret: str | None = None) -> Login | None:
         """The login of `api` named `name` whose secret is `secret`, or None.
 

@@ -316,3 +316,32 @@ def test_the_printed_config_is_one_haproxy_accepts(tmp_path: Path) -> None:
     assert HAPROXY is not None
     checked = subprocess.run([HAPROXY, "-c", "-q", "-f", str(config)], capture_output=True)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_strict_credentials_route_each_login_to_its_mapped_tenant(tmp_path: Path) -> None:
+    shared = next(f"shared-{n}.test" for n in range(100) if owner(f"shared-{n}.test", 3) == 2)
+    listed = tmp_path / "credentials.yaml"
+    listed.write_text(
+        "candid:\n"
+        f"  - {{client_id: ci-bot, client_secret: s1, tenant: {shared}}}\n"
+        f"  - {{client_id: dev-bot, client_secret: s2, tenant: {shared}}}\n"
+        "decoda:\n"
+        f"  - {{tenant_header: front, api_key: k1, tenant: {shared}}}\n"
+        "mycure:\n"
+        f"  - {{email: Ana@Elsewhere.test, password: pw, tenant: {shared}}}\n"
+    )
+    with cluster(3, tmp_path / "state", "--credentials", str(listed)) as running:
+        base = running.url
+        for client_id, secret in (("ci-bot", "s1"), ("dev-bot", "s2")):
+            token = httpx.post(f"{base}/api/auth/v2/token",
+                               json={"client_id": client_id, "client_secret": secret})  # fmt: skip
+            assert token.status_code == 200 and running.shard_of(token) == "shard2", client_id
+        decoda = httpx.get(
+            f"{base}/billing/charge/list", headers={"TENANT": "front", "API-KEY": "k1"}
+        )
+        assert decoda.status_code == 200 and running.shard_of(decoda) == "shard2"
+        sign_in = {"strategy": "local", "email": "ana@elsewhere.test", "password": "pw"}
+        signed = httpx.post(f"{base}/authentication", json=sign_in)
+        assert signed.status_code == 201 and running.shard_of(signed) == "shard2"
+        listed_tenants = httpx.get(f"{base}/_sandbox/tenants").json()["tenants"]
+    assert {(t["id"], t["shard"]) for t in listed_tenants} == {(shared, "shard2")}

@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from billing_sandbox import credentials
+from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.cluster import haproxy, merge
 from billing_sandbox.cluster.haproxy import Address
 
@@ -61,6 +63,12 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--merge-only", action="store_true", help="serve only the merger (shards run elsewhere)"
     )
+    parser.add_argument(
+        "--map-dir",
+        type=Path,
+        default=Path("."),
+        help="with --credentials and --print-haproxy-config: where to write the tenant maps",
+    )
     return parser.parse_known_args(list(argv))
 
 
@@ -74,7 +82,9 @@ def main(argv: Sequence[str]) -> int:
         listen = Address(options.host, options.port)
         control_open = not _has_token(serve_options)
         if options.print_haproxy_config:
-            print(haproxy.config(listen, shards, merger, control_open))
+            # The map files go beside the config the user keeps (`--map-dir`).
+            maps = _tenant_maps(serve_options, options.map_dir)
+            print(haproxy.config(listen, shards, merger, control_open, maps))
             return 0
         if options.merge_only:
             _serve_merger(Address(options.host, options.port), shards)
@@ -83,6 +93,47 @@ def main(argv: Sequence[str]) -> int:
     except ClusterError as error:
         print(f"billing-sandbox cluster: {error}", file=sys.stderr)
         return 2
+
+
+def _option(serve_options: Sequence[str], name: str) -> str | None:
+    """The value of `--name VALUE` or `--name=VALUE` among the options given to every shard."""
+    for index, option in enumerate(serve_options):
+        if option == name and index + 1 < len(serve_options):
+            return serve_options[index + 1]
+        if option.startswith(name + "="):
+            return option.split("=", 1)[1]
+    return None
+
+
+def _tenant_maps(serve_options: Sequence[str], directory: Path) -> haproxy.TenantMaps:
+    """With `--credentials FILE`, the logins it maps to another tenant, as HAProxy map files
+    in `directory` (so that a login reaches the shard that owns its tenant)."""
+    path = _option(serve_options, "--credentials")
+    if path is None:
+        return haproxy.TenantMaps()
+    sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
+    try:
+        listed = credentials.load(Path(path), sections)
+    except credentials.CredentialsError as error:
+        raise ClusterError(str(error)) from error
+    written: dict[str, Path] = {}
+    for api, key in (("candid", _name), ("decoda", _pair), ("mycure", _name)):
+        entries = [(key(name, secret), tenant)
+                   for (name, secret), tenant in listed.tenants_named(api).items()]  # fmt: skip
+        if any(" " in text for entry in entries for text in entry):
+            raise ClusterError(f"a {api} login in {path} holds a space, which a map cannot")
+        if entries:
+            written[api] = directory / f"{api}-tenants.map"
+            written[api].write_text("".join(f"{name} {tenant}\n" for name, tenant in entries))
+    return haproxy.TenantMaps(**written)
+
+
+def _name(name: str, _: str) -> str:
+    return name
+
+
+def _pair(name: str, secret: str) -> str:
+    return f"{name}|{secret}"  # Decoda's TENANT may come with several keys, each its tenant
 
 
 def _has_token(serve_options: Sequence[str]) -> bool:
@@ -178,7 +229,12 @@ def _run(
     ]
     work = Path(tempfile.mkdtemp(prefix="billing-sandbox-cluster-"))
     config = work / "haproxy.cfg"
-    config.write_text(haproxy.config(listen, addresses, merger, control_open))
+    try:
+        maps = _tenant_maps(serve_options, work)
+    except ClusterError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    config.write_text(haproxy.config(listen, addresses, merger, control_open, maps))
     checked = subprocess.run([program, "-c", "-q", "-f", str(config)], capture_output=True)
     if checked.returncode != 0:
         shutil.rmtree(work, ignore_errors=True)

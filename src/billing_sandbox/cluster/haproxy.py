@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 SHARD_HEADER = "X-Sandbox-Shard"
 NO_TENANT = "-"  # the key of a request that names none: any shard answers it alike
@@ -43,7 +44,11 @@ def shard_name(shard: int) -> str:
 
 
 def config(
-    listen: Address, shards: Sequence[Address], merger: Address, control_open: bool = True
+    listen: Address,
+    shards: Sequence[Address],
+    merger: Address,
+    control_open: bool = True,
+    maps: TenantMaps | None = None,
 ) -> str:
     """The whole configuration, for HAProxy 2.6 or newer. `control_open`: the shards take no
     control token, so they let in any loopback client; every client reaches them through
@@ -69,7 +74,7 @@ def config(
         "frontend sandbox",
         f"    bind {listen}",
         *(_local_control_only() if control_open else []),
-        *_tenant_rules(),
+        *_tenant_rules(maps or TenantMaps()),
         *_hash_rules(count),
         f"    acl merged path {' '.join(MERGED_PATHS)}",
         f"    acl merged path_beg {' '.join(MERGED_PREFIXES)}",
@@ -102,34 +107,75 @@ def _local_control_only() -> list[str]:
     ]
 
 
-def _tenant_rules() -> list[str]:
-    """`txn.key` = the request's tenant, the first way found (see the module's docstring)."""
-    unset = "!{ var(txn.key) -m found }"
+@dataclass(frozen=True)
+class TenantMaps:
+    """Strict credentials (`--credentials`) that name another tenant than the default: map
+    files of `name tenant` lines, for Candid client ids, Decoda `TENANT|API-KEY` pairs and
+    MYCURE emails (lower-case). Tokens carry their tenant already."""
+
+    candid: Path | None = None
+    decoda: Path | None = None
+    mycure: Path | None = None
+
+
+def _tenant_rules(maps: TenantMaps) -> list[str]:
+    """`txn.key` = the request's tenant, the first way found (see the module's docstring).
+    Each way is read into a variable of its own, mapped by the strict credentials' tenants
+    where it is a login's name, and the first one found wins."""
     org = "http_auth_bearer,jwt_payload_query('$.org')"
     sub = "http_auth_bearer,jwt_payload_query('$.sub')"
-    return [
+    email = "req.body,json_query('$.email'),lower"
+    lines = [
         "    acl candid_login path /api/auth/v2/token",
         "    acl mycure_login path /authentication",
         "    acl socket path_beg /socket.io/",
         "    acl json req.hdr(content-type) -m sub json",
-        "    http-request set-var(txn.key) path,field(4,/),url_dec "
+        "    http-request set-var(txn.from_path) path,field(4,/),url_dec "
         "if { path_beg /_sandbox/tenants/ }",
-        "    http-request set-var(txn.key) req.hdr(TENANT) "
-        f"if {unset} {{ req.hdr(TENANT) -m found }}",
-        f"    http-request set-var(txn.key) {org} if {unset} {{ {org} -m found }}",
-        f"    http-request set-var(txn.key) {sub} if {unset} {{ {sub} -m found }}",
-        "    http-request set-var(txn.key) req.body,json_query('$.client_id') "
-        f"if {unset} candid_login json",
-        f"    http-request set-var(txn.key) req.body_param(client_id) if {unset} candid_login",
-        "    http-request set-var(txn.key) req.body,json_query('$.email'),lower,field(-1,@) "
-        f"if {unset} mycure_login",
-        "    http-request set-var(txn.key) "
-        f"req.body,json_query('$.accessToken'),jwt_payload_query('$.org') if {unset} mycure_login",
-        f"    http-request set-var(txn.key) url_param(organization) if {unset} socket",
-        "    http-request set-var(txn.key) url_param(accessToken),jwt_payload_query('$.org') "
-        f"if {unset} socket",
-        f"    http-request set-var(txn.key) str({NO_TENANT}) if {unset}",
+        "    http-request set-var(txn.from_header) req.hdr(TENANT) if { req.hdr(TENANT) -m found }",
+        f"    http-request set-var(txn.from_token) {org} if {{ {org} -m found }}",
+        f"    http-request set-var(txn.from_token) {sub} if !{{ var(txn.from_token) -m found }} "
+        f"{{ {sub} -m found }}",
+        "    http-request set-var(txn.from_login) req.body,json_query('$.client_id') "
+        "if candid_login json",
+        "    http-request set-var(txn.from_login) req.body_param(client_id) if candid_login !json",
+        f"    http-request set-var(txn.from_login) {email},field(-1,@) if mycure_login "
+        f"{{ {email} -m found }}",
+        "    http-request set-var(txn.from_login) "
+        "req.body,json_query('$.accessToken'),jwt_payload_query('$.org') "
+        "if mycure_login !{ var(txn.from_login) -m found }",
+        "    http-request set-var(txn.from_login) url_param(organization) if socket",
+        "    http-request set-var(txn.from_login) url_param(accessToken),"
+        "jwt_payload_query('$.org') if socket !{ var(txn.from_login) -m found }",
     ]
+    if maps.decoda is not None:
+        pair = "req.hdr(TENANT),concat(|,txn.api_key)"
+        lines += [
+            "    http-request set-var(txn.api_key) req.hdr(API-KEY)",
+            f"    http-request set-var(txn.from_header) {pair},map({maps.decoda}) "
+            f"if {{ {pair},map({maps.decoda}) -m found }}",
+        ]
+    if maps.candid is not None:
+        client = f"var(txn.from_login),map({maps.candid})"
+        lines.append(
+            f"    http-request set-var(txn.from_login) {client} "
+            f"if candid_login {{ {client} -m found }}"
+        )
+    if maps.mycure is not None:
+        account = f"{email},map({maps.mycure})"
+        lines.append(
+            f"    http-request set-var(txn.from_login) {account} "
+            f"if mycure_login {{ {account} -m found }}"
+        )
+    for source in ("from_path", "from_header", "from_token", "from_login"):
+        lines.append(
+            f"    http-request set-var(txn.key) var(txn.{source}) "
+            f"if !{{ var(txn.key) -m found }} {{ var(txn.{source}) -m found }}"
+        )
+    lines.append(
+        f"    http-request set-var(txn.key) str({NO_TENANT}) if !{{ var(txn.key) -m found }}"
+    )
+    return lines
 
 
 def _hash_rules(count: int) -> list[str]:
