@@ -114,7 +114,7 @@ def test_an_open_dashboard_stream_does_not_hold_the_shutdown(tmp_path: Path) -> 
         took = time.monotonic() - signalled
         rest = receive_all(stream)
         stream.close()
-    assert took < 2.0, took  # the stream ended by itself, not at the grace period's end
+    assert took < 2.8, took  # the stream ended by itself, not at the 3 s grace period's end
     assert "Traceback" not in err, err
     streamed = first + rest
     assert b"event: request" in streamed and made.json()["id"].encode() in streamed

@@ -133,10 +133,14 @@ async def test_an_id_from_before_a_restart_replays_this_journal(
     assert [e["id"] for e in events(resumed.text)] == [1]
 
 
-async def test_the_stream_ends_when_the_server_stops(app: Starlette) -> None:
-    app.state.sandbox.stopping = lambda: True
+async def test_the_stream_ends_when_the_server_stops_with_what_was_recorded(
+    app: Starlette,
+) -> None:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
     ) as c:
-        streamed = await c.get("/_sandbox/requests/stream?seconds=300", timeout=5)
-    assert streamed.status_code == 200 and streamed.text == "retry: 1000\n\n"
+        await c.get(CHARGES, headers=creds("acme"))
+        app.state.sandbox.stopping = lambda: True
+        streamed = await c.get("/_sandbox/requests/stream?after=0&seconds=300", timeout=5)
+    assert streamed.status_code == 200
+    assert [e["id"] for e in events(streamed.text)] == [1]

@@ -104,7 +104,8 @@ async def _events(sandbox: Sandbox, seen: int, ends: float) -> AsyncIterator[byt
     stops."""
     yield b"retry: 1000\n\n"
     quiet_since = time.monotonic()
-    while time.monotonic() < ends and not sandbox.stopping():
+    while True:
+        # What is already recorded is sent before the stream ends, however it ends.
         entries = sandbox.journal.after(seen, _BATCH)
         if entries:
             chunk = b"".join(
@@ -117,4 +118,6 @@ async def _events(sandbox: Sandbox, seen: int, ends: float) -> AsyncIterator[byt
         elif time.monotonic() - quiet_since > 15:
             quiet_since = time.monotonic()
             yield b": still here\n\n"
+        if time.monotonic() >= ends or sandbox.stopping():
+            return
         await asyncio.sleep(_POLL_SECONDS)
