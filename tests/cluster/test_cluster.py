@@ -345,3 +345,28 @@ def test_strict_credentials_route_each_login_to_its_mapped_tenant(tmp_path: Path
         assert signed.status_code == 201 and running.shard_of(signed) == "shard2"
         listed_tenants = httpx.get(f"{base}/_sandbox/tenants").json()["tenants"]
     assert {(t["id"], t["shard"]) for t in listed_tenants} == {(shared, "shard2")}
+
+
+def test_the_merged_stream_resumes_every_shard_where_it_was(three: Cluster) -> None:
+    tenants = tenants_of_each_shard(3, "stream-")
+    start = "shard0=0,shard1=0,shard2=0"
+    for tenant in tenants:
+        assert httpx.get(
+            f"{three.url}/billing/charge/list", headers=three.decoda(tenant)
+        ).is_success
+    streamed = httpx.get(
+        f"{three.url}/_sandbox/requests/stream?seconds=1",
+        headers={"Last-Event-ID": start},
+        timeout=10,
+    )
+    blocks = [b for b in streamed.text.split("\n\n") if "event: request" in b]
+    ids = [line[4:] for b in blocks for line in b.splitlines() if line.startswith("id: ")]
+    mine = [b for b in blocks if any(f'"tenant":"{t}"' in b for t in tenants)]
+    assert len(mine) == 3 and {f'"shard":"shard{n}"' in " ".join(mine) for n in range(3)} == {True}
+    # Resumed at the last id: every shard's entries so far were seen, so none comes again.
+    again = httpx.get(
+        f"{three.url}/_sandbox/requests/stream?seconds=1",
+        headers={"Last-Event-ID": ids[-1]},
+        timeout=10,
+    )
+    assert not any(f'"tenant":"{t}"' in again.text for t in tenants)
