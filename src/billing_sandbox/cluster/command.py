@@ -123,7 +123,7 @@ def _tenant_maps(serve_options: Sequence[str], directory: Path) -> haproxy.Tenan
         if any(" " in text for entry in entries for text in entry):
             raise ClusterError(f"a {api} login in {path} holds a space, which a map cannot")
         if entries:
-            written[api] = directory / f"{api}-tenants.map"
+            written[api] = directory.resolve() / f"{api}-tenants.map"
             written[api].write_text("".join(f"{name} {tenant}\n" for name, tenant in entries))
     return haproxy.TenantMaps(**written)
 

@@ -1,0 +1,41 @@
+"""`billing-sandbox cluster` refusing what it cannot do, with one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from billing_sandbox.cli import main
+
+
+def test_a_cluster_needs_a_shard(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cluster", "--shards", "0"]) == 2
+    assert "at least one shard" in capsys.readouterr().err
+
+
+def test_without_haproxy_it_says_how_to_get_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cluster", "--shards", "2", "--haproxy", "/nonexistent/haproxy"]) == 2
+    assert "apt-get install haproxy" in capsys.readouterr().err
+
+
+def test_a_shard_url_must_be_a_base_url(capsys: pytest.CaptureFixture[str]) -> None:
+    given = ["cluster", "--print-haproxy-config", "--shard-urls", "shard0"]
+    assert main(given) == 2
+    assert "is not a base URL" in capsys.readouterr().err
+
+
+def test_a_broken_credentials_file_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "credentials.yaml"
+    broken.write_text("candid: 3\n")
+    assert main(["cluster", "--print-haproxy-config", "--credentials", str(broken)]) == 2
+    assert "candid must be a list" in capsys.readouterr().err
+
+
+def test_the_printed_config_names_the_default_ports(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cluster", "--shards", "2", "--port", "9000", "--print-haproxy-config"]) == 0
+    printed = capsys.readouterr().out
+    assert "bind 127.0.0.1:9000" in printed
+    assert "server shard1 127.0.0.1:9002" in printed and "server merger 127.0.0.1:9003" in printed
