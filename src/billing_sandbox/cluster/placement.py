@@ -13,7 +13,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
-
 _WORD = 0xFFFFFFFF
 
 
