@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -23,6 +23,10 @@ from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import Spec
 
 log = logging.getLogger("billing_sandbox")
+
+
+# One kind of a store's records, in the store's order, and how its API renders one record.
+Served = tuple[Collection[Any], Callable[[Any], Any]]
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,9 @@ class StoreKind:
     on_clock_moved: Callable[[Any, str, FaultRules], list[str]] | None = None
     # The store's outbox of events to deliver (an `events.courier.Outbox`), None without one.
     outbox: Callable[[Any], Any] | None = None
-    # Its records by kind, each as the API serves it (the dashboard's Records page).
-    served_records: Callable[[Any], dict[str, list[Any]]] | None = None
+    # Its records by kind, and how the API renders one (the dashboard's Records page): counted
+    # without rendering, rendered only for the page shown.
+    served_records: Callable[[Any], dict[str, Served]] | None = None
 
 
 class Tenant:

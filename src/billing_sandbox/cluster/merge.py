@@ -104,112 +104,109 @@ def _no_shard(shards: Shards) -> Response:
     return _json({"error": "ShardsDown", "message": message, "down": shards.names}, 503)
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What every shard answered: the answers of those up, and the names of those down."""
+
+    up: list[Answer]
+    down: list[str]
+
+
+async def ask_every_shard(
+    shards: Shards, request: Request, body: bytes | None = None, refusals: bool = True
+) -> Asked | Response:
+    """Every shard's answer to the request; or what to send instead: with `refusals`, a
+    shard's 4xx (every shard would say the same), and a 503 when no shard answered."""
+    answers = await shards.ask_all(request, body)
+    refused = _first_refusal(answers) if refusals else None
+    if refused is not None:
+        return refused
+    up = _up(answers)
+    if not up:
+        return _no_shard(shards)
+    return Asked(up, shards.down(answers))
+
+
 def app(shards: Shards) -> Starlette:
     """The merger's app, over `shards`."""
 
     async def health(request: Request) -> Response:
-        answers = await shards.ask_all(request)
-        up = _up(answers)
-        down = shards.down(answers)
-        if not up:
-            return _no_shard(shards)
-        first = up[0].body
-        state = "ok" if not down else "degraded"
-        return _json({**first, "status": state, "shards": len(shards.names), "down": down})
+        asked = await ask_every_shard(shards, request)
+        if isinstance(asked, Response):
+            return asked
+        state = "ok" if not asked.down else "degraded"
+        merged = {**asked.up[0].body, "status": state, "shards": len(shards.names)}
+        return _json({**merged, "down": asked.down})
 
     async def fan_out(request: Request) -> Response:
         """Reset, save, clear: each shard does it; counts are added up."""
-        body = await request.body()
-        answers = await shards.ask_all(request, body or None)
-        refused = _first_refusal(answers)
-        if refused is not None:
-            return refused
-        up = _up(answers)
-        if not up:
-            return _no_shard(shards)
-        merged: dict[str, Any] = dict(up[0].body)
+        asked = await ask_every_shard(shards, request, await request.body() or None)
+        if isinstance(asked, Response):
+            return asked
+        merged: dict[str, Any] = dict(asked.up[0].body)
         for key, value in merged.items():
             if isinstance(value, int) and not isinstance(value, bool):
-                merged[key] = sum(answer.body.get(key, 0) for answer in up)
-        merged["down"] = shards.down(answers)
-        return _json(merged)
+                merged[key] = sum(answer.body.get(key, 0) for answer in asked.up)
+        return _json({**merged, "down": asked.down})
 
     async def faults(request: Request) -> Response:
         """The rules (every shard holds the same ones), with their firings added up."""
-        answers = await shards.ask_all(request)
-        refused = _first_refusal(answers)
-        if refused is not None:
-            return refused
-        up = _up(answers)
-        if not up:
-            return _no_shard(shards)
+        asked = await ask_every_shard(shards, request)
+        if isinstance(asked, Response):
+            return asked
         rules: dict[str, dict[str, Any]] = {}
-        for answer in up:
+        for answer in asked.up:
             for rule in answer.body["faults"]:
                 kept = rules.setdefault(rule["id"], {**rule, "fired": 0})
                 kept["fired"] += rule["fired"]
-        return _json({"faults": list(rules.values()), "down": shards.down(answers)})
+        return _json({"faults": list(rules.values()), "down": asked.down})
 
     async def one_rule(request: Request) -> Response:
-        """Add or remove a rule on every shard; the answer is the first shard's."""
-        body = await request.body()
-        answers = await shards.ask_all(request, body or None)
-        up = _up(answers)
-        if not up:
-            return _no_shard(shards)
-        found = next((a for a in up if a.status < 400), up[0])
+        """Add or remove a rule on every shard; the answer is the first shard's that did it
+        (a rule missing from some shards is still removed from the others)."""
+        body = await request.body() or None
+        asked = await ask_every_shard(shards, request, body, refusals=False)
+        if isinstance(asked, Response):
+            return asked
+        found = next((a for a in asked.up if a.status < 400), asked.up[0])
         answer = dict(found.body) if isinstance(found.body, dict) else {"answer": found.body}
         if found.status < 400:
-            answer["down"] = shards.down(answers)
+            answer["down"] = asked.down
         return _json(answer, found.status)
 
     async def journal(request: Request) -> Response:
         """Every shard's entries, newest first (by time), each naming its shard."""
-        answers = await shards.ask_all(request)
-        refused = _first_refusal(answers)
-        if refused is not None:
-            return refused
-        up = _up(answers)
-        if not up:
-            return _no_shard(shards)
-        entries = [
-            {**entry, "shard": answer.shard} for answer in up for entry in answer.body["requests"]
-        ]
+        asked = await ask_every_shard(shards, request)
+        if isinstance(asked, Response):
+            return asked
+        entries = [{**e, "shard": a.shard} for a in asked.up for e in a.body["requests"]]
         entries.sort(key=lambda entry: entry["time"], reverse=True)
         limit = int(request.query_params.get("limit", "100"))
         # A page of the merged journal is cut by time (`until`), not by one shard's sequence.
-        return _json(
-            {"requests": entries[:limit], "nextBefore": None, "down": shards.down(answers)}
-        )
+        return _json({"requests": entries[:limit], "nextBefore": None, "down": asked.down})
 
     async def tenants(request: Request) -> Response:
-        answers = await shards.ask_all(request)
-        refused = _first_refusal(answers)
-        if refused is not None:
-            return refused
-        up = _up(answers)
-        if not up:
-            return _no_shard(shards)
-        listed = [{**t, "shard": a.shard} for a in up for t in a.body["tenants"]]
-        total = sum(answer.body["maxTenants"] for answer in up)
-        return _json({"maxTenants": total, "tenants": listed, "down": shards.down(answers)})
+        asked = await ask_every_shard(shards, request)
+        if isinstance(asked, Response):
+            return asked
+        listed = [{**t, "shard": a.shard} for a in asked.up for t in a.body["tenants"]]
+        total = sum(answer.body["maxTenants"] for answer in asked.up)
+        return _json({"maxTenants": total, "tenants": listed, "down": asked.down})
 
     async def state(request: Request) -> Response:
         if request.method == "PUT":
             return await _restore(request, shards)
-        answers = await shards.ask_all(request)
-        refused = _first_refusal(answers)
-        if refused is not None:
-            return refused
-        down = shards.down(answers)
-        if down:
+        asked = await ask_every_shard(shards, request)
+        if isinstance(asked, Response):
+            return asked
+        if asked.down:
             # A snapshot without a shard's tenants would lose them when restored.
-            message = f"not every shard answered ({', '.join(down)}): no whole snapshot"
-            return _json({"error": "ShardsDown", "message": message, "down": down}, 503)
+            message = f"not every shard answered ({', '.join(asked.down)}): no whole snapshot"
+            return _json({"error": "ShardsDown", "message": message, "down": asked.down}, 503)
         merged: dict[str, Any] = {}
-        for answer in _up(answers):
+        for answer in asked.up:
             merged.update(answer.body["tenants"])
-        return _json({"format": _up(answers)[0].body["format"], "tenants": merged})
+        return _json({"format": asked.up[0].body["format"], "tenants": merged})
 
     async def stream(request: Request) -> StreamingResponse:
         return StreamingResponse(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from starlette.responses import StreamingResponse
 
 from billing_sandbox.api import Call
 from billing_sandbox.errors import NotFound
-from billing_sandbox.tenancy import Sandbox, Tenant
+from billing_sandbox.tenancy import Sandbox, Served, StoreKind, Tenant
 
 # How often a stream looks for new entries: recording stays a plain append on every
 # request's path, and a person watching sees a request within a quarter of a second.
@@ -42,7 +43,7 @@ async def list_tenants(call: Call[None]) -> dict[str, Any]:
 def _summary(tenant: Tenant, sandbox: Sandbox, sockets: int) -> dict[str, Any]:
     """A tenant in memory: counts of the stores it has built only (listing seeds nothing)."""
     apis = {
-        name: {kind: len(found) for kind, found in _served(sandbox.kinds[name], store).items()}
+        name: {kind: len(found) for kind, (found, _) in _served(sandbox.kinds[name], store).items()}
         for name, store in tenant.built_stores().items()
     }
     clock = {"now": tenant.clock.now().isoformat(), "frozen": tenant.clock.frozen_at is not None}
@@ -50,7 +51,7 @@ def _summary(tenant: Tenant, sandbox: Sandbox, sockets: int) -> dict[str, Any]:
             "apis": apis, "sockets": sockets}  # fmt: skip
 
 
-def _served(kind: Any, store: Any) -> dict[str, list[Any]]:
+def _served(kind: StoreKind, store: Any) -> dict[str, Served]:
     served = kind.served_records
     return {} if served is None else dict(served(store))
 
@@ -64,19 +65,23 @@ async def list_tenant_records(call: Call[None]) -> dict[str, Any]:
     wanted = query.get("kind") or next(iter(by_kind), "")
     if wanted not in by_kind:
         raise NotFound(f"{api} record kind", wanted)
-    records = by_kind[wanted]
+    kept, render = by_kind[wanted]
+    start, stop = query["offset"], query["offset"] + query["limit"]
     text = query.get("q")
     if text:
+        # A search reads every record of the kind as served; a page alone renders its own.
         needle = text.casefold()
-        records = [r for r in records if needle in orjson.dumps(r).decode().casefold()]
-    start = query["offset"]
+        found = [r for r in map(render, kept) if needle in orjson.dumps(r).decode().casefold()]
+        total, page = len(found), found[start:stop]
+    else:
+        total, page = len(kept), [render(r) for r in islice(kept, start, stop)]
     return {
         "tenant": tenant_id,
         "api": api,
         "kind": wanted,
-        "kinds": {name: len(found) for name, found in by_kind.items()},
-        "total": len(records),
-        "records": records[start : start + query["limit"]],
+        "kinds": {name: len(records) for name, (records, _) in by_kind.items()},
+        "total": total,
+        "records": page,
     }
 
 

@@ -19,7 +19,7 @@ from billing_sandbox.state.codec import (
     to_json,
     typed,
 )
-from billing_sandbox.tenancy import Tenant
+from billing_sandbox.tenancy import Served, Tenant
 
 PATH = "apis.candid"
 SECTIONS = (
@@ -77,9 +77,14 @@ def export_state(store: CandidStore) -> dict[str, Any]:
     }
 
 
-def served_records(store: CandidStore) -> dict[str, list[Any]]:
-    """The write-offs, in the order they were made, each as `GET /api/write-offs/v1/{id}`."""
-    return {"write-offs": list(store.all_write_offs())}
+def served_records(store: CandidStore) -> dict[str, Served]:
+    """The write-offs, in the order they were made, each as `GET /api/write-offs/v1/{id}`
+    answers it (a write-off is kept as it is served)."""
+    return {"write-offs": (store.all_write_offs(), _as_kept)}
+
+
+def _as_kept(record: Any) -> Any:
+    return record
 
 
 def import_state(tenant: Tenant, data: Any) -> CandidStore:

@@ -30,7 +30,7 @@ from billing_sandbox.state.codec import (
     to_json,
     typed,
 )
-from billing_sandbox.tenancy import Tenant
+from billing_sandbox.tenancy import Served, Tenant
 
 PATH = "apis.decoda"
 TABLES = ("patients", "items", "charges", "payments", "refunds", "adjustments", "plans")
@@ -72,17 +72,17 @@ def export_state(store: DecodaStore) -> dict[str, Any]:
     }
 
 
-def served_records(store: DecodaStore) -> dict[str, list[Any]]:
+def served_records(store: DecodaStore) -> dict[str, Served]:
     """Each table in insertion order, each record as the current (`/billing/…`) API details
     it: a charge as `GET /billing/charge/get/{id}`, a patient as its chart."""
     return {
-        "charges": [render.charge_detail(charge, store) for charge in store.charges.values()],
-        "payments": [render.payment(payment, store) for payment in store.payments.values()],
-        "refunds": [render.refund_summary(refund) for refund in store.refunds.values()],
-        "adjustments": [render.adjustment_summary(a) for a in store.adjustments.values()],
-        "plans": [render.plan(plan) for plan in store.plans.values()],
-        "patients": [render.patient_chart(p, store) for p in store.patients.values()],
-        "webhooks": [render.webhook(hook) for hook in store.hooks.webhooks.values()],
+        "charges": (store.charges.values(), lambda charge: render.charge_detail(charge, store)),
+        "payments": (store.payments.values(), lambda payment: render.payment(payment, store)),
+        "refunds": (store.refunds.values(), render.refund_summary),
+        "adjustments": (store.adjustments.values(), render.adjustment_summary),
+        "plans": (store.plans.values(), render.plan),
+        "patients": (store.patients.values(), lambda p: render.patient_chart(p, store)),
+        "webhooks": (store.hooks.webhooks.values(), render.webhook),
     }
 
 

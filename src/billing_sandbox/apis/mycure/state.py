@@ -28,7 +28,7 @@ from billing_sandbox.state.codec import (
     to_json,
     typed,
 )
-from billing_sandbox.tenancy import Tenant
+from billing_sandbox.tenancy import Served, Tenant
 
 PATH = "apis.mycure"
 SECTIONS = (
@@ -66,9 +66,14 @@ def export_state(store: MycureStore) -> dict[str, Any]:
     }
 
 
-def served_records(store: MycureStore) -> dict[str, list[Any]]:
-    """The statements in insertion order, each as `GET /billing-soas/{id}` answers it."""
-    return {"billing-soas": list(store.soas.values())}
+def served_records(store: MycureStore) -> dict[str, Served]:
+    """The statements in insertion order, each as `GET /billing-soas/{id}` answers it (a
+    statement is kept as it is served)."""
+    return {"billing-soas": (store.soas.values(), _as_kept)}
+
+
+def _as_kept(record: Any) -> Any:
+    return record
 
 
 def import_state(tenant: Tenant, data: Any) -> MycureStore:
