@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
+from billing_sandbox.apis.mycure.limits import (
+    MAX_LOGIC_DEPTH,
+    MAX_SELECT_FIELDS,
+    MAX_SORT_KEYS,
+    Scan,
+    Tally,
+    check_scans,
+    value_count,
+)
 from billing_sandbox.apis.mycure.querystring import describe, is_number, number_from_text
+from billing_sandbox.apis.mycure.regex import Regex, compile_regex
 from billing_sandbox.errors import BadRequest
 
 Record = Mapping[str, Any]
@@ -24,8 +34,6 @@ _COMPARISONS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "$gte": operator.ge,
 }
 _OPERATORS: Final = {"$in", "$nin", "$ne", "$exists", "$regex", "$options", *_COMPARISONS}
-_REGEX_FLAGS: Final = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
-MAX_REGEX_LENGTH: Final = 256
 _INDEX: Final = re.compile(r"[0-9]{1,9}")
 
 
@@ -38,6 +46,7 @@ class Find:
     select: tuple[str, ...] | None  # None: every field
     limit: int
     skip: int
+    scans: tuple[Scan, ...] = ()  # its `$regex` tests, held to MAX_REGEX_WORK per run
 
 
 def compile_find(
@@ -51,15 +60,18 @@ def compile_find(
 
     `field_types` maps field → "number" | "string" | ...; text sent for a "number" field must
     parse as one. A `$limit` above `max_limit` is clamped to it, as Feathers' paginate does.
+    A query past one of the limits in limits.py is a 400 naming the limit.
     """
     filters = {key: value for key, value in query.items() if key not in _PAGING}
     limit = _count(query["$limit"], "$limit") if "$limit" in query else default_limit
+    tally = Tally()
     return Find(
-        matches=_compile_query(filters, "", field_types),
+        matches=_compile_query(filters, "", field_types, tally, 0),
         sort=_sort(query["$sort"]) if "$sort" in query else (),
         select=_select(query["$select"]) if "$select" in query else None,
         limit=min(limit, max_limit),
         skip=_count(query["$skip"], "$skip") if "$skip" in query else 0,
+        scans=tuple(tally.scans),
     )
 
 
@@ -68,7 +80,13 @@ def run_find(
 ) -> tuple[int, list[Record]]:
     """(how many records match, the page of them after sort, skip, limit and select). The
     page holds copies, unless `copies` is False and nothing is selected: then the records
-    themselves, for a caller that only serialises them."""
+    themselves, for a caller that only serialises them.
+
+    The work is linear in records times the query's size, which the limits bound; its `$regex`
+    tests are also held to a matching budget over the text they would search."""
+    if find.scans:
+        records = list(records)  # read twice: priced, then matched
+        check_scans(find.scans, records)
     matching = [record for record in records if find.matches(record)]
     # Stable sorts from the last key to the first give a multi-key sort in which each key may
     # have its own direction, without needing keys that invert for mixed types.
@@ -85,7 +103,8 @@ def run_find(
     page = matching[find.skip : find.skip + find.limit]
     if find.select is None and not copies:
         return len(matching), page
-    return len(matching), [_project(record, find.select) for record in page]
+    chosen = None if find.select is None else frozenset(find.select)
+    return len(matching), [_project(record, chosen) for record in page]
 
 
 _PLAIN_NUMBERS = (int, float)  # by `type`, so not bool
@@ -102,6 +121,11 @@ def _count(value: Any, name: str) -> int:
 def _sort(value: Any) -> tuple[tuple[str, int], ...]:
     if not isinstance(value, Mapping):
         raise BadRequest(f"$sort must be an object like $sort[createdAt]=-1, got {describe(value)}")
+    if len(value) > MAX_SORT_KEYS:
+        raise BadRequest(
+            f"$sort has {len(value)} keys; the sandbox, like MongoDB, sorts on at most "
+            f"{MAX_SORT_KEYS}"
+        )
     return tuple((field, _direction(way, f"$sort[{field}]")) for field, way in value.items())
 
 
@@ -128,34 +152,57 @@ def _select(value: Any) -> tuple[str, ...]:
         fields = [field for field in fields if field != []]
     if fields is None or not all(field and isinstance(field, str) for field in fields):
         raise BadRequest(f"$select must be a list of field names, got {describe(value)}")
+    if len(fields) > MAX_SELECT_FIELDS:
+        raise BadRequest(
+            f"$select names {len(fields)} fields; the sandbox accepts at most {MAX_SELECT_FIELDS}"
+        )
     return tuple(fields)
 
 
-def _compile_query(query: Mapping[str, Any], prefix: str, types: Mapping[str, str]) -> Predicate:
-    """One predicate ANDing every key of a (sub-)query; `prefix` locates it in messages."""
-    checks = [_compile_key(key, value, prefix, types) for key, value in query.items()]
+def _compile_query(
+    query: Mapping[str, Any], prefix: str, types: Mapping[str, str], tally: Tally, depth: int
+) -> Predicate:
+    """One predicate ANDing every key of a (sub-)query; `prefix` locates it in messages,
+    `tally` counts what the whole query costs and `depth` the `$or`/`$and` it sits in."""
+    checks = [_compile_key(key, value, prefix, types, tally, depth) for key, value in query.items()]
     if len(checks) == 1:
         return checks[0]  # the usual case, a filter on one field: no wrapper around it
     return lambda record: all(check(record) for check in checks)
 
 
-def _compile_key(key: str, value: Any, prefix: str, types: Mapping[str, str]) -> Predicate:
+def _compile_key(
+    key: str, value: Any, prefix: str, types: Mapping[str, str], tally: Tally, depth: int
+) -> Predicate:
     name = f"{prefix}[{key}]" if prefix else key
     if key in ("$or", "$and"):
-        branches = [
-            _compile_query(sub, f"{name}[{index}]", types)
-            for index, sub in enumerate(_sub_queries(value, name))
-        ]
-        join = any if key == "$or" else all
-        return lambda record: join(branch(record) for branch in branches)
+        return _compile_logic(key, value, name, types, tally, depth + 1)
     if key.startswith("$"):
         raise _invalid(key)
+    kind = types.get(key)
     if isinstance(value, Mapping) and value:
-        return _compile_operators(key, value, name, types.get(key))
-    expected = _typed(value, name, types.get(key))
+        return _compile_operators(key, value, name, kind, tally)
+    tally.add_terms(1, name)
+    expected = _typed(value, name, kind)
     if type(expected) is str:
         return _text_equality(key, expected)
     return lambda record: _field_equals(record, key, expected)
+
+
+def _compile_logic(
+    key: str, value: Any, name: str, types: Mapping[str, str], tally: Tally, depth: int
+) -> Predicate:
+    """`$or` / `$and`: each branch a query of its own, one level deeper."""
+    if depth > MAX_LOGIC_DEPTH:
+        raise BadRequest(
+            f"{name} nests $or and $and {depth} deep; the sandbox accepts at most "
+            f"{MAX_LOGIC_DEPTH} levels"
+        )
+    branches: list[Predicate] = []
+    for index, sub in enumerate(_sub_queries(value, name)):
+        tally.add_terms(1, f"{name}[{index}]")
+        branches.append(_compile_query(sub, f"{name}[{index}]", types, tally, depth))
+    join = any if key == "$or" else all
+    return lambda record: join(branch(record) for branch in branches)
 
 
 def _text_equality(field: str, expected: str) -> Predicate:
@@ -216,7 +263,7 @@ def _typed(value: Any, name: str, kind: str | None) -> Any:
 
 
 def _compile_operators(
-    field: str, ops: Mapping[str, Any], name: str, kind: str | None
+    field: str, ops: Mapping[str, Any], name: str, kind: str | None, tally: Tally
 ) -> Predicate:
     """AND of the operators in `field[$op]=...`; any key that is no operator is refused."""
     checks: list[Predicate] = []
@@ -232,12 +279,19 @@ def _compile_operators(
             if "$regex" not in ops:
                 raise BadRequest(f"{where} needs {name}[$regex]")
             continue
-        checks.append(_compile_operator(field, name, op, operand, kind, ops))
+        tally.add_terms(1, where)
+        checks.append(_compile_operator(field, name, op, operand, kind, ops, tally))
     return lambda record: all(check(record) for check in checks)
 
 
 def _compile_operator(
-    field: str, name: str, op: str, operand: Any, kind: str | None, ops: Mapping[str, Any]
+    field: str,
+    name: str,
+    op: str,
+    operand: Any,
+    kind: str | None,
+    ops: Mapping[str, Any],
+    tally: Tally,
 ) -> Predicate:
     """One `field[$op]=operand` check; `name` is the field's parameter name, for messages."""
     where = f"{name}[{op}]"
@@ -247,9 +301,10 @@ def _compile_operator(
             raise BadRequest(f"{where} must be a list, got {describe(operand)}")
         # A single value stands for a one-element list, as Mongo's own drivers allow.
         options = [_typed(operand, where, kind)] if items is None else _typed(items, where, kind)
+        choices = _choices(options, where, tally)
         if op == "$in":
-            return lambda record: any(_field_equals(record, field, item) for item in options)
-        return lambda record: not any(_field_equals(record, field, item) for item in options)
+            return partial(_field_in, field=field, choices=choices)
+        return lambda record: not _field_in(record, field=field, choices=choices)
     if op == "$ne":
         expected = _typed(operand, where, kind)
         return lambda record: not _field_equals(record, field, expected)
@@ -257,8 +312,9 @@ def _compile_operator(
         wanted = _flag(operand, where)
         return lambda record: (field in record) == wanted
     if op == "$regex":
-        pattern = _regex(operand, where, ops.get("$options", ""), f"{name}[$options]")
-        return partial(_any_value, field=field, test=partial(_regex_matches, pattern))
+        regex = compile_regex(operand, ops.get("$options", ""), where, f"{name}[$options]")
+        tally.scans.append(Scan(where, field, regex.instructions))
+        return partial(_any_value, field=field, test=partial(_regex_matches, regex))
     bound = _typed(operand, where, kind)
     if not (is_number(bound) or isinstance(bound, str)):
         raise BadRequest(f"{where} must be a number or a string, got {describe(operand)}")
@@ -275,20 +331,64 @@ def _flag(value: Any, name: str) -> bool:
     raise BadRequest(f"{name} must be true or false, got {describe(value)}")
 
 
-def _regex(pattern: Any, name: str, options: Any, options_name: str) -> re.Pattern[str]:
-    """`$regex` compiled with the flags its `$options` letters name."""
-    if not isinstance(pattern, str):
-        raise BadRequest(f"{name} must be a string, got {describe(pattern)}")
-    if len(pattern) > MAX_REGEX_LENGTH:
-        raise BadRequest(
-            f"{name} must be at most {MAX_REGEX_LENGTH} characters, got {len(pattern)}"
-        )
-    if not isinstance(options, str) or any(letter not in _REGEX_FLAGS for letter in options):
-        raise BadRequest(f"{options_name} must be letters from imsx, got {describe(options)}")
-    try:
-        return re.compile(pattern, sum(_REGEX_FLAGS[letter] for letter in set(options)))
-    except (re.error, OverflowError, RecursionError) as error:
-        raise BadRequest(f"{name} is not a valid regular expression: {error}") from None
+@dataclass(frozen=True)
+class _Choices:
+    """An `$in`/`$nin` list: scalars by a key equal where Mongo's equality is (one hash lookup
+    per value tested, however long the list), arrays and objects compared one by one."""
+
+    keys: frozenset[tuple[str, Any]]
+    others: tuple[Any, ...]
+
+    def hold(self, value: Any) -> bool:
+        key = _equality_key(value)
+        if key is not None:
+            return key in self.keys
+        return any(_same(value, other) for other in self.others)
+
+
+def _choices(options: list[Any], where: str, tally: Tally) -> _Choices:
+    """The list's values as `_Choices`, each counted against the query's limits: every value
+    towards MAX_LIST_VALUES, and an array or object also as conditions (each record compares
+    it item by item)."""
+    keys: set[tuple[str, Any]] = set()
+    others: list[Any] = []
+    for option in options:
+        size = value_count(option)
+        tally.add_values(size, where)
+        key = _equality_key(option)
+        if key is None:
+            tally.add_terms(size, where)
+            others.append(option)
+        else:
+            keys.add(key)
+    return _Choices(frozenset(keys), tuple(others))
+
+
+def _equality_key(value: Any) -> tuple[str, Any] | None:
+    """A key for null, booleans, numbers and text that two values share exactly when `_same`
+    calls them equal (so 1 and 1.0 share one, True and 1 do not); None for anything else."""
+    if value is None:
+        return _NULL
+    if isinstance(value, bool):
+        return ("boolean", value)
+    if is_number(value):
+        return ("number", value)
+    if isinstance(value, str):
+        return ("text", value)
+    return None
+
+
+_NULL: Final = ("null", None)
+
+
+def _field_in(record: Record, *, field: str, choices: _Choices) -> bool:
+    """Whether `_field_equals(record, field, v)` holds for some v among the choices."""
+    if field not in record:
+        return _NULL in choices.keys
+    actual = record[field]
+    if choices.hold(actual):
+        return True
+    return isinstance(actual, list) and any(choices.hold(item) for item in actual)
 
 
 def _field_equals(record: Record, field: str, expected: Any) -> bool:
@@ -326,8 +426,8 @@ def _compares(compare: Callable[[Any, Any], bool], bound: int | float | str, val
     return same_class and compare(value, bound)
 
 
-def _regex_matches(pattern: re.Pattern[str], value: Any) -> bool:
-    return isinstance(value, str) and pattern.search(value) is not None
+def _regex_matches(regex: Regex, value: Any) -> bool:
+    return isinstance(value, str) and regex.search(value)
 
 
 def _record_key(record: Record, *, field: str, descending: bool) -> tuple[Any, ...]:
@@ -358,7 +458,7 @@ def _value_key(value: Any) -> tuple[Any, ...]:
     return (7, repr(value))
 
 
-def _project(record: Record, select: tuple[str, ...] | None) -> dict[str, Any]:
+def _project(record: Record, select: frozenset[str] | None) -> dict[str, Any]:
     """A copy of the record; with `$select`, only `id` and the selected fields, in record order."""
     if select is None:
         return dict(record)
