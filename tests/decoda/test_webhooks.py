@@ -114,8 +114,12 @@ async def test_an_update_to_a_public_url_is_refused(client: httpx.AsyncClient) -
         ("http://receiver:8080/", ("private",), True),
         ("http://receiver.example.com/", ("loopback", "private"), False),
         ("http://receiver.example.com/", ("receiver.example.com",), True),
-        ("http://203.0.113.9/", ("203.0.113.0/24",), True),
-        ("https://anything.example/", ("any",), True),
+        ("http://10.9.0.1/", ("10.9.0.0/16",), True),
+        ("http://10.1.2.3/", ("10.9.0.0/16",), False),
+        # A network entry narrows the rule, never widens it past loopback and private.
+        ("http://203.0.113.9/", ("203.0.113.0/24",), False),
+        ("https://anything.example/", ("any",), False),
+        ("http://169.254.169.254/", ("loopback", "private"), False),
         ("http://127.0.0.1/", (), False),
     ],
 )
@@ -123,8 +127,9 @@ def test_the_host_rule(url: str, allowed: tuple[str, ...], ok: bool) -> None:
     assert (refusal(url, allowed) is None) is ok
 
 
-async def test_the_setting_widens_the_rule(clock: ManualClock) -> None:
-    app = create_app(Settings(webhook_hosts=("any",)), clock=clock)
+async def test_the_setting_names_a_host(clock: ManualClock) -> None:
+    # (Its addresses must still be loopback or private when sent: tests/security.)
+    app = create_app(Settings(webhook_hosts=("loopback", "hooks.example.com")), clock=clock)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://sandbox"
     ) as client:

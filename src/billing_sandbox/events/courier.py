@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
 
+from billing_sandbox.events.targets import Address, checked, refusal, refused_on_sending
 from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
@@ -21,6 +23,9 @@ log = logging.getLogger("billing_sandbox")
 TIMEOUT_SECONDS = 5.0
 # How often, in real time, tenants whose clocks run are checked for tries that fell due.
 CHECK_EVERY_SECONDS = 1.0
+# Gives a host's addresses, as text, in the order to try them: one lookup per try.
+Resolve = Callable[[str, int], Awaitable[list[str]]]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -60,31 +65,93 @@ class Outbox(Protocol):
         """Record a try's outcome: delivered, or the next try scheduled, or out of tries."""
 
 
-async def send(client: httpx.AsyncClient, outgoing: Outgoing) -> Outcome:
-    """POST one try; any failure to get an answer is an outcome, never an exception."""
+async def resolve_host(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver gives `host`, in its order of preference."""
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(sockaddr[0]) for *_, sockaddr in found]
+
+
+async def send(
+    client: httpx.AsyncClient,
+    outgoing: Outgoing,
+    allowed: tuple[str, ...],
+    resolve: Resolve = resolve_host,
+) -> Outcome:
+    """POST one try, if the URL and every address its host resolves to pass the rule under
+    `allowed` (`webhook_hosts`); any failure to get an answer is an outcome, never an
+    exception. A refused target is never contacted."""
     started = time.perf_counter()
 
     def took() -> float:
         return round((time.perf_counter() - started) * 1000, 3)
 
+    # The URL is judged again: a restored snapshot or a narrower setting may have changed it.
+    problem = refusal(outgoing.url, allowed)
+    if problem is not None:
+        return Outcome(None, f"not sent: {problem}", took())
+    url = httpx.URL(outgoing.url)
     try:
-        response = await client.post(outgoing.url, content=outgoing.body, headers=outgoing.headers)
-    except httpx.TimeoutException:
-        return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s", took())
-    except httpx.HTTPError as error:
-        kind = type(error).__name__
-        return Outcome(None, f"{kind}: {error}" if str(error) else kind, took())
-    problem = None if response.is_success else response.reason_phrase
-    return Outcome(response.status_code, problem, took())
+        port = url.port or _DEFAULT_PORTS[url.scheme]
+        found = await asyncio.wait_for(resolve(url.host, port), TIMEOUT_SECONDS)
+    except (OSError, TimeoutError):
+        return Outcome(None, f"not sent: {url.host!r} could not be resolved", took())
+    addresses = checked(url.host, found, allowed)
+    if addresses is None:
+        return Outcome(None, refused_on_sending(url.host, allowed), took())
+    return await _post(client, outgoing, url, addresses, took)
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    outgoing: Outgoing,
+    url: httpx.URL,
+    addresses: list[Address],
+    took: Callable[[], float],
+) -> Outcome:
+    # Connect to a checked address itself, never to the name: a second lookup could answer
+    # otherwise (DNS rebinding). The name still goes in `Host` and, over https, in TLS's SNI,
+    # against which the receiver's certificate is verified.
+    headers = {**outgoing.headers, "Host": url.netloc.decode("ascii")}
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    failure: httpx.HTTPError | None = None
+    for address in addresses:
+        pinned = url.copy_with(host=str(address))
+        try:
+            response = await client.post(
+                pinned, content=outgoing.body, headers=headers, extensions=extensions
+            )
+        except httpx.ConnectError as error:
+            # Nobody listens there; the next address may (`localhost`: ::1, then 127.0.0.1).
+            failure = error
+            continue
+        except httpx.TimeoutException:
+            return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s", took())
+        except httpx.HTTPError as error:
+            return Outcome(None, _named(error), took())
+        problem = None if response.is_success else response.reason_phrase
+        return Outcome(response.status_code, problem, took())
+    return Outcome(None, _named(failure), took())
+
+
+def _named(error: httpx.HTTPError | None) -> str:
+    kind = type(error).__name__
+    return f"{kind}: {error}" if str(error) else kind
 
 
 class Courier:
     """Sends the due events of a sandbox's tenants, each tenant's from its own task."""
 
-    def __init__(self, sandbox: Sandbox, outbox_of: Callable[[str, object], Outbox | None]):
-        """`outbox_of(api_name, store)`: the store's outbox, None for an API without events."""
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        outbox_of: Callable[[str, object], Outbox | None],
+        resolve: Resolve = resolve_host,
+    ):
+        """`outbox_of(api_name, store)`: the store's outbox, None for an API without events;
+        `resolve`: how a receiver's host becomes addresses (a test may give its own)."""
         self._sandbox = sandbox
         self._outbox_of = outbox_of
+        self.resolve = resolve
         # The client every try goes through; a test may set one with a mock transport.
         self.client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -126,11 +193,15 @@ class Courier:
 
     async def _in_order(self, tries: list[tuple[Outbox, Outgoing]]) -> None:
         for outbox, item in tries:
-            outbox.settle(item.key, await send(self._http(), item))
+            allowed = self._sandbox.settings.webhook_hosts
+            outbox.settle(item.key, await send(self._http(), item, allowed, self.resolve))
 
     def _http(self) -> httpx.AsyncClient:
         if self.client is None:
-            self.client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+            # No proxy from the environment: it, not the checked address, would be connected to.
+            self.client = httpx.AsyncClient(
+                timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+            )
         return self.client
 
     def check(self) -> None:
