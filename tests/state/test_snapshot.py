@@ -31,7 +31,7 @@ TENANTS = {"candid": "acme", "decoda": "acme", "mycure": ORG}
 async def fresh(settings: Settings, clock: ManualClock) -> AsyncIterator[httpx.AsyncClient]:
     """A second server, as if started anew: same settings and clock, nothing restored yet."""
     transport = httpx.ASGITransport(app=create_app(settings, clock=clock))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         yield c
 
 
@@ -235,7 +235,7 @@ async def test_a_state_file_holds_what_get_returns(
     assert snapshot.encode(snapshot.export_all(app.state.sandbox)) == await export(client)
 
 
-# ---- bad snapshots: a 400 naming the problem, and nothing changes ----
+# ---- bad snapshots: a 422 naming the problem, and nothing changes ----
 
 
 def _first(section: str, table: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -338,9 +338,9 @@ async def test_a_bad_snapshot_is_refused_and_changes_nothing(
     await new_charge(client, owed=4321)
     current = await export(client, "acme")
     response = await client.put(TENANT_STATE.format("acme"), content=orjson.dumps(snap))
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     body = response.json()
-    assert body["error"] == "BadRequest"
+    assert body["error"] == "InvalidSnapshot"
     assert expected in body["message"], body["message"]
     assert await export(client, "acme") == current
 
@@ -366,8 +366,10 @@ async def test_a_bad_tenant_in_a_snapshot_of_all_changes_no_tenant(
     await candid_changes(client)
     current = await export(client)
     response = await client.put(STATE, content=orjson.dumps(snap))
-    assert response.status_code == 400, response.text
-    assert response.json()["message"].startswith("tenant 'acme': invalid snapshot: apis.candid")
+    assert response.status_code == 422, response.text
+    assert response.json()["message"].startswith(
+        "tenant 'acme': invalid snapshot: candid write_offs "
+    )
     assert await export(client) == current
 
 
@@ -375,7 +377,7 @@ async def test_a_snapshot_of_every_tenant_is_not_taken_for_one(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.put(TENANT_STATE.format("acme"), content=await export(client))
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert "PUT it to /_sandbox/state" in response.json()["message"]
 
 

@@ -30,7 +30,7 @@ def small(tmp_path: Path, clock: ManualClock) -> Starlette:
 @pytest.fixture
 async def http(small: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=small)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         yield c
 
 
@@ -158,7 +158,7 @@ async def test_exports_and_the_state_file_include_spilled_tenants(
     settings = Settings(max_tenants=1, state_dir=tmp_path / "spill", state_file=tmp_path / "s.json")
     app = create_app(settings, clock=clock)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test"
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
     ) as http:
         await write(http, "w1")
         await write(http, "w2")

@@ -1,13 +1,15 @@
 """Store state as plain JSON and back: records, id generators, and strict checks on the way in.
 
-Everything read here comes from a user (a snapshot sent to the control API, or a state file),
-so every problem is a `BadRequest` naming where it is (`apis.decoda.charges[3].total`).
+Everything read here comes from a user (a snapshot sent to the control API, a state file or a
+spill file), so every problem is an `InvalidSnapshot` naming where it is
+(`apis.decoda.charges[3].total`) and, inside a table, the record's id.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 import random
 import struct
 import types
@@ -17,18 +19,19 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
-from billing_sandbox.errors import BadRequest
+from billing_sandbox.state.problems import InvalidSnapshot, invalid, within
 
 Record = TypeVar("Record")
 
 # `random.Random.getstate()`: version 3 of CPython's Mersenne Twister, 624 words and a position.
 _RNG_VERSION = 3
 _RNG_WORDS = struct.Struct("<625I")
-
-
-def invalid(path: str, problem: str) -> BadRequest:
-    """The error for one thing wrong in a snapshot, saying where."""
-    return BadRequest(f"invalid snapshot: {path}: {problem}")
+# What orjson writes as a signed integer: anything past it is refused on the way in, so that a
+# store can negate and add what it holds (a reversal, a balance) and still serve it.
+_INT64 = range(-(2**63), 2**63)
+# Integers a record holds: the range every JSON reader (a browser's too) keeps exactly. The
+# sandbox makes none larger, and sums of thousands of them stay within 64 bits.
+_SAFE_INTEGERS = range(-(2**53 - 1), 2**53)
 
 
 # ---- plain JSON objects ----
@@ -59,26 +62,46 @@ def obj(
 
 def typed(value: Any, kind: type, path: str) -> Any:
     """`value` if it is a JSON value of `kind` (str, int, float, bool, list or dict)."""
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        # Kept as it is: a store holds `10` where a body said `10.0` (JSON whole numbers are
-        # read as ints), and must serve it as `10` after a restore too.
-        return value
     # JSON has no separate boolean and integer, but Python's bool is an int: keep them apart.
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+    if kind in (int, float) and isinstance(value, int) and not isinstance(value, bool):
+        # A number field keeps an int as it is: a store holds `10` where a body said `10.0`
+        # (JSON whole numbers are read as ints), and must serve it as `10` after a restore too.
+        if value not in _INT64:
+            raise invalid(path, "is past the 64-bit range JSON integers are written in")
+        return value
+    if kind is float and isinstance(value, float):
+        if not math.isfinite(value):
+            raise invalid(path, f"{value!r} is not a number JSON can carry")
+        return value
+    if kind is not int and isinstance(value, kind):
         return value
     raise invalid(path, f"expected {_NAMES.get(kind, kind.__name__)}, got {_kind(value)}")
 
 
+def safe_integer(value: Any, path: str) -> int:
+    """`value` as a record's integer: one JSON readers keep exactly (|n| < 2**53)."""
+    number: int = typed(value, int, path)
+    if number not in _SAFE_INTEGERS:
+        raise invalid(path, f"{number} is past the largest integer a record may hold (2**53 - 1)")
+    return number
+
+
 def table(
-    rows: Any, path: str, read: Callable[[Any, str], Record], key: Callable[[Record], str]
+    rows: Any, path: str, read: Callable[[Any, str], Record], id_field: str
 ) -> dict[str, Record]:
-    """A list of records read one by one, keyed by id, in the order given; ids are unique."""
+    """A list of records read one by one, keyed by their `id_field`, in the order given; ids
+    are unique text. A problem in a row names the row's id."""
     found: dict[str, Record] = {}
     for index, row in enumerate(typed(rows, list, path)):
-        record = read(row, f"{path}[{index}]")
-        record_id = key(record)
-        if record_id in found:
-            raise invalid(f"{path}[{index}]", f"duplicate id {record_id!r}")
+        where = f"{path}[{index}]"
+        given_id = row.get(id_field) if isinstance(row, dict) else None
+        try:
+            record = read(row, where)
+            record_id = typed(given_id, str, f"{where}.{id_field}")
+            if record_id in found:
+                raise invalid(where, f"duplicate id {record_id!r}")
+        except InvalidSnapshot as error:
+            raise within(error, where, given_id) from None
         found[record_id] = record
     return found
 
@@ -134,7 +157,9 @@ def _reader(kind: Any) -> Reader:
         return instant
     if kind is date:
         return _date
-    if kind in (str, int, float, bool):
+    if kind is int:
+        return safe_integer
+    if kind in (str, float, bool):
         return lambda value, path: typed(value, kind, path)
     if origin is list or origin is tuple:
         item = _reader(get_args(kind)[0])
@@ -226,7 +251,8 @@ def rng_from_json(value: Any, path: str) -> random.Random:
     gauss_next = given["gauss_next"]
     if gauss_next is not None:
         gauss_next = typed(gauss_next, float, f"{path}.gauss_next")
-    rng = random.Random()
+    # Fake records' ids, reproducible by design: no secret is ever drawn from it.
+    rng = random.Random()  # noqa: S311
     try:
         rng.setstate((_RNG_VERSION, words, gauss_next))
     except (ValueError, TypeError, OverflowError) as error:

@@ -2,10 +2,10 @@
 
 A tenant's snapshot is `{"format", "tenant", "clock", "apis": {api: store state}}` and holds
 the stores the tenant has built (the others are seeded on first use, as for a new tenant).
-A restore checks and builds everything first and swaps it in last, so a bad snapshot changes
-nothing. Key order is kept, not sorted: records keep the field order they are served in, so
-a restored server answers byte for byte as the saved one did, and export → import → export
-gives the same bytes.
+A restore checks and builds everything first (every record rendered as its API serves it and
+checked against the spec) and swaps it in last, so a bad snapshot changes nothing. Key order
+is kept, not sorted: records keep the field order they are served in, so a restored server
+answers byte for byte as the saved one did, and export → import → export gives the same bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Any
 import orjson
 
 from billing_sandbox.errors import BadRequest
-from billing_sandbox.state.codec import instant, invalid, obj, typed
+from billing_sandbox.state.codec import instant, obj, typed
+from billing_sandbox.state.problems import InvalidSnapshot, invalid
+from billing_sandbox.state.served import check_served
 from billing_sandbox.tenancy import Sandbox, Tenant
 
 FORMAT = "billing-sandbox/1"
@@ -73,9 +75,7 @@ def export_all(sandbox: Sandbox) -> dict[str, Any]:
 def restore_tenant(sandbox: Sandbox, tenant_id: str, data: Any) -> dict[str, Any]:
     """Replace one tenant with the snapshot's; returns what was restored."""
     if isinstance(data, dict) and "tenants" in data and "tenant" not in data:
-        raise BadRequest(
-            "invalid snapshot: this is a snapshot of every tenant; PUT it to /_sandbox/state"
-        )
+        raise invalid("snapshot", "this is a snapshot of every tenant; PUT it to /_sandbox/state")
     tenant = build_tenant(sandbox, tenant_id, data)
     sandbox.replace({tenant_id: tenant})
     return _summary({tenant_id: tenant})
@@ -89,16 +89,21 @@ def restore_all(sandbox: Sandbox, data: Any) -> dict[str, Any]:
     for tenant_id, tenant_data in typed(given["tenants"], dict, "tenants").items():
         if not tenant_id:
             raise invalid("tenants", "a tenant id is empty")
-        try:
-            built[tenant_id] = build_tenant(sandbox, tenant_id, tenant_data)
-        except BadRequest as error:
-            raise BadRequest(f"tenant {tenant_id!r}: {error.message}") from None
+        built[tenant_id] = build_tenant(sandbox, tenant_id, tenant_data)
     sandbox.replace(built, everyone=True)
     return _summary(built)
 
 
 def build_tenant(sandbox: Sandbox, tenant_id: str, data: Any) -> Tenant:
-    """A tenant holding exactly what the snapshot says, not yet part of the sandbox."""
+    """A tenant holding exactly what the snapshot says, not yet part of the sandbox; every
+    problem is an `InvalidSnapshot` naming the tenant."""
+    try:
+        return _build_tenant(sandbox, tenant_id, data)
+    except InvalidSnapshot as error:
+        raise error.of_tenant(tenant_id) from None
+
+
+def _build_tenant(sandbox: Sandbox, tenant_id: str, data: Any) -> Tenant:
     given = obj(data, "snapshot", ("format", "tenant", "clock", "apis"))
     _check_format(given["format"])
     if given["tenant"] != tenant_id:
@@ -116,6 +121,8 @@ def build_tenant(sandbox: Sandbox, tenant_id: str, data: Any) -> Tenant:
             # A combination of records the checks did not foresee; still the snapshot's fault.
             problem = f"records that do not fit together ({type(error).__name__}: {error})"
             raise invalid(f"apis.{name}", problem) from None
+        if kind.renderings is not None:
+            check_served(name, kind.renderings(store), sandbox.api_spec(name))
         tenant.adopt(name, store)
     return tenant
 

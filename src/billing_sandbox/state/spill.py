@@ -9,7 +9,6 @@ state file, which includes spilled tenants, is what outlives a restart).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import shutil
 from contextlib import suppress
@@ -19,11 +18,15 @@ from typing import Any, BinaryIO
 from billing_sandbox.errors import BadRequest, SandboxBug
 from billing_sandbox.state import snapshot
 from billing_sandbox.state.persistence import write_atomically
+from billing_sandbox.state.problems import InvalidSnapshot
 from billing_sandbox.tenancy import Sandbox, Tenant
 
 SUFFIX = ".tenant.json"
 # File names stay well under the usual 255-byte limit; longer ids are named by their hash.
 _LONGEST_NAME = 200
+# Before a tenant's hex: no name starts with a dot (a half-written file's mark), and none is a
+# name Windows reserves (`CON`, `NUL.tenant.json`, `COM1` …), all of which are letters only.
+_PREFIX = "t-"
 
 
 class SpillUnreadable(SandboxBug):
@@ -55,7 +58,7 @@ class SpillDirectory:
         try:
             data = self.read(tenant_id)
             tenant = snapshot.build_tenant(self._sandbox, tenant_id, data)
-        except BadRequest as error:
+        except InvalidSnapshot as error:
             raise self._unreadable(tenant_id, path, error.message) from None
         tenant.written = True
         return tenant
@@ -112,8 +115,12 @@ def _write_all(file: BinaryIO, data: bytes) -> None:
 
 
 def _file_name(tenant_id: str) -> str:
-    """A file name that gives the id back (base64url), or its hash when that would be long."""
-    encoded = base64.urlsafe_b64encode(tenant_id.encode()).decode().rstrip("=")
-    if len(encoded) + len(SUFFIX) > _LONGEST_NAME:
-        encoded = "sha256-" + hashlib.sha256(tenant_id.encode()).hexdigest()
-    return encoded + SUFFIX
+    """A file name that gives the id back (its bytes in hex), or its hash when that would be
+    long. Lower-case hex only: ids that differ only in case (`Acme`, `acme`) never share a
+    file on a filesystem that ignores case (macOS, Windows), as base64's letters would; and
+    hex holds no separator, dot-dot or reserved name."""
+    raw = tenant_id.encode("utf-8", "surrogatepass")
+    name = _PREFIX + raw.hex()
+    if len(name) + len(SUFFIX) > _LONGEST_NAME:
+        name = "sha256-" + hashlib.sha256(raw).hexdigest()
+    return name + SUFFIX

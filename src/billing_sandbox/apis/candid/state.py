@@ -10,7 +10,6 @@ from billing_sandbox.apis.candid.store import CandidStore
 from billing_sandbox.apis.candid.timestamps import sort_micros
 from billing_sandbox.state.codec import (
     from_json,
-    invalid,
     known,
     obj,
     rng_from_json,
@@ -19,6 +18,7 @@ from billing_sandbox.state.codec import (
     to_json,
     typed,
 )
+from billing_sandbox.state.problems import about, invalid
 from billing_sandbox.tenancy import Served, Tenant
 
 PATH = "apis.candid"
@@ -95,7 +95,7 @@ def import_state(tenant: Tenant, data: Any) -> CandidStore:
         given["write_offs"],
         f"{PATH}.write_offs",
         lambda value, path: _write_off(value, path, reference),
-        lambda record: str(record["write_off_id"]),
+        "write_off_id",
     )
     store = CandidStore(
         reference,
@@ -113,7 +113,7 @@ def _reference(given: dict[str, Any]) -> ReferenceData:
         given["claims"],
         f"{PATH}.claims",
         lambda value, path: from_json(Claim, value, path),
-        lambda claim: claim.claim_id,
+        "claim_id",
     )
     for claim in claims.values():
         reference.add_claim(claim)
@@ -121,29 +121,30 @@ def _reference(given: dict[str, Any]) -> ReferenceData:
         given["service_lines"],
         f"{PATH}.service_lines",
         _service_line,
-        lambda line: str(line["service_line_id"]),
+        "service_line_id",
     )
     for index, line in enumerate(lines.values()):
-        path = f"{PATH}.service_lines[{index}].claim_id"
-        known(line["claim_id"], reference.claims, path, "claim")
+        path = f"{PATH}.service_lines[{index}]"
+        with about(path, line["service_line_id"]):
+            known(line["claim_id"], reference.claims, f"{path}.claim_id", "claim")
         reference.add_service_line(line["service_line_id"], line["claim_id"])
     reference.payers = table(
         given["payers"],
         f"{PATH}.payers",
         lambda value, path: _with_text_id(value, path, "payer_uuid", ("payer_id", "payer_name")),
-        lambda payer: str(payer["payer_uuid"]),
+        "payer_uuid",
     )
     reference.non_insurance_payers = table(
         given["non_insurance_payers"],
         f"{PATH}.non_insurance_payers",
         lambda value, path: _with_text_id(value, path, "non_insurance_payer_id", ("name",)),
-        lambda payer: str(payer["non_insurance_payer_id"]),
+        "non_insurance_payer_id",
     )
     reference.adjustments = table(
         given["adjustments"],
         f"{PATH}.adjustments",
         lambda value, path: _adjustment(value, path, reference),
-        lambda adjustment: adjustment.adjustment_id,
+        "adjustment_id",
     )
     return reference
 

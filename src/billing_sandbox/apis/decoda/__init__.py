@@ -6,6 +6,7 @@ from billing_sandbox.apis.decoda.auth import CREDENTIALS, authenticate
 from billing_sandbox.apis.decoda.envelope import render_error
 from billing_sandbox.apis.decoda.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.decoda.reference import reference
+from billing_sandbox.apis.decoda.renderings import renderings
 from billing_sandbox.apis.decoda.seed import new_store
 from billing_sandbox.apis.decoda.state import export_state, import_state, served_records
 from billing_sandbox.tenancy import StoreKind
@@ -30,6 +31,7 @@ API = Api(
         export_state=export_state,
         served_records=served_records,
         import_state=import_state,
+        renderings=renderings,
         reference=reference,
         recorded_operations=RECORDED_OPERATIONS,
         load_recorded=load_recorded,

@@ -21,7 +21,6 @@ from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.apis.decoda.webhooks import DEFAULT_CONFIG, for_snapshot
 from billing_sandbox.state.codec import (
     from_json,
-    invalid,
     known,
     obj,
     rng_from_json,
@@ -30,6 +29,7 @@ from billing_sandbox.state.codec import (
     to_json,
     typed,
 )
+from billing_sandbox.state.problems import about, invalid
 from billing_sandbox.tenancy import Served, Tenant
 
 PATH = "apis.decoda"
@@ -113,7 +113,7 @@ def _table(given: dict[str, Any], name: str, kind: type[Record]) -> dict[str, Re
     def read(value: Any, path: str) -> Record:
         return from_json(kind, value, path)
 
-    return table(given[name], f"{PATH}.{name}", read, lambda record: record.id)
+    return table(given[name], f"{PATH}.{name}", read, "id")
 
 
 def _config(value: Any) -> dict[str, Any]:
@@ -141,39 +141,53 @@ def _check_references(store: DecodaStore) -> None:
     """Every id a record holds names a record of the snapshot (timelines and money rules
     follow them), and records that belong to another point back at it."""
     for index, charge in enumerate(store.charges.values()):
-        path = f"{PATH}.charges[{index}]"
-        known(charge.patient_id, store.patients, f"{path}.patient_id", "patient")
-        for n, line in enumerate(charge.lines):
-            if line.charge_id != charge.id:
-                raise invalid(f"{path}.lines[{n}].charge_id", f"is not its charge's ({charge.id})")
-            if line.item_id is not None:
-                known(line.item_id, store.items, f"{path}.lines[{n}].item_id", "item")
-        _all_known(charge.payment_ids, store.payments, f"{path}.payment_ids", "payment")
-        _all_known(charge.adjustment_ids, store.adjustments, f"{path}.adjustment_ids", "adjustment")
-        _all_known(charge.plan_ids, store.plans, f"{path}.plan_ids", "plan")
+        with about(f"{PATH}.charges[{index}]", charge.id):
+            _check_charge(store, charge, f"{PATH}.charges[{index}]")
     for index, payment in enumerate(store.payments.values()):
         path = f"{PATH}.payments[{index}]"
-        if payment.patient_id is not None:
-            known(payment.patient_id, store.patients, f"{path}.patient_id", "patient")
-        for charge_id in payment.allocations:
-            known(charge_id, store.charges, f"{path}.allocations.{charge_id}", "charge")
-        _all_known(payment.refund_ids, store.refunds, f"{path}.refund_ids", "refund")
+        with about(path, payment.id):
+            if payment.patient_id is not None:
+                known(payment.patient_id, store.patients, f"{path}.patient_id", "patient")
+            for charge_id in payment.allocations:
+                known(charge_id, store.charges, f"{path}.allocations.{charge_id}", "charge")
+            _all_known(payment.refund_ids, store.refunds, f"{path}.refund_ids", "refund")
     for index, refund in enumerate(store.refunds.values()):
-        path = f"{PATH}.refunds[{index}].payment_id"
-        known(refund.payment_id, store.payments, path, "payment")
+        path = f"{PATH}.refunds[{index}]"
+        with about(path, refund.id):
+            known(refund.payment_id, store.payments, f"{path}.payment_id", "payment")
     for index, adjustment in enumerate(store.adjustments.values()):
-        path = f"{PATH}.adjustments[{index}].charge_id"
-        known(adjustment.charge_id, store.charges, path, "charge")
+        path = f"{PATH}.adjustments[{index}]"
+        with about(path, adjustment.id):
+            known(adjustment.charge_id, store.charges, f"{path}.charge_id", "charge")
     for index, delivery in enumerate(store.hooks.deliveries.values()):
-        path = f"{PATH}.deliveries[{index}].webhook_id"
-        known(delivery.webhook_id, store.hooks.webhooks, path, "webhook")
+        path = f"{PATH}.deliveries[{index}]"
+        with about(path, delivery.id):
+            known(delivery.webhook_id, store.hooks.webhooks, f"{path}.webhook_id", "webhook")
     for index, plan in enumerate(store.plans.values()):
         path = f"{PATH}.plans[{index}]"
-        _all_known(plan.charge_ids, store.charges, f"{path}.charge_ids", "charge")
-        for n, installment in enumerate(plan.installments):
-            if installment.plan_id != plan.id:
-                problem = f"is not its plan's ({plan.id})"
-                raise invalid(f"{path}.installments[{n}].plan_id", problem)
+        with about(path, plan.id):
+            _all_known(plan.charge_ids, store.charges, f"{path}.charge_ids", "charge")
+            for n, installment in enumerate(plan.installments):
+                if installment.plan_id != plan.id:
+                    problem = f"is not its plan's ({plan.id})"
+                    raise invalid(f"{path}.installments[{n}].plan_id", problem)
+
+
+def _check_charge(store: DecodaStore, charge: Charge, path: str) -> None:
+    known(charge.patient_id, store.patients, f"{path}.patient_id", "patient")
+    for n, line in enumerate(charge.lines):
+        if line.charge_id != charge.id:
+            raise invalid(f"{path}.lines[{n}].charge_id", f"is not its charge's ({charge.id})")
+        if line.item_id is not None:
+            known(line.item_id, store.items, f"{path}.lines[{n}].item_id", "item")
+    _all_known(charge.payment_ids, store.payments, f"{path}.payment_ids", "payment")
+    for n, payment_id in enumerate(charge.payment_ids):
+        # A charge shows each payment's share of it: a payment listed here must have one.
+        if charge.id not in store.payments[payment_id].allocations:
+            problem = f"names payment {payment_id!r}, which paid nothing of this charge"
+            raise invalid(f"{path}.payment_ids[{n}]", problem)
+    _all_known(charge.adjustment_ids, store.adjustments, f"{path}.adjustment_ids", "adjustment")
+    _all_known(charge.plan_ids, store.plans, f"{path}.plan_ids", "plan")
 
 
 def _all_known(ids: list[str], table: dict[str, Any], path: str, kind: str) -> None:

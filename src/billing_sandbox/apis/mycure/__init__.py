@@ -7,6 +7,7 @@ from billing_sandbox.apis.mycure.envelope import render_error
 from billing_sandbox.apis.mycure.realtime import MOUNT
 from billing_sandbox.apis.mycure.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.mycure.reference import reference
+from billing_sandbox.apis.mycure.renderings import renderings
 from billing_sandbox.apis.mycure.seed import new_store
 from billing_sandbox.apis.mycure.state import export_state, import_state, served_records
 from billing_sandbox.tenancy import StoreKind
@@ -35,6 +36,7 @@ API = Api(
         export_state=export_state,
         served_records=served_records,
         import_state=import_state,
+        renderings=renderings,
         reference=reference,
         recorded_operations=RECORDED_OPERATIONS,
         load_recorded=load_recorded,

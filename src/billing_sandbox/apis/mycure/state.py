@@ -19,7 +19,6 @@ from billing_sandbox.apis.mycure.records import (
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
 from billing_sandbox.state.codec import (
     from_json,
-    invalid,
     known,
     obj,
     rng_from_json,
@@ -28,6 +27,7 @@ from billing_sandbox.state.codec import (
     to_json,
     typed,
 )
+from billing_sandbox.state.problems import about, invalid
 from billing_sandbox.tenancy import Served, Tenant
 
 PATH = "apis.mycure"
@@ -90,14 +90,12 @@ def import_state(tenant: Tenant, data: Any) -> MycureStore:
     store = MycureStore(
         tenant.id, reference, rng_from_json(given["ids"], f"{PATH}.ids"), tenant.clock
     )
-    store.accounts = table(
-        given["accounts"], f"{PATH}.accounts", _account, lambda account: account.uid
-    )
+    store.accounts = table(given["accounts"], f"{PATH}.accounts", _account, "uid")
     soas = table(
         given["soas"],
         f"{PATH}.soas",
         lambda value, path: _soa(value, path, store),
-        lambda record: str(record["id"]),
+        "id",
     )
     for record in soas.values():
         store.add(record)
@@ -108,25 +106,28 @@ def _table(given: dict[str, Any], name: str, kind: type[Record]) -> dict[str, Re
     def read(value: Any, path: str) -> Record:
         return from_json(kind, value, path)
 
-    return table(given[name], f"{PATH}.{name}", read, lambda record: record.id)
+    return table(given[name], f"{PATH}.{name}", read, "id")
 
 
 def _check_reference(ref: Reference) -> None:
     for index, contract in enumerate(ref.contracts.values()):
         path = f"{PATH}.contracts[{index}]"
-        known(contract.insured, ref.facilities, f"{path}.insured", "facility")
-        known(contract.insurer, ref.organizations, f"{path}.insurer", "organization")
+        with about(path, contract.id):
+            known(contract.insured, ref.facilities, f"{path}.insured", "facility")
+            known(contract.insurer, ref.organizations, f"{path}.insurer", "organization")
     for index, invoice in enumerate(ref.invoices.values()):
         path = f"{PATH}.invoices[{index}]"
-        known(invoice.facility, ref.facilities, f"{path}.facility", "facility")
-        for n, item_id in enumerate(invoice.items):
-            known(item_id, ref.invoice_items, f"{path}.items[{n}]", "invoice item")
+        with about(path, invoice.id):
+            known(invoice.facility, ref.facilities, f"{path}.facility", "facility")
+            for n, item_id in enumerate(invoice.items):
+                known(item_id, ref.invoice_items, f"{path}.items[{n}]", "invoice item")
     for index, item in enumerate(ref.invoice_items.values()):
         path = f"{PATH}.invoice_items[{index}]"
-        known(item.invoice, ref.invoices, f"{path}.invoice", "invoice")
-        known(item.facility, ref.facilities, f"{path}.facility", "facility")
-        if item.contract is not None:
-            known(item.contract, ref.contracts, f"{path}.contract", "insurance contract")
+        with about(path, item.id):
+            known(item.invoice, ref.invoices, f"{path}.invoice", "invoice")
+            known(item.facility, ref.facilities, f"{path}.facility", "facility")
+            if item.contract is not None:
+                known(item.contract, ref.contracts, f"{path}.contract", "insurance contract")
 
 
 def _account(value: Any, path: str) -> Account:
