@@ -27,6 +27,24 @@ RequestFacts = tuple[str, str, int, str, str, str | None, float, str | None, str
 LOG_FORMATS = ("text", "json")
 _COLOURS = {2: "\x1b[32m", 3: "\x1b[36m", 4: "\x1b[33m", 5: "\x1b[31m"}
 _RESET = "\x1b[0m"
+# The most of any one value a line shows (a path, a tenant, a problem's text): a client's
+# value is cut past it, its length said, so no request makes a line as long as itself.
+MAX_VALUE_CHARS = 200
+
+
+def shown(value: str) -> str:
+    """`value` as a log line may show it: a bounded prefix, and control characters escaped
+    (a client's newline would forge a second line, its escape sequences a terminal's colours;
+    invisible formatting characters could reorder what a reader sees)."""
+    if len(value) > MAX_VALUE_CHARS:
+        value = f"{value[:MAX_VALUE_CHARS]}… ({len(value)} characters)"
+    if not value.isprintable():
+        value = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in value)
+    return value
+
+
+def _shown(value: str | None) -> str | None:
+    return None if value is None else shown(value)
 
 
 def problem_of(error: ApiError) -> str:
@@ -67,13 +85,13 @@ class TextLine:
         method, path, status, operation_id, _, tenant, duration_ms, fault, problem = facts
         status_text = self._statuses.get(status) or self._status_text(status)
         line = (
-            f"{self._clock.now()} {method} {path} {status_text} {operation_id} "
-            f"{tenant or '-'} {duration_ms:.1f} ms"
+            f"{self._clock.now()} {method} {shown(path)} {status_text} {operation_id} "
+            f"{_shown(tenant) or '-'} {duration_ms:.1f} ms"
         )
         if fault:
-            line += f" [{fault}]"
+            line += f" [{shown(fault)}]"
         if problem:
-            line += f" — {problem}"
+            line += f" — {shown(problem)}"
         return line
 
     def _status_text(self, status: int) -> str:
@@ -92,8 +110,10 @@ class JsonLine:
 
     def __call__(self, facts: RequestFacts) -> str:
         document: dict[str, object] = {"time": self._clock.now(), "level": "info"}
-        document.update(zip(FIELDS, facts, strict=True))
-        document["durationMs"] = round(facts[6], 3)
+        method, path, status, operation_id, api, tenant, duration_ms, fault, problem = facts
+        values = (method, shown(path), status, operation_id, api, _shown(tenant),
+                  round(duration_ms, 3), _shown(fault), _shown(problem))  # fmt: skip
+        document.update(zip(FIELDS, values, strict=True))
         return json.dumps(document, ensure_ascii=False)
 
 

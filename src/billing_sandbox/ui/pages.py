@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from billing_sandbox.control import access
 from billing_sandbox.errors import Forbidden, Unauthenticated
+from billing_sandbox.limits import BodyTooLarge, check_declared, read_within
 from billing_sandbox.tenancy import Sandbox
 
 BASE = "/_sandbox/ui"
@@ -146,11 +147,15 @@ async def _sign_in(request: Request, sandbox: Sandbox, templates: Jinja2Template
     origin = request.headers.get("origin")
     if origin is not None and not access.is_own_page(request, origin, sandbox):
         return _sign_in_page(request, templates, 403, "sign in from the dashboard's own page")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _LOGIN_FORM_BYTES:
-            return _sign_in_page(request, templates, 413, "that is not a sign-in form")
+    try:
+        # By its declared length first: a client that promises more and sends it slowly
+        # must not hold the request while it does.
+        check_declared(request.scope, _LOGIN_FORM_BYTES)
+        body = await read_within(request.stream(), _LOGIN_FORM_BYTES)
+    except BodyTooLarge:
+        response = _sign_in_page(request, templates, 413, "that is not a sign-in form")
+        response.headers["connection"] = "close"  # the rest of the body is not wanted
+        return response
     form = parse_qs(body.decode("utf-8", "replace"))
     token = form.get("token", [""])[0].strip()
     wanted = _local(form.get("next", [BASE + "/"])[0])

@@ -10,6 +10,7 @@ from billing_sandbox.api import Caller
 from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.headers import header
+from billing_sandbox.limits import id_problem
 from billing_sandbox.tenancy import Sandbox
 
 # A `--credentials` file's `decoda:` entries: a TENANT value may have several API keys.
@@ -19,7 +20,11 @@ CREDENTIALS = Section("tenant_header", "api_key", unique_names=False)
 @lru_cache(maxsize=4096)
 def _caller(tenant: str) -> Caller:
     """The caller a TENANT value names, one shared by its requests (a `Caller` is immutable,
-    and building one cost a quarter of the check)."""
+    and building one cost a quarter of the check). A value that cannot name a tenant is a
+    401, checked once per value (a refusal raises, so is never cached)."""
+    problem = id_problem(tenant)
+    if problem is not None:
+        raise Unauthenticated(f"invalid TENANT header: it {problem}")
     return Caller(tenant)
 
 
@@ -31,8 +36,9 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     if not tenant or not api_key:
         missing = [name for name, value in (("TENANT", tenant), ("API-KEY", api_key)) if not value]
         raise Unauthenticated(f"send the {' and '.join(missing)} header(s) with every request")
+    caller = _caller(tenant)
     if sandbox.credentials is None:
-        return _caller(tenant)
+        return caller
     login = sandbox.credentials.find("decoda", tenant, api_key)
     if login is None:
         raise Unauthenticated(f"invalid credentials: this TENANT and API-KEY pair is not {LISTED}")

@@ -4,18 +4,32 @@ speaks): a socket signs in as Feathers clients do and hears its organisation's S
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from collections import Counter
 from typing import Any
 
+import orjson
 import socketio
+from socketio import packet
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from billing_sandbox.api import Call, Mount
 from billing_sandbox.apis.mycure import auth
 from billing_sandbox.apis.mycure.envelope import render_error
+from billing_sandbox.control.requestlog import shown
 from billing_sandbox.cors import origin_allowed
-from billing_sandbox.errors import ApiError, Issue, MethodNotAllowed, ValidationFailed
+from billing_sandbox.errors import (
+    ApiError,
+    Issue,
+    MalformedBody,
+    MethodNotAllowed,
+    ValidationFailed,
+)
+from billing_sandbox.limits import BodyLimit
+from billing_sandbox.spec.body import MAX_JSON_DEPTH, decode_json
 from billing_sandbox.tenancy import Sandbox
 
 PATH = "/socket.io"  # the Feathers client's default (socket.io-client's `path`)
@@ -32,12 +46,17 @@ class Hub:
         self.sandbox = sandbox
         # `[]` turns Engine.IO's own CORS off: the app's CORS middleware answers polling
         # requests, and `_connect` holds a websocket's Origin to the same rule.
-        self.server = socketio.AsyncServer(
+        self.server = _Server(
             async_mode="asgi",
             client_manager=_Rooms(),
             cors_allowed_origins=[],
-            logger=False,
-            engineio_logger=False,
+            logger=_BoundedLog(logging.getLogger("socketio.server")),
+            engineio_logger=_BoundedLog(logging.getLogger("engineio.server")),
+            # Packets are decoded with the same depth limit as REST bodies (`_PacketJson`).
+            json=_PacketJson,
+            # Engine.IO's own default is 100 MB; a polling body is refused past the REST cap
+            # (`BodyLimit` in `endpoint` refuses it first, before a byte is buffered past it).
+            max_http_buffer_size=sandbox.settings.max_body_bytes,
         )
         self.app = socketio.ASGIApp(self.server, socketio_path=PATH.strip("/"))
         self.server.on("connect", self._connect)
@@ -116,7 +135,71 @@ class Hub:
             try:
                 await self.server.emit(f"{SERVICE} {event}", record, room=organisation)
             except Exception:
-                log.exception("could not send %s %s to %s's sockets", SERVICE, event, organisation)
+                # The organisation is an email's domain: a bounded prefix of it, at most.
+                log.exception(
+                    "could not send %s %s to %.100r's sockets", SERVICE, event, organisation
+                )
+
+
+# A Socket.IO packet's head: type, attachments, namespace, ack id (`21["create", …]`).
+_PACKET_HEAD = re.compile(r"(\d)(?:\d+-)?(?:(/[^,]*),)?(\d+)?")
+_EVENTS = (packet.EVENT, packet.BINARY_EVENT)
+
+
+class _PacketJson:
+    """The JSON codec Engine.IO and Socket.IO decode packets with (the libraries take a
+    module-like object): the REST bodies' decoder and depth limit, so no packet can nest
+    deep enough to crash the decoder (the standard library's recurses: a `RecursionError`)."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(text: str) -> Any:
+        try:
+            return decode_json(text.encode(), MAX_JSON_DEPTH, "event data")
+        except MalformedBody as error:
+            # The libraries expect a ValueError of what they cannot decode.
+            raise ValueError(error.message) from None
+
+
+class _Server(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio 4's server, answering a packet it cannot use instead of failing on it
+    (the exception would end in the log, traceback and all): an event that asked for an ack
+    gets a Feathers `BadRequest`, as REST answers a body it cannot read; anything else is
+    dropped."""
+
+    async def _handle_eio_message(self, sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(sid, data)
+        except (ValueError, TypeError) as error:  # not JSON, too deep, no packet type at all
+            head = _PACKET_HEAD.match(data) if isinstance(data, str) else None
+            if head is not None and int(head[1]) in _EVENTS and head[3] is not None:
+                refusal = MalformedBody(f"the event cannot be read: {error}")
+                await self._refuse(sid, head[2], int(head[3]), refusal)
+
+    async def _handle_event(self, sid: str, namespace: str | None, id: Any, data: Any) -> None:
+        # The library takes `data[0]` as the event's name, whatever `data` is.
+        if isinstance(data, list) and data and isinstance(data[0], str):
+            await super()._handle_event(sid, namespace, id, data)
+        elif id is not None:
+            refusal = MalformedBody("an event is a list: its name, then its arguments")
+            await self._refuse(sid, namespace, id, refusal)
+
+    async def _refuse(self, sid: str, namespace: str | None, id: int, error: ApiError) -> None:
+        body = [_feathers_error(error)]
+        ack = packet.Packet(packet.ACK, body, namespace=namespace or "/", id=id, binary=False)
+        await self._send_packet(sid, ack)
+
+
+class _BoundedLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Engine.IO's and Socket.IO's log, errors only (as with `logger=False`), each line cut to
+    a bounded prefix with control characters escaped: they log what a client sent (an
+    unknown session id, whole)."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.ERROR and self.logger.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            self.logger.log(level, "%s", shown(text), **kwargs)
 
 
 class _Rooms(socketio.AsyncManager):  # type: ignore[misc]
@@ -161,8 +244,21 @@ def publish(call: Call[Any], event: str, record: dict[str, Any]) -> None:
 def endpoint(sandbox: Sandbox) -> ASGIApp:
     hub = Hub(sandbox)
     sandbox.mounted[auth.NAME] = hub
-    app: ASGIApp = hub.app
-    return app
+    # Engine.IO reads a polling request's whole body before it looks at its size.
+    return BodyLimit(hub.app, sandbox.settings.max_body_bytes, _too_large)
+
+
+def _too_large(message: str) -> Response:
+    """413 in Feathers' shape (Feathers has no class of its own for it; Express, under it,
+    names the error `PayloadTooLarge`)."""
+    body = {
+        "name": "PayloadTooLarge",
+        "message": message,
+        "code": 413,
+        "className": "payload-too-large",
+        "errors": {},
+    }
+    return Response(orjson.dumps(body), status_code=413, media_type="application/json")
 
 
 MOUNT = Mount(PATH, endpoint)
