@@ -38,7 +38,7 @@ def app(settings: Settings, clock: ManualClock) -> Starlette:
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         yield c
 
 
@@ -67,5 +67,5 @@ def reader_app(recorded: dict[str, Any], clock: ManualClock) -> Starlette:
 @pytest.fixture
 async def reader(reader_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=reader_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         yield c

@@ -56,3 +56,24 @@ def test_request_lines_go_to_stderr_itself_when_it_is_no_file(
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     assert cli._log_stream() is stream
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("BILLING_SANDBOX_PORT", "eighty", "BILLING_SANDBOX_PORT must be a whole number"),
+        ("BILLING_SANDBOX_WEBHOOK_HOSTS", "any", "'any' is no longer accepted"),
+    ],
+)
+def test_an_unusable_setting_from_the_environment_exits_2_saying_which(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert cli.main(["serve"]) == 2
+    error = capsys.readouterr().err
+    assert says in error
+    assert "Traceback" not in error

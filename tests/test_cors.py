@@ -33,7 +33,7 @@ def listed(response: httpx.Response, header: str) -> set[str]:
 async def configured(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a sandbox whose `cors_origins` are the test's parameter."""
     transport = httpx.ASGITransport(app=create_app(Settings(cors_origins=request.param)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         yield c
 
 
@@ -65,14 +65,14 @@ async def test_preflight_allows_mycure_sdk_headers_and_methods(
         assert response.headers["access-control-allow-origin"] == FRONTEND
 
 
-async def test_preflight_on_a_control_route(client: httpx.AsyncClient) -> None:
+async def test_no_preflight_is_granted_on_a_control_route(client: httpx.AsyncClient) -> None:
+    # CORS opens the vendor APIs to browser apps, never the control API.
     response = await client.options(
         "/_sandbox/tenants/acme/reset",
         headers=preflight("http://127.0.0.1:5173", "POST", "authorization,content-type"),
     )
-    assert response.status_code == 200, response.text
-    assert response.headers["access-control-allow-origin"] == "http://127.0.0.1:5173"
-    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-allow-methods" not in response.headers
 
 
 async def test_responses_to_an_allowed_origin_can_be_read_and_expose_allow(
@@ -98,7 +98,7 @@ async def test_errors_are_readable_by_the_browser_too(client: httpx.AsyncClient)
 async def test_every_loopback_origin_is_allowed_by_default(
     client: httpx.AsyncClient, origin: str
 ) -> None:
-    response = await client.options("/_sandbox/health", headers=preflight(origin, "GET"))
+    response = await client.options("/api/write-offs/v1", headers=preflight(origin, "GET"))
     assert response.status_code == 200, response.text
     assert response.headers["access-control-allow-origin"] == origin
 
@@ -149,8 +149,12 @@ async def test_a_star_allows_every_origin(configured: httpx.AsyncClient) -> None
     )
     assert ask.status_code == 200
     assert ask.headers["access-control-allow-origin"] == "*"
-    call = await configured.get("/_sandbox/health", headers={"Origin": "https://anywhere.test"})
+    call = await configured.get("/api/write-offs/v1", headers={"Origin": "https://anywhere.test"})
     assert call.headers["access-control-allow-origin"] == "*"
+    # Not the control API, whatever the setting: its answers stay unreadable to other sites.
+    state = await configured.get("/_sandbox/state", headers={"Origin": "https://anywhere.test"})
+    assert state.status_code == 403
+    assert "access-control-allow-origin" not in state.headers
 
 
 async def test_a_preflight_over_a_real_socket() -> None:

@@ -37,6 +37,8 @@ mycure:
 """
 TOKEN = "/api/auth/v2/token"
 
+# Both servers of a test sign tokens with it, as one server restarted with its state would.
+SHARED_SECRET = "shared-signing-secret-of-these-tests"
 SECTIONS = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
 
 
@@ -44,14 +46,14 @@ SECTIONS = {api.name: api.credentials for api in VENDOR_APIS if api.credentials 
 def settings(tmp_path: Path) -> Settings:
     path = tmp_path / "credentials.yaml"
     path.write_text(CREDENTIALS)
-    return Settings(credentials_file=path)
+    return Settings(credentials_file=path, secret=SHARED_SECRET)
 
 
 @pytest.fixture
 async def open_client(clock: ManualClock) -> AsyncIterator[httpx.AsyncClient]:
     """A sandbox in the default mode, with the same signing secret and clock."""
-    transport = httpx.ASGITransport(app=create_app(Settings(), clock=clock))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+    transport = httpx.ASGITransport(app=create_app(Settings(secret=SHARED_SECRET), clock=clock))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         yield c
 
 

@@ -25,7 +25,7 @@ from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.proxy import cli as proxy_cli
 from billing_sandbox.recordings import RecordingError, Recordings, notice_lines
-from billing_sandbox.settings import Settings
+from billing_sandbox.settings import InvalidSetting, Settings
 from billing_sandbox.state.persistence import StateFileError
 
 # How long a shutdown waits for requests in flight before cutting them off.
@@ -45,7 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if given[:1] == ["conformance"]:
         # Its own flags; it checks a server (any, not only a sandbox) and serves nothing.
         return conformance.main(given[1:])
-    settings = parse_args(argv)
+    try:
+        settings = parse_args(argv)
+    except InvalidSetting as error:
+        # A setting from the environment that cannot be used: say which, not a traceback.
+        print(f"billing-sandbox: {error}", file=sys.stderr)
+        return 2
     if settings.log_format not in requestlog.LOG_FORMATS:
         formats = " or ".join(requestlog.LOG_FORMATS)
         print(f"billing-sandbox: the log format is {formats}, not {settings.log_format!r}",
@@ -71,8 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=settings.port,
         log_level="warning",
         access_log=False,  # the sandbox logs each request itself (requestlog)
-        # Hands each request its connection, for the faults below HTTP (a reset, a cut).
-        http=ConnectionAwareProtocol,
+        # Hands each request its connection, for the faults below HTTP (a reset, a cut), and
+        # holds each request head to a size (431) and a time (the connection closed).
+        http=ConnectionAwareProtocol.limited(
+            settings.max_head_bytes, settings.head_timeout_seconds
+        ),
+        # uvicorn counts the connection asking among those open, so one more than the cap
+        # lets exactly `max_connections` be served; past them, 503.
+        limit_concurrency=settings.max_connections + 1,
+        # The only WebSocket endpoint is MYCURE's Socket.IO: its messages carry what a REST
+        # body does, so the same cap (uvicorn's default is 16 MiB).
+        ws_max_size=settings.max_body_bytes,
         # SIGTERM or Ctrl+C: idle keep-alive connections close at once; a request still being
         # answered (a `Prefer: delay=`) gets this long, then is cut off, so the server ends
         # within 5 s (well inside the 10 s a container runtime waits before its SIGKILL, which
@@ -211,6 +225,37 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "(default: %(default)s)",
     )
     serve.add_argument(
+        "--max-state-bytes",
+        type=_positive,
+        default=defaults.max_state_bytes,
+        metavar="BYTES",
+        help="the largest snapshot PUT /_sandbox/state (or a tenant's state) may upload "
+        "(default: %(default)s, 256 MiB)",
+    )
+    serve.add_argument(
+        "--max-head-bytes",
+        type=_positive,
+        default=defaults.max_head_bytes,
+        metavar="BYTES",
+        help="the largest request head (request line and headers) answered; past it, 431 "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--head-timeout",
+        type=_positive,
+        default=defaults.head_timeout_seconds,
+        metavar="SECONDS",
+        help="close a connection that has not sent a whole request head within this long "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive,
+        default=defaults.max_connections,
+        metavar="N",
+        help="serve at most N connections at once; past them, 503 (default: %(default)s)",
+    )
+    serve.add_argument(
         "--max-tenants",
         type=_positive,
         default=defaults.max_tenants,
@@ -244,6 +289,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "token out of the process list)",
     )
     serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="without --control-token, the control API and dashboard answer only requests "
+        "addressed to localhost or a loopback address (a defence against DNS rebinding); "
+        "also answer those addressed to NAME, a name of yours for this machine; repeatable",
+    )
+    serve.add_argument(
         "--rate-limit",
         action="append",
         metavar="API=N/S",
@@ -261,11 +314,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         credentials_file=args.credentials,
         state_file=args.state_file,
         max_tenants=args.max_tenants,
+        max_state_bytes=args.max_state_bytes,
+        max_head_bytes=args.max_head_bytes,
+        head_timeout_seconds=args.head_timeout,
+        max_connections=args.max_connections,
         quiet=args.quiet,
         log_format=args.log_format,
         state_dir=args.state_dir,
         recordings_dir=args.recordings,
         control_token=args.control_token,
+        allowed_hosts=tuple(args.allowed_host or defaults.allowed_hosts),
         rate_limits=tuple(args.rate_limit or defaults.rate_limits),
     )
 
@@ -356,9 +414,13 @@ def access(settings: Settings) -> str:
              --control-token TOKEN (or set BILLING_SANDBOX_CONTROL_TOKEN=TOKEN) and send
              'Authorization: Bearer TOKEN'"""
     else:
-        control = "the control API answers this machine only (--control-token TOKEN opens it)"
+        control = (
+            "the control API answers this machine only, addressed as localhost or a loopback "
+            "address (--control-token TOKEN opens it)"
+        )
     return f"""
-  browsers   CORS allows {origins}
+  browsers   CORS lets pages of {origins} call the vendor APIs
+             (never the control API: only the dashboard's own pages may)
   auth       {credentials}
   access     {control}"""
 

@@ -1,4 +1,4 @@
-"""CORS for browser apps: which origins may call the sandbox, with which headers and methods."""
+"""CORS for browser apps: which origins may call the vendor APIs, with which headers and methods."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class BrowserRequestsOnly:
         self.cors = CORSMiddleware(app, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if from_browser(scope):
+        if from_browser(scope) and not is_control_path(scope["path"]):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -85,6 +85,17 @@ class BrowserRequestsOnly:
 def from_browser(scope: Scope) -> bool:
     """Whether a request is a browser's: an HTTP request with an `Origin` header."""
     return scope["type"] == "http" and has_header(scope, b"origin")
+
+
+def is_control_path(path: str) -> bool:
+    """The control API and the dashboard: never opened to other origins by CORS, whatever
+    `--cors-origin` says (no preflight is granted and no answer is made readable), so that a
+    foreign page can neither read the sandbox's state nor reset it. The dashboard's own page
+    is same-origin and needs no CORS."""
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
+CONTROL_PREFIX = "/_sandbox"
 
 
 def origin_allowed(origin: str, configured: Iterable[str]) -> bool:

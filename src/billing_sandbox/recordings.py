@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from billing_sandbox.errors import json_path
-from billing_sandbox.spec.document import SAFE_LOADER, Spec
+from billing_sandbox.spec.document import Spec, load_yaml
 
 FORMAT = "billing-sandbox/exchange-v1"
 
@@ -98,7 +98,7 @@ def load_exchanges(directory: Path) -> list[Exchange]:
 def load_exchange(path: Path) -> Exchange:
     """One recorded exchange, or `RecordingError` naming the file and what is wrong with it."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise RecordingError(f"{path}: not YAML or JSON ({error})") from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:

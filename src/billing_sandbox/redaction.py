@@ -1,4 +1,7 @@
-"""Take credentials out of headers, query strings and bodies before anything is kept."""
+"""Take credentials out of headers, query strings and bodies before anything is kept.
+
+The one implementation: the request journal (and so the dashboard and its stream), the
+proxy's journal and its recordings all keep requests only through it."""
 
 from __future__ import annotations
 
@@ -23,8 +26,21 @@ _SECRET_SUFFIXES = ("secret", "password", "token", "apikey", "authorization")
 _JWT = re.compile(r"^eyJ[\w-]*\.[\w-]*\.[\w-]*$")
 
 
+# A page token is a cursor, not a credential (Candid's `next_page_token`): kept as sent.
+_NOT_SECRET_SUFFIXES = ("pagetoken",)
+# Whether bytes may hold a secret at all: most bodies do not, and then nothing is parsed.
+_MAY_HOLD_SECRET = re.compile(rb"secret|password|token|api[-_]?key|authorization|eyJ", re.I)
+
+
 def is_secret(name: str) -> bool:
-    return re.sub(r"[-_]", "", name.lower()).endswith(_SECRET_SUFFIXES)
+    """Whether a field, parameter or header of this name holds a credential."""
+    plain = re.sub(r"[-_]", "", name.lower())
+    return plain.endswith(_SECRET_SUFFIXES) and not plain.endswith(_NOT_SECRET_SUFFIXES)
+
+
+def may_hold_secret(raw: bytes) -> bool:
+    """A cheap first look: False means `raw` holds no secret these rules would redact."""
+    return _MAY_HOLD_SECRET.search(raw) is not None
 
 
 def headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -39,7 +55,7 @@ def headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 def query(text: str) -> str:
     """A query string with the values of secret parameters redacted (`?access_token=…`)."""
-    if not text:
+    if not text or not may_hold_secret(text.encode("latin-1", "replace")):
         return text
     pairs = parse_qsl(text, keep_blank_values=True)
     if not any(is_secret(name) for name, _ in pairs):
@@ -58,6 +74,24 @@ def document(value: Any) -> Any:
     return value
 
 
+# In text that is not JSON (a torn body): the value after a secret-looking name, or a JWT.
+_SECRET_IN_TEXT = re.compile(
+    r"""(?P<name>["']?[\w-]*(?:secret|password|token|api[-_]?key|authorization)["']?\s*[:=]\s*)"""
+    r"""(?P<value>"[^"]*"?|'[^']*'?|[^&,;\s}\]]*)""",
+    re.IGNORECASE,
+)
+_JWT_IN_TEXT = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
+# A document nested deeper than this is not walked (the walk recurses); it is not kept.
+_MAX_DEPTH = 200
+TOO_DEEP = "[body not kept: nested too deeply to redact]"
+
+
+def text(value: str) -> str:
+    """Text that is not JSON with the values of secret-looking names, and JWTs, redacted."""
+    value = _SECRET_IN_TEXT.sub(lambda m: m.group("name") + REDACTED, value)
+    return _JWT_IN_TEXT.sub(REDACTED, value)
+
+
 def body(raw: bytes, content_type: str) -> tuple[Any, str | None]:
     """A body as it may be kept: `(JSON value, None)` for JSON (secrets redacted),
     `(None, text)` for anything else (a form's secret fields redacted), `(None, None)` for none.
@@ -68,14 +102,35 @@ def body(raw: bytes, content_type: str) -> tuple[Any, str | None]:
     if media == "application/x-www-form-urlencoded":
         return None, query(raw.decode("utf-8", "replace"))
     try:
-        return document(orjson.loads(raw)), None
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        # Not JSON whatever it claims: kept as text. No API we proxy sends secrets this way.
-        return None, raw.decode("utf-8", "replace")
+        # Not JSON whatever it claims (or torn): kept as text, secret-looking values redacted.
+        return None, text(raw.decode("utf-8", "replace"))
+    if _deeper_than(value, _MAX_DEPTH):
+        return None, TOO_DEEP
+    return document(value), None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests more than `limit` levels (without recursing)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
 
 
 def body_bytes(raw: bytes, content_type: str) -> bytes:
-    """A body redacted the same way, as bytes (for the request journal)."""
+    """A body redacted the same way, as bytes (for the request journal): unchanged, the very
+    same object, when it holds nothing to redact."""
+    if not raw or not may_hold_secret(raw):
+        return raw
     value, text = body(raw, content_type)
     if text is not None:
         return text.encode()

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from billing_sandbox import redaction
 from billing_sandbox.api import Api, Call, Caller
 from billing_sandbox.control import requestlog
 from billing_sandbox.control.edge import edge_answer
@@ -36,7 +37,7 @@ from billing_sandbox.headers import has_header
 from billing_sandbox.renders import FRESH, RenderSource, ValidBodies, composition
 from billing_sandbox.responses import JsonBytes
 from billing_sandbox.spec import params
-from billing_sandbox.spec.body import RAW_BODY, read_body
+from billing_sandbox.spec.body import MAX_JSON_DEPTH, MAX_SNAPSHOT_DEPTH, RAW_BODY, read_body
 from billing_sandbox.spec.document import Operation, Spec
 from billing_sandbox.tenancy import Sandbox
 
@@ -308,7 +309,8 @@ async def _parse(
         # The control API takes whole snapshots of the sandbox's state; vendor APIs, records.
         settings = sandbox.settings
         limit = settings.max_state_bytes if api.operator else settings.max_body_bytes
-        body = await read_body(op, request, limit)
+        depth = MAX_SNAPSHOT_DEPTH if api.operator else MAX_JSON_DEPTH
+        body = await read_body(op, request, limit, depth)
     # Handlers get their API's store, typed, from here (never by looking it up by name).
     store = None
     renders: RenderSource = FRESH
@@ -347,6 +349,13 @@ def _journal(
     scope = request.scope
     method, path, fault = scope["method"], scope["path"], scope.get(FAULT)
     status = response.status_code
+    # Secrets never rest in the journal (nor so on the dashboard): what a client sent is
+    # looked at cheaply and redacted when it may hold one; an answer, when its spec says it
+    # can carry one (a token, a webhook's signing secret).
+    sent = scope.get(RAW_BODY, b"")
+    if sent:
+        sent = redaction.body_bytes(sent, request.headers.get("content-type", ""))
+    answer = bytes(response.body)
     sandbox.journal.record(
         sandbox.clock.timestamp(),
         tenant,
@@ -355,11 +364,11 @@ def _journal(
         method,
         path,
         # From the scope: building `request.url` costs more than the rest of the entry.
-        scope["query_string"].decode("latin-1"),
+        redaction.query(scope["query_string"].decode("latin-1")),
         status,
         duration_ms,
-        scope.get(RAW_BODY, b""),
-        bytes(response.body),
+        sent,
+        redaction.body_bytes(answer, "application/json") if op.answers_secrets else answer,
         fault=fault,
     )
     request_log = requestlog.active()

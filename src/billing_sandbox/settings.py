@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -22,6 +23,19 @@ def bundled(name: str) -> Path:
     raise FileNotFoundError(f"billing-sandbox is installed without its {name}/ directory")
 
 
+# What the `webhook_hosts` keywords mean, and the only addresses the sandbox ever sends a webhook
+# to (issue 27): other entries may narrow them or name a host, never widen them, so a shared
+# sandbox cannot be made to post to the internet or a cloud's metadata service.
+WEBHOOK_NETWORKS: dict[str, tuple[str, ...]] = {
+    "loopback": ("127.0.0.0/8", "::1/128"),
+    "private": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
+}
+
+
+class InvalidSetting(ValueError):
+    """A setting the sandbox refuses to start with; the message says which and why."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that can be tuned, with the defaults a user gets from `billing-sandbox serve`."""
@@ -35,6 +49,18 @@ class Settings:
     max_body_bytes: int = 1_048_576
     # The control API's limit: a snapshot of every tenant (`PUT /_sandbox/state`) is large.
     max_state_bytes: int = 268_435_456
+    # A request's head (request line and headers) past this many bytes is refused with 431:
+    # Node's default and h11's (16 KiB), enough for any API client's headers. (httptools, which
+    # uvicorn uses, sets no limit of its own: a client could send headers until memory ran out.)
+    max_head_bytes: int = 16_384
+    # A connection that has not sent a whole request head this many seconds after it opened
+    # (or after the first byte of its next request) is closed: a client that dribbles its
+    # head ("slowloris") would otherwise hold a connection, and a slot below, forever.
+    head_timeout_seconds: int = 5
+    # Connections served at once; past it, a request is answered 503. Each costs a file
+    # descriptor, and the usual limit of open files per process is 1024: below it, the server
+    # can still open its state file, spill files and webhooks' connections.
+    max_connections: int = 1000
     # Candid documents that a token "expires 5 hours after creation".
     token_ttl_seconds: int = 18_000
     # MYCURE: Feathers' own default lifetime for an access token ("1d"); refresh tokens last 30 d.
@@ -51,9 +77,10 @@ class Settings:
     journal_body_bytes: int = 4096
     # The longest a `Prefer: delay=` or a fault rule may hold a request.
     max_fault_delay_ms: int = 10_000
-    # Signs bearer tokens and page tokens. A fixed default keeps tokens valid across restarts,
-    # which is what a developer with a cached SDK token expects from a local sandbox.
-    secret: str = "billing-sandbox-not-a-secret"
+    # Signs bearer tokens (Candid, MYCURE). Empty: a random key of the server's own, which a
+    # state file keeps so that issued tokens survive a restart, as the vendor's do; a key
+    # published in this code would let anyone forge a token for any strict-mode client.
+    secret: str = ""
     specs_dir: Path = field(default_factory=lambda: bundled("openapi"))
     fixtures_dir: Path = field(default_factory=lambda: bundled("fixtures"))
     # Browser origins CORS lets in; empty means any loopback origin (http or https on
@@ -81,8 +108,12 @@ class Settings:
     # With a token, the control API requires `Authorization: Bearer <token>` from any client;
     # without one, it answers loopback clients only.
     control_token: str = ""
-    # The hosts webhook URLs may name: `loopback`, `private` (a private network, a Compose
-    # service), `any`, host names or CIDR networks; a URL outside them is refused with 422.
+    # Without a control token, the control API and dashboard answer only requests whose `Host`
+    # is `localhost` or a loopback address (against DNS rebinding); these names count too.
+    allowed_hosts: tuple[str, ...] = ()
+    # Where webhooks may go: `loopback`, `private` (a private network, a Compose service), host
+    # names, or networks inside those two (CIDR). A URL outside them is refused with 422, and a
+    # name whose address is outside them is refused when sent (see WEBHOOK_NETWORKS).
     webhook_hosts: tuple[str, ...] = ("loopback", "private")
     # Record renderings a tenant keeps for reads (JSON bytes; about 3 KB each for a Decoda
     # charge); past it, the tenant starts over. 0 renders every read afresh.
@@ -91,16 +122,55 @@ class Settings:
     # 100 calls, refilled at 100 per 10 s on the tenant's clock; past it, 429. None by default.
     rate_limits: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        check_webhook_hosts(self.webhook_hosts)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read `BILLING_SANDBOX_<FIELD>` variables, then apply explicit overrides."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        defaults = cls()
         for item in fields(cls):
-            raw = env.get(f"BILLING_SANDBOX_{item.name.upper()}")
+            variable = f"BILLING_SANDBOX_{item.name.upper()}"
+            raw = env.get(variable)
             if raw is not None:
-                values[item.name] = _parse(raw, getattr(cls(), item.name))
+                try:
+                    values[item.name] = _parse(raw, getattr(defaults, item.name))
+                except ValueError:
+                    raise InvalidSetting(
+                        f"{variable} must be a whole number, not {raw[:40]!r}"
+                    ) from None
         return replace(cls(**values), **overrides)
+
+
+def check_webhook_hosts(entries: tuple[str, ...]) -> None:
+    """Refuse an entry that would widen where webhooks go past loopback and private addresses."""
+    said = "webhook_hosts (BILLING_SANDBOX_WEBHOOK_HOSTS)"
+    reachable = [ipaddress.ip_network(n) for nets in WEBHOOK_NETWORKS.values() for n in nets]
+    for entry in entries:
+        if entry == "any":
+            # It once let webhooks reach any host: quietly narrowing it would surprise whoever
+            # relied on that, so it stops the start and says what to write instead.
+            raise InvalidSetting(
+                f"{said}: 'any' is no longer accepted: webhooks go only to loopback and "
+                "private addresses; list the receiver's host name instead"
+            )
+        if entry in WEBHOOK_NETWORKS:
+            continue
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            if "/" in entry:
+                raise InvalidSetting(f"{said}: {entry!r} is not a network") from None
+            continue  # a host name: its addresses are checked each time a webhook is sent
+        first, last = network.network_address, network.broadcast_address
+        if not any(first in r and last in r for r in reachable):
+            ranges = ", ".join(n for nets in WEBHOOK_NETWORKS.values() for n in nets)
+            raise InvalidSetting(
+                f"{said}: {entry!r} reaches beyond loopback and private addresses "
+                f"({ranges}), where the sandbox never sends webhooks"
+            )
 
 
 def _parse(raw: str, default: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,23 @@ log = logging.getLogger("billing_sandbox")
 
 # One kind of a store's records, in the store's order, and how its API renders one record.
 Served = tuple[Collection[Any], Callable[[Any], Any]]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One way an API serves a kind of its records, so that an import checks every record as
+    a call would answer with it (`state/served.py`)."""
+
+    # The snapshot table the records come from, in its order (`charges`: `apis.decoda.charges`).
+    table: str
+    records: Collection[Any]
+    record_id: Callable[[Any], str]
+    # What the answer must meet: an operation's success answer (`getCharge`), or a schema of
+    # the spec (`#/components/schemas/ItemTiny`) for what is served only inside other answers.
+    schema: str
+    answer: Callable[[Any], Any]
+    # Set when the answer is one field of the record (a bound the spec puts on it): its name.
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,9 @@ class StoreKind:
     # Its records by kind, and how the API renders one (the dashboard's Records page): counted
     # without rendering, rendered only for the page shown.
     served_records: Callable[[Any], dict[str, Served]] | None = None
+    # Every way the API serves each kind of record the store holds: an imported store is
+    # rendered so, and checked against the spec, before it replaces anything.
+    renderings: Callable[[Any], Sequence[Rendering]] | None = None
 
 
 class Tenant:
@@ -119,7 +140,8 @@ class Tenant:
 
     def random(self, api_name: str) -> random.Random:
         """The seeded source of ids for records this API creates at run time."""
-        return random.Random(f"{self._stream(api_name)}:ids")
+        # S311: ids must repeat for the same seed; none of them guards anything.
+        return random.Random(f"{self._stream(api_name)}:ids")  # noqa: S311
 
 
 class Mounted(Protocol):
@@ -177,6 +199,9 @@ class Sandbox:
         each API's section of a credentials file reads; `overflow`: makes where tenants with
         writes are spilled (without one, they are kept in memory past the cap)."""
         self.settings = settings
+        # What bearer tokens are signed with: the configured secret, or one of this server's
+        # own that nobody else knows (a state file keeps it, so tokens outlive a restart).
+        self.signing_secret: str = settings.secret or secrets.token_urlsafe(32)
         self.about: Mapping[str, Any] = about or {}
         self.clock: Clock = clock or SystemClock()
         self.kinds = dict(kinds)
@@ -196,7 +221,7 @@ class Sandbox:
         self.recordings = self._read_recordings()
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
         # Fault probabilities draw from the seed, so a run with the same rules repeats.
-        self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))
+        self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))  # noqa: S311
         # Bodies already checked against their spec (response validation checks each once).
         self.validated = ValidatedBodies()
         # Off unless `rate_limits` (or the control API, per tenant) sets one.
@@ -210,6 +235,10 @@ class Sandbox:
         if name not in self.specs:
             raise NotFound("spec", name)
         return self.specs[name]
+
+    def api_spec(self, api_name: str) -> Spec | None:
+        """The spec an API serves (by the API's name), if it serves one."""
+        return self._spec_of_api.get(api_name)
 
     def tenant(self, tenant_id: str) -> Tenant:
         """The tenant, from memory, from the overflow it was spilled to, or seeded anew."""

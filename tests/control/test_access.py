@@ -25,7 +25,7 @@ TOKEN = "control-s3cret"
 
 def client_from(app: Starlette, address: tuple[str, int]) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=address)
-    return httpx.AsyncClient(transport=transport, base_url="http://sandbox.test")
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost")
 
 
 @pytest.fixture
@@ -181,7 +181,8 @@ def test_cli_control_token_flag_and_environment() -> None:
 
 def test_the_banner_says_who_may_call(tmp_path: Path) -> None:
     default = banner(Settings())
-    assert "CORS allows localhost, 127.0.0.1 and [::1], any port" in default
+    assert "CORS lets pages of localhost, 127.0.0.1 and [::1], any port call the vendor" in default
+    assert "never the control API" in default
     assert "the control API answers this machine only" in default
     strict = banner(
         Settings(
@@ -190,7 +191,7 @@ def test_the_banner_says_who_may_call(tmp_path: Path) -> None:
             control_token=TOKEN,
         )
     )
-    assert "CORS allows https://app.test" in strict
+    assert "CORS lets pages of https://app.test call the vendor APIs" in strict
     assert f"strict: only those listed in {tmp_path / 'c.yaml'}" in strict
     assert "needs 'Authorization: Bearer <control token>'" in strict
     assert TOKEN not in strict  # the banner may end up in a shared log
@@ -222,11 +223,11 @@ async def test_a_page_of_a_foreign_origin_cannot_drive_the_control_api(
     client: httpx.AsyncClient,
 ) -> None:
     # A simple cross-site POST needs no preflight and comes from loopback; its Origin decides.
-    refused = await client.post("/_sandbox/reset", headers={"Origin": "http://evil.example"})
-    assert refused.status_code == 403
-    assert "not a CORS origin" in refused.json()["message"]
-    allowed = await client.post("/_sandbox/reset", headers={"Origin": "http://localhost:3000"})
-    assert allowed.status_code == 200
+    # A frontend under development on a loopback origin may call the vendor APIs (CORS), but
+    # not the control API: only the dashboard's own pages may, from a browser.
+    for origin in ("http://evil.example", "http://localhost:3000"):
+        refused = await client.post("/_sandbox/reset", headers={"Origin": origin})
+        assert_control_error(refused, 403, "Forbidden", "only the sandbox's own dashboard")
 
 
 # ---- the dashboard: its own page's calls, and the token kept in a cookie ----
@@ -247,7 +248,7 @@ async def test_the_dashboards_own_page_may_change_state(app: Starlette) -> None:
 async def test_another_sites_page_may_not(app: Starlette) -> None:
     async with browser(app) as c:
         reset = await c.post("/_sandbox/reset", headers={"Origin": "http://evil.test"})
-    assert_control_error(reset, 403, "Forbidden", "not a CORS origin")
+    assert_control_error(reset, 403, "Forbidden", "only the sandbox's own dashboard")
 
 
 async def test_a_rebound_name_is_not_our_own_page_without_a_token(app: Starlette) -> None:
@@ -255,7 +256,7 @@ async def test_a_rebound_name_is_not_our_own_page_without_a_token(app: Starlette
     # is not this machine's.
     async with browser(app, "http://evil.test:8000") as c:
         reset = await c.post("/_sandbox/reset", headers={"Origin": "http://evil.test:8000"})
-    assert_control_error(reset, 403, "Forbidden", "not a CORS origin")
+    assert_control_error(reset, 403, "Forbidden", "only the sandbox's own dashboard")
 
 
 async def test_with_a_token_the_cookie_lets_the_dashboard_in(guarded: Starlette) -> None:

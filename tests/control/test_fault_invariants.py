@@ -67,7 +67,7 @@ class FaultsBeforeCommit(RuleBasedStateMachine):
         app = create_app(Settings(max_fault_delay_ms=1), clock=clock)
         self.loop = asyncio.new_event_loop()
         transport = httpx.ASGITransport(app=app)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://sandbox.test")
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://localhost")
         self.tenant = f"inv{next(tenant_numbers)}"
         self.creds = {"TENANT": self.tenant, "API-KEY": "k"}
 

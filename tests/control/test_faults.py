@@ -125,7 +125,7 @@ async def test_probability_draws_from_the_seed(client: httpx.AsyncClient) -> Non
     async def run() -> list[int]:
         app = create_app(Settings(seed=3))
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             rule = {"match": {"api": "decoda"}, "effect": {"status": 500}, "probability": 0.5}
             await c.post("/_sandbox/faults", json=rule)
             return [

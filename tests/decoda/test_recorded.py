@@ -105,7 +105,7 @@ def reader_app(directory: Path) -> Starlette:
 @pytest.fixture
 async def reader(recording: Recording) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=reader_app(recording.dir))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
 
 
@@ -331,7 +331,7 @@ async def test_a_value_the_store_keeps_no_place_for_is_loaded_without_it_and_nam
         "value"
     )
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         listed = await get(client, "/billing/charge/list")
     [served] = [c for c in listed if c["id"] == recording.charge]
     assert served == {**shown, "description": "Changed", "eventId": None}
@@ -365,7 +365,7 @@ async def test_what_a_patient_spent_follows_the_payments_held(
     edited(recording, tmp_path, "getPatient", lambda body: body.update(totalSpent=12345))
     assert reader_app(tmp_path).state.sandbox.recordings.skipped == ()
     transport = httpx.ASGITransport(app=reader_app(tmp_path))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         chart = await get(client, f"/user/patient/{recording.patient}")
     assert chart["totalSpent"] == 2500 - 500 + 3000
 
@@ -381,7 +381,7 @@ async def test_a_payment_a_recorded_charge_no_longer_shows_stops_paying_it(
 
     edited(recording, tmp_path, "listCharges", unpaid)
     transport = httpx.ASGITransport(app=reader_app(tmp_path))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         assert await get(client, "/billing/charge/timeline", payment_id=PAYMENT) == []
 
 
@@ -423,7 +423,7 @@ async def test_a_legacy_patient_without_a_first_name_has_none_in_the_current_api
     shutil.copy(recording.dir / created.source, tmp_path)
     edited(recording, tmp_path, "createPatientV1", lambda body: body.update(firstName=""))
     transport = httpx.ASGITransport(app=reader_app(tmp_path))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         assert (await get(client, f"/v1/patient/{recording.patient}"))["firstName"] == ""
         assert (await get(client, f"/user/patient/{recording.patient}"))["firstName"] is None
 

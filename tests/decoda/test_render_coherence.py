@@ -51,7 +51,7 @@ class KeptRenderings(RuleBasedStateMachine):
         self.app = create_app(Settings(), clock=clock)
         self.loop = asyncio.new_event_loop()
         transport = httpx.ASGITransport(app=self.app)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://sandbox.test")
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://localhost")
         self.tenant = f"coherent{next(tenant_numbers)}"
         self.creds = {"TENANT": self.tenant, "API-KEY": "k"}
         self.charge_ids: list[str] = []

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import jsonschema_rs
 import pytest
-import yaml
 
+from billing_sandbox.spec.document import load_yaml
 from tests.decoda.helpers import CHARGE, PART_PAID, PATIENT, PAYMENT, creds
 
 pytestmark = pytest.mark.anyio
@@ -30,8 +30,7 @@ def load(name: str) -> dict[str, Any]:
         if os.environ.get("CI"):
             pytest.fail(f"{path} is missing: CI must have ../shared beside the checkout")
         pytest.skip(f"{path} is not here (it is beside the checkout in CI)")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document: dict[str, Any] = yaml.load(path.read_text(), Loader=loader)
+    document: dict[str, Any] = load_yaml(path.read_text())
     return document
 
 

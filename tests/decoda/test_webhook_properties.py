@@ -82,7 +82,7 @@ async def run(
     courier.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
     caused: list[tuple[str, str]] = []
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
 
         async def call(method: str, url: str, **kwargs: Any) -> Any:
             response = await client.request(method, url, headers=creds, **kwargs)

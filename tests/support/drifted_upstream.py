@@ -25,7 +25,7 @@ def drifted_candid(sandbox: Starlette) -> Starlette:
             return JSONResponse({"error": "I'm a teapot"}, status_code=418)
         headers = {k: v for k, v in request.headers.items() if k not in {"host", "content-length"}}
         transport = httpx.ASGITransport(app=sandbox)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             real = await c.request(
                 request.method,
                 path,

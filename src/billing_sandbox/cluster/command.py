@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -168,10 +170,17 @@ def _serve_merger(at: Address, shards: Sequence[Address]) -> None:
 class Shard:
     """One `serve` process (or the merger's), restarted with its state when it dies."""
 
-    def __init__(self, index: int, address: Address, command: list[str]) -> None:
+    def __init__(
+        self,
+        index: int,
+        address: Address,
+        command: list[str],
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.index = index
         self.address = address
         self.command = command
+        self.environment = environment
         self.process: subprocess.Popen[bytes] | None = None
         self.died_at: float | None = None
 
@@ -181,8 +190,10 @@ class Shard:
 
     def start(self) -> None:
         # Its banner says what the cluster's says better; its request lines go to stderr.
-        self.process = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        # S603: our own interpreter with an argument list we built (no shell, nothing a
+        # client sent).
+        self.process = subprocess.Popen(  # noqa: S603
+            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=self.environment
         )
         self.died_at = None
         print(f"  {self.name}  http://{self.address}  pid {self.process.pid}", flush=True)
@@ -210,6 +221,17 @@ def _shard_command(
     return [*command, *serve_options]
 
 
+def _shard_environment(state_dir: Path | None) -> dict[str, str]:
+    """What every shard runs with: the cluster's environment and, without a state directory
+    (whose state files keep each shard's own signing key), one key for every shard, so that
+    a shard restarted after a crash still accepts the tokens it issued. It travels in the
+    environment, never on a command line another user could read."""
+    environment = dict(os.environ)
+    if state_dir is None and not environment.get("BILLING_SANDBOX_SECRET"):
+        environment["BILLING_SANDBOX_SECRET"] = secrets.token_urlsafe(32)
+    return environment
+
+
 def _run(
     options: argparse.Namespace,
     serve_options: list[str],
@@ -223,8 +245,9 @@ def _run(
         raise ClusterError(
             f"HAProxy ({options.haproxy!r}) is not installed: Debian's `apt-get install haproxy`"
         )
+    environment = _shard_environment(options.state_dir)
     shards = [
-        Shard(i, address, _shard_command(i, address, options.state_dir, serve_options))
+        Shard(i, address, _shard_command(i, address, options.state_dir, serve_options), environment)
         for i, address in enumerate(addresses)
     ]
     work = Path(tempfile.mkdtemp(prefix="billing-sandbox-cluster-"))
@@ -235,7 +258,8 @@ def _run(
         shutil.rmtree(work, ignore_errors=True)
         raise
     config.write_text(haproxy.config(listen, addresses, merger, control_open, maps))
-    checked = subprocess.run([program, "-c", "-q", "-f", str(config)], capture_output=True)
+    # S603: HAProxy as `shutil.which` found it, on the config file we wrote (no shell).
+    checked = subprocess.run([program, "-c", "-q", "-f", str(config)], capture_output=True)  # noqa: S603
     if checked.returncode != 0:
         shutil.rmtree(work, ignore_errors=True)
         raise ClusterError(f"HAProxy refused its config: {checked.stderr.decode().strip()}")
@@ -252,7 +276,9 @@ def _run(
     try:
         for shard in [*shards, merger_process]:
             shard.start()
-        proxy = subprocess.Popen([program, "-db", "-f", str(config)], stdin=subprocess.DEVNULL)
+        proxy = subprocess.Popen(  # noqa: S603 (as the check above: no shell, our config)
+            [program, "-db", "-f", str(config)], stdin=subprocess.DEVNULL
+        )
         print(f"  haproxy  pid {proxy.pid}", flush=True)
         _wait_until_up(f"http://{listen}", stopping)
         print("ready", flush=True)

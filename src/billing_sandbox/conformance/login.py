@@ -143,14 +143,17 @@ def _call(
     body: Any = None,
 ) -> tuple[int, Any]:
     """One request: its status and JSON body (None when not JSON). Network errors → CannotRun."""
+    if not base_url.lower().startswith(("http://", "https://")):
+        # urllib would also open file: and ftp: URLs; a server is only ever reached by HTTP.
+        raise CannotRun(f"{base_url!r} is not an http(s) URL")
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (http(s) only: checked above)
         base_url.rstrip("/") + path, data=data, method=method, headers=dict(headers or {})
     )
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()

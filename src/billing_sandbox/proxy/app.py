@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from billing_sandbox import redaction as redact
 from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.control.access import is_loopback
 from billing_sandbox.control.journal import Filter, Journal
-from billing_sandbox.proxy import redact
 from billing_sandbox.proxy.checks import (
     HEADER,
     MAX_KEPT,

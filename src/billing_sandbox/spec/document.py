@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import yaml
 
+from billing_sandbox.redaction import is_secret
 from billing_sandbox.spec.validation import SchemaCheck
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -20,6 +21,12 @@ FORM = "application/x-www-form-urlencoded"
 
 # libyaml's loader when PyYAML was built with it (8 times faster: specs load at every app start).
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """YAML read with the safe loader only (libyaml's when present): it builds plain data and
+    never an object the text names."""
+    return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 (a safe loader: see its definition)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class Operation:
     # Whether a call may change a tenant: every unsafe method, and a GET with an effect (the
     # vendor's own design, marked `x-sandbox-changes-state: true` in our spec).
     changes_state: bool = True
+    # Whether an answer may carry a credential (a field named like one: an issued token, a
+    # webhook's signing secret): the journal keeps such answers redacted.
+    answers_secrets: bool = False
 
     @cached_property
     def success_status(self) -> int:
@@ -105,7 +115,7 @@ class Spec:
         self.path = path
         self.name = path.stem
         self.raw_yaml = path.read_bytes()
-        self.document: dict[str, Any] = yaml.load(self.raw_yaml, Loader=SAFE_LOADER)
+        self.document: dict[str, Any] = load_yaml(self.raw_yaml)
         self._components = self.document.get("components", {})
         self.operations = tuple(self._operations())
 
@@ -165,7 +175,28 @@ class Spec:
             secured=any(requirement for requirement in security),
             changes_state=method.upper() not in SAFE_METHODS
             or bool(op.get("x-sandbox-changes-state", False)),
+            answers_secrets=any(
+                self._names_a_secret(self._resolve(response))
+                for response in op.get("responses", {}).values()
+            ),
         )
+
+    def _names_a_secret(self, node: Any, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether a schema (any part of it, references followed) has a property named like a
+        credential."""
+        if isinstance(node, list):
+            return any(self._names_a_secret(item, seen) for item in node)
+        if not isinstance(node, dict):
+            return False
+        reference = node.get("$ref")
+        if isinstance(reference, str):
+            return reference not in seen and self._names_a_secret(
+                self._resolve({"$ref": reference}), seen | {reference}
+            )
+        properties = node.get("properties")
+        if isinstance(properties, dict) and any(is_secret(name) for name in properties):
+            return True
+        return any(self._names_a_secret(value, seen) for value in node.values())
 
     def _parameter_check(self, location: str, parameters: list[Parameter]) -> SchemaCheck | None:
         if location == "path" and not any(_needs_check(p.schema) for p in parameters):

@@ -20,13 +20,17 @@ from typing import Any, BinaryIO
 import orjson
 from starlette.applications import Starlette
 
-from billing_sandbox.errors import ApiError, BadRequest
+from billing_sandbox.errors import ApiError
 from billing_sandbox.state import snapshot
+from billing_sandbox.state.problems import InvalidSnapshot
 from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
 
 Writer = Callable[[BinaryIO, bytes], None]
+
+# The state file's own field beside the snapshot's: the key this server signs tokens with.
+SIGNING_SECRET = "signingSecret"  # noqa: S105 (the name of a field, not a secret)
 
 
 class StateFileError(Exception):
@@ -66,10 +70,24 @@ def load(sandbox: Sandbox) -> None:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise StateFileError(f"state file {path} is not valid JSON: {error}") from None
+    if isinstance(data, dict):
+        _adopt_signing_secret(sandbox, data.pop(SIGNING_SECRET, None), path)
     try:
         snapshot.restore_all(sandbox, data)
-    except BadRequest as error:
+    except InvalidSnapshot as error:
         raise StateFileError(f"state file {path} cannot be loaded: {error.message}") from None
+
+
+def _adopt_signing_secret(sandbox: Sandbox, kept: Any, path: Path) -> None:
+    """Sign tokens with the key the file kept, unless a secret is configured (it wins)."""
+    if kept is None or sandbox.settings.secret:
+        return
+    if not isinstance(kept, str) or not 32 <= len(kept) <= 256:
+        raise StateFileError(
+            f"state file {path}: {SIGNING_SECRET} must be the text the sandbox wrote there "
+            "(32 to 256 characters); remove the field to start with a new key"
+        )
+    sandbox.signing_secret = kept
 
 
 def save(sandbox: Sandbox, write: Writer | None = None) -> dict[str, Any]:
@@ -81,6 +99,10 @@ def save(sandbox: Sandbox, write: Writer | None = None) -> dict[str, Any]:
             "`billing-sandbox serve --state-file PATH` (or BILLING_SANDBOX_STATE_FILE)"
         )
     document = snapshot.export_all(sandbox)
+    if not sandbox.settings.secret:
+        # The server's own key, so that the tokens it issued still open the API after a
+        # restart. (Exports over the control API never carry it.)
+        document[SIGNING_SECRET] = sandbox.signing_secret
     data = snapshot.encode(document)
     try:
         write_atomically(path, data, write or _write_all)

@@ -12,7 +12,7 @@ from billing_sandbox.api import Caller
 from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
 from billing_sandbox.headers import header
-from billing_sandbox.settings import Settings
+from billing_sandbox.limits import id_problem
 from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.tenancy import Sandbox
 
@@ -26,6 +26,10 @@ def issue(client_id: str, client_secret: str, sandbox: Sandbox) -> dict[str, Any
     Any client id and secret get one, and the client id is the tenant; in strict mode only a
     listed pair does, and the tenant is the one its entry maps it to.
     """
+    # The client id names the tenant: held to what an id may be before it names anything.
+    problem = id_problem(client_id)
+    if problem is not None:
+        raise Unauthenticated(f"invalid client credentials: the client_id {problem}")
     tenant = client_id
     if sandbox.credentials is not None:
         login = sandbox.credentials.find("candid", client_id, client_secret)
@@ -45,7 +49,7 @@ def issue(client_id: str, client_secret: str, sandbox: Sandbox) -> dict[str, Any
         "iss": "billing-sandbox",
     }
     return {
-        "access_token": _sign(claims, sandbox.settings),
+        "access_token": _sign(claims, sandbox),
         "expires_in": ttl,
         "token_type": "Bearer",
     }
@@ -58,7 +62,7 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
         raise Unauthenticated(
             "send 'Authorization: Bearer <access_token>'; get a token from POST /api/auth/v2/token"
         )
-    caller, client_id, expires = _verify(token.strip(), _key(sandbox.settings))
+    caller, client_id, expires = _verify(token.strip(), _key(sandbox))
     tenant = caller.tenant_id
     if expires <= sandbox.tenant(tenant).clock.timestamp():
         raise Unauthenticated("the access token has expired; get a new one from /api/auth/v2/token")
@@ -74,8 +78,8 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     return caller
 
 
-def _sign(claims: dict[str, Any], settings: Settings) -> str:
-    return jwt_encode(claims, _key(settings))
+def _sign(claims: dict[str, Any], sandbox: Sandbox) -> str:
+    return jwt_encode(claims, _key(sandbox))
 
 
 # A pure function of its arguments, so memoising it changes nothing but speed: a client sends
@@ -92,11 +96,11 @@ def _verify(token: str, key: bytes) -> tuple[Caller, str, int]:
     return Caller(str(claims["sub"])), str(claims.get("cid", claims["sub"])), claims["exp"]
 
 
-def _key(settings: Settings) -> bytes:
-    return _key_of(settings.secret)
+def _key(sandbox: Sandbox) -> bytes:
+    return _key_of(sandbox.signing_secret)
 
 
-# By the secret alone: hashing the whole `Settings` on every request cost more than the rest
+# By the secret alone: hashing it on every request cost more than the rest
 # of the token check.
 @lru_cache(maxsize=16)
 def _key_of(secret: str) -> bytes:

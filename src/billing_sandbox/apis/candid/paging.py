@@ -109,11 +109,19 @@ def cut_page(
                 first if more_before else None)  # fmt: skip
 
 
+# The key page tokens had before bearer tokens got a secret key (the same tokens as before).
+PUBLIC_PAGE_KEY = "billing-sandbox-not-a-secret"
+
+
 class PageTokens:
     """Opaque tokens: a cursor, a direction and the query they were made for, HMAC-signed."""
 
     def __init__(self, secret: str, tenant_id: str) -> None:
-        self._key = hashlib.sha256(f"{secret}:{tenant_id}:page-token".encode()).digest()
+        # A page token is a cursor, not a credential: forging one reaches nothing its bearer
+        # cannot list. Without a configured secret its key is fixed, so that the same seed
+        # gives the same tokens on every server (they are part of the data a test compares).
+        key = f"{secret or PUBLIC_PAGE_KEY}:{tenant_id}:page-token"
+        self._key = hashlib.sha256(key.encode()).digest()
         # A token is a function of its cursor, direction and query: each is signed once.
         self._made: dict[tuple[Key, bool, bytes], str] = {}
 

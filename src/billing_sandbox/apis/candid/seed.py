@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from faker import Faker
 
 from billing_sandbox.apis.candid.paging import PageTokens
 from billing_sandbox.apis.candid.records import BalanceAdjustment, Claim, ReferenceData, WriteOff
 from billing_sandbox.apis.candid.store import CandidStore
 from billing_sandbox.apis.candid.timestamps import render
-from billing_sandbox.spec.document import SAFE_LOADER
+from billing_sandbox.spec.document import load_yaml
 from billing_sandbox.tenancy import Tenant
 
 # Seed timestamps lie in the year before this instant, so they never depend on today's date.
@@ -91,10 +90,7 @@ def new_store(tenant: Tenant) -> CandidStore:
 
 def _read_fixtures(folder: Path) -> dict[str, list[dict[str, Any]]]:
     names = ("claims", "payers", "non-insurance-payers", "adjustments", "write-offs")
-    return {
-        name: yaml.load((folder / f"{name}.yaml").read_text(), Loader=SAFE_LOADER) or []
-        for name in names
-    }
+    return {name: load_yaml((folder / f"{name}.yaml").read_text()) or [] for name in names}
 
 
 def _add_fixture_reference(reference: ReferenceData, fixtures: dict[str, list[Any]]) -> None:

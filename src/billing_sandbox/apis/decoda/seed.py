@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from faker import Faker
 
 from billing_sandbox.apis.decoda.alerts import describer
@@ -16,7 +15,7 @@ from billing_sandbox.apis.decoda.installments import settle_due
 from billing_sandbox.apis.decoda.records import CatalogueItem, Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.clock import ManualClock
-from billing_sandbox.spec.document import SAFE_LOADER
+from billing_sandbox.spec.document import load_yaml
 from billing_sandbox.tenancy import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.
@@ -65,20 +64,21 @@ def new_store(tenant: Tenant) -> DecodaStore:
 
 def _tick(store: DecodaStore, rng: random.Random, hours: int) -> None:
     clock = store.clock
-    assert isinstance(clock, ManualClock)
+    if not isinstance(clock, ManualClock):  # an assert would vanish under `python -O`
+        raise TypeError("seeding runs on a store's manual clock")
     clock.advance(timedelta(minutes=rng.randint(1, hours * 60)))
 
 
 def _load_reference(store: DecodaStore, folder: Path) -> None:
     now = store.clock.now()
-    for entry in yaml.load((folder / "patients.yaml").read_text(), Loader=SAFE_LOADER):
+    for entry in load_yaml((folder / "patients.yaml").read_text()):
         store.add_patient(Patient(created_date=now, **entry))
-    for entry in yaml.load((folder / "items.yaml").read_text(), Loader=SAFE_LOADER):
+    for entry in load_yaml((folder / "items.yaml").read_text()):
         store.items[entry["id"]] = CatalogueItem(**entry)
 
 
 def _replay_fixture_charges(store: DecodaStore, folder: Path) -> None:
-    for entry in yaml.load((folder / "charges.yaml").read_text(), Loader=SAFE_LOADER):
+    for entry in load_yaml((folder / "charges.yaml").read_text()):
         store.open_charge(
             entry["patient_id"], entry.get("balance"), entry.get("lines", []), None,
             charge_id=entry["id"],

@@ -15,9 +15,9 @@ from billing_sandbox.api import Caller
 from billing_sandbox.apis.mycure.records import organisation_of
 from billing_sandbox.apis.mycure.store import MycureStore
 from billing_sandbox.credentials import LISTED, Section
-from billing_sandbox.errors import Unauthenticated
+from billing_sandbox.errors import Issue, Unauthenticated, ValidationFailed
 from billing_sandbox.headers import header
-from billing_sandbox.settings import Settings
+from billing_sandbox.limits import email_problem
 from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.tenancy import Sandbox
 
@@ -44,6 +44,11 @@ def sign_in(body: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
     strategy = body.get("strategy")
     if strategy == "local":
         email = body["email"]
+        # Its domain names the tenant: held to what an address may be before it names one
+        # (the schema has checked its shape and length; this, its characters).
+        problem = email_problem(email)
+        if problem is not None:
+            raise ValidationFailed([Issue("body", ("email",), f"the email {problem}")])
         organisation = tenant_of(email, sandbox, body["password"])
         if organisation is None:
             # Feathers' local strategy answers an unknown email and a wrong password alike.
@@ -87,7 +92,7 @@ def issue(uid: str, email: str, organisation: str, sandbox: Sandbox) -> dict[str
     # The organisation's own clock, so that advancing it expires its tokens.
     now = int(sandbox.tenant(organisation).clock.now().timestamp())
     ttl = sandbox.settings.mycure_token_ttl_seconds
-    key = _key(sandbox.settings)
+    key = _key(sandbox)
     claims = {"sub": uid, "uid": uid, "email": email, "org": organisation, "iat": now}
     return {
         "uid": uid,
@@ -112,7 +117,7 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
 
 def check(token: str, kind: str, sandbox: Sandbox) -> Grant:
     """A token of `kind` that this sandbox signed and that has not expired; otherwise a 401."""
-    grant = _verify(token, _key(sandbox.settings))
+    grant = _verify(token, _key(sandbox))
     if grant is None or grant.kind != kind:
         raise Unauthenticated(f"invalid {kind} token: it is not one this sandbox issued; {SIGN_IN}")
     if grant.expires <= sandbox.tenant(grant.organisation).clock.timestamp():
@@ -158,11 +163,11 @@ def _verify(token: str, key: bytes) -> Grant | None:
         return None
 
 
-def _key(settings: Settings) -> bytes:
-    return _key_of(settings.secret)
+def _key(sandbox: Sandbox) -> bytes:
+    return _key_of(sandbox.signing_secret)
 
 
-# By the secret alone: hashing the whole `Settings` on every request cost more than the rest
+# By the secret alone: hashing it on every request cost more than the rest
 # of the token check.
 @lru_cache(maxsize=16)
 def _key_of(secret: str) -> bytes:

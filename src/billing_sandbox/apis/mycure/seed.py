@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from faker import Faker
 
 from billing_sandbox.apis.mycure.records import (
@@ -20,7 +19,7 @@ from billing_sandbox.apis.mycure.records import (
     uid_for,
 )
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
-from billing_sandbox.spec.document import SAFE_LOADER
+from billing_sandbox.spec.document import load_yaml
 from billing_sandbox.tenancy import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.
@@ -61,7 +60,7 @@ def new_store(tenant: Tenant) -> MycureStore:
 
 
 def _read(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=SAFE_LOADER)
+    return load_yaml(path.read_text())
 
 
 def _account(store: MycureStore, email: str) -> Account:
