@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from billing_sandbox.cli import main
+from billing_sandbox.cluster.command import SECRET_FILE, _shard_environment
 
 
 def test_a_cluster_needs_a_shard(capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,3 +40,19 @@ def test_the_printed_config_names_the_default_ports(capsys: pytest.CaptureFixtur
     printed = capsys.readouterr().out
     assert "bind 127.0.0.1:9000" in printed
     assert "server shard1 127.0.0.1:9002" in printed and "server merger 127.0.0.1:9003" in printed
+
+
+def test_every_shard_gets_one_signing_key_kept_in_the_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tokens issued by one shard verify on every shard, and after the cluster restarts.
+    monkeypatch.delenv("BILLING_SANDBOX_SECRET", raising=False)
+    first = _shard_environment(tmp_path)["BILLING_SANDBOX_SECRET"]
+    assert len(first) >= 32
+    assert (tmp_path / SECRET_FILE).stat().st_mode & 0o077 == 0
+    assert _shard_environment(tmp_path)["BILLING_SANDBOX_SECRET"] == first
+    # Without a state directory, a new key per cluster; a configured one always wins.
+    assert _shard_environment(None)["BILLING_SANDBOX_SECRET"] not in ("", first)
+    monkeypatch.setenv("BILLING_SANDBOX_SECRET", "configured-secret-of-the-team-0123456789")
+    configured = _shard_environment(tmp_path)["BILLING_SANDBOX_SECRET"]
+    assert configured == "configured-secret-of-the-team-0123456789"

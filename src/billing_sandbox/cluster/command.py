@@ -222,14 +222,43 @@ def _shard_command(
 
 
 def _shard_environment(state_dir: Path | None) -> dict[str, str]:
-    """What every shard runs with: the cluster's environment and, without a state directory
-    (whose state files keep each shard's own signing key), one key for every shard, so that
-    a shard restarted after a crash still accepts the tokens it issued. It travels in the
-    environment, never on a command line another user could read."""
+    """What every shard runs with: the cluster's environment and one signing key for every
+    shard (unless BILLING_SANDBOX_SECRET gives one), so that a token issued by one shard
+    verifies on all, and on a shard restarted after a crash. With a state directory the key is
+    kept there, so tokens also outlive the cluster. It travels in the environment, never on a
+    command line another user could read."""
     environment = dict(os.environ)
-    if state_dir is None and not environment.get("BILLING_SANDBOX_SECRET"):
-        environment["BILLING_SANDBOX_SECRET"] = secrets.token_urlsafe(32)
+    if not environment.get("BILLING_SANDBOX_SECRET"):
+        environment["BILLING_SANDBOX_SECRET"] = _cluster_secret(state_dir)
     return environment
+
+
+def _cluster_secret(state_dir: Path | None) -> str:
+    """The key kept in `state_dir` (made on the first start), or a new one without it."""
+    if state_dir is None:
+        return secrets.token_urlsafe(32)
+    kept = state_dir / SECRET_FILE
+    try:
+        secret = kept.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        secret = ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise ClusterError(f"cannot read the cluster's signing key {kept}: {error}") from None
+    if len(secret) >= 32:
+        return secret
+    secret = secrets.token_urlsafe(32)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # Its owner's alone: whoever reads it can sign tokens for any client of the cluster.
+    descriptor = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(secret + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return secret
+
+
+# In a cluster's state directory: the key every shard signs tokens with.
+SECRET_FILE = "signing-key"  # noqa: S105 (a file name, not a secret)
 
 
 def _run(
