@@ -22,6 +22,12 @@ MAX_ID_CHARS = 128
 _ID = re.compile(r"[!-~]+")
 # RFC 5321's limit on an address, which MYCURE's spec also sets.
 MAX_EMAIL_CHARS = 254
+# What an email may not hold, as the spec's pattern says it too: whitespace, control
+# characters (they forge log lines and terminal colours), and the invisible and
+# direction-changing ones (zero-width, bidirectional overrides) that make one name look like
+# another.
+UNSEEN_IN_EMAIL = r"\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+_EMAIL_CHARACTER_REFUSED = re.compile(f"[{UNSEEN_IN_EMAIL}]")
 
 
 class BodyTooLarge(Exception):
@@ -43,8 +49,8 @@ def email_problem(value: str) -> str | None:
     formatting characters are not."""
     if len(value) > MAX_EMAIL_CHARS:
         return f"is {len(value)} characters long; the sandbox accepts at most {MAX_EMAIL_CHARS}"
-    if not value.isprintable():
-        return "may hold no control or invisible formatting characters"
+    if _EMAIL_CHARACTER_REFUSED.search(value):
+        return "may hold no whitespace, control, invisible or direction-changing characters"
     return None
 
 

@@ -16,6 +16,7 @@ class SchemaCheck:
     def __init__(self, schema: Mapping[str, Any], components: Mapping[str, Any]) -> None:
         # `$ref: '#/components/...'` inside the schema resolves against this root document.
         root = {**schema, "components": components}
+        self._root = root
         self._validator = jsonschema_rs.validator_for(root, validate_formats=True)
 
     def is_valid(self, instance: Any) -> bool:
@@ -25,7 +26,7 @@ class SchemaCheck:
         """Every problem with `instance`, each with its path from `location`."""
         found: list[Issue] = []
         for error in self._validator.iter_errors(instance):
-            found.extend(_explain(error, location))
+            found.extend(_explain(error, location, self._root))
         return list(dict.fromkeys(found))
 
 
@@ -61,7 +62,12 @@ def _kind(error: Any) -> str:
     return _KINDS.get(name, "value_error")
 
 
-def _explain(error: Any, location: str) -> list[Issue]:
+# Beside a `pattern`, what the pattern asks for in words: a mismatch says it instead of
+# quoting the pattern (which a person would have to read as a regular expression).
+PATTERN_HINT = "x-sandbox-pattern-hint"
+
+
+def _explain(error: Any, location: str, root: Mapping[str, Any]) -> list[Issue]:
     path = tuple(error.instance_path)
     kind = error.kind
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
@@ -73,11 +79,31 @@ def _explain(error: Any, location: str) -> list[Issue]:
             Issue(location, (*path, name), message, "extra_forbidden") for name in kind.unexpected
         ]
     if isinstance(kind, jsonschema_rs.ValidationErrorKind.OneOfNotValid):
-        return _explain_one_of(path, kind.context, location)
+        return _explain_one_of(path, kind.context, location, root)
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Pattern):
+        hint = _pattern_hint(root, tuple(error.schema_path)[:-1])
+        if hint is not None:
+            return [Issue(location, path, hint, _kind(error))]
     return [Issue(location, path, _plain(error.message), _kind(error))]
 
 
-def _explain_one_of(path: tuple[PathItem, ...], branches: Any, location: str) -> list[Issue]:
+def _pattern_hint(root: Mapping[str, Any], where: tuple[PathItem, ...]) -> str | None:
+    """The hint the schema at `where` (a path in the root, references already followed)
+    gives for its pattern, if any."""
+    node: Any = root
+    for step in where:
+        in_object = isinstance(node, Mapping) and step in node
+        in_array = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if not (in_object or in_array):
+            return None
+        node = node[step]
+    hint = node.get(PATTERN_HINT) if isinstance(node, Mapping) else None
+    return hint if isinstance(hint, str) else None
+
+
+def _explain_one_of(
+    path: tuple[PathItem, ...], branches: Any, location: str, root: Mapping[str, Any]
+) -> list[Issue]:
     """A failed discriminated union: report the branch the discriminator chose, or the choices.
 
     Our specs pin each branch's discriminator with `const`, so the chosen branch is the one
@@ -112,7 +138,7 @@ def _explain_one_of(path: tuple[PathItem, ...], branches: Any, location: str) ->
             # Of the branches still in the running, the closest match explains best.
             chosen = list(branch)
     if chosen is not None:
-        return [issue for e in chosen for issue in _explain(e, location)]
+        return [issue for e in chosen for issue in _explain(e, location, root)]
     if expected:
         choices = ", ".join(repr(value) for value in expected)
         message = f"must be one of {choices}"
