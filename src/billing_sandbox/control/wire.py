@@ -99,7 +99,10 @@ class ConnectionAwareProtocol(_Protocol):
         self._head_bytes = 0
         self._stop_head_timer()
         # The whole head may have come at once: measured whole, as it will be handed on.
-        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        # The head as it was sent: `METHOD url HTTP/1.1\r\n`, `name: value\r\n` each, `\r\n`.
+        method = self.parser.get_method()
+        size = len(method) + len(self.url) + 13
+        size += sum(len(name) + len(value) + 4 for name, value in self.headers)
         if size > self.max_head_bytes:
             self._refuse(431, f"the request head is over {self.max_head_bytes} bytes")
             return
