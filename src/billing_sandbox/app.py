@@ -25,6 +25,7 @@ from billing_sandbox.control import handlers as control
 from billing_sandbox.control import requestlog, views
 from billing_sandbox.dispatch import RouteTable, SpecRoutesFirst
 from billing_sandbox.events.courier import Courier, Outbox
+from billing_sandbox.recovery import CallReplayer
 from billing_sandbox.routing import build_routes
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import load_spec
@@ -116,7 +117,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     kinds = {api.name: api.store for api in VENDOR_APIS if api.store is not None}
     sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
     sandbox = Sandbox(settings, kinds, specs, clock, about(), sections, _spill_directory(settings))
-    persistence.load(sandbox)  # the state file's tenants, if one is set and exists
+    # The state file's tenants, if one is set and exists, and every change logged since.
+    persistence.load(
+        sandbox,
+        CallReplayer(VENDOR_APIS, sandbox),
+        lambda name, store: _outbox(kinds, name, store),
+    )
     courier = Courier(sandbox, lambda name, store: _outbox(kinds, name, store))
     spec_routes = [
         route

@@ -25,7 +25,7 @@ from billing_sandbox.cors import InvalidOrigin, check_origin
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.proxy import cli as proxy_cli
 from billing_sandbox.recordings import RecordingError, Recordings, notice_lines
-from billing_sandbox.settings import InvalidSetting, Settings
+from billing_sandbox.settings import FSYNC_MODES, InvalidSetting, Settings
 from billing_sandbox.state.persistence import StateFileError
 
 # How long a shutdown waits for requests in flight before cutting them off.
@@ -212,6 +212,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "saved at shutdown and on POST /_sandbox/state/save, atomically",
     )
     serve.add_argument(
+        "--fsync",
+        choices=FSYNC_MODES,
+        default=defaults.fsync,
+        help="with a state file or directory, when each change written ahead to its log "
+        "reaches the disk: always (before the answer: nothing acknowledged is lost, even to a "
+        "power cut), every-second (a power cut loses at most about a second; a killed process "
+        "nothing), off (the system decides) (default: %(default)s)",
+    )
+    serve.add_argument(
         "--quiet",
         action="store_true",
         default=defaults.quiet,
@@ -313,6 +322,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         cors_origins=tuple(args.cors_origin or defaults.cors_origins),
         credentials_file=args.credentials,
         state_file=args.state_file,
+        fsync=args.fsync,
         max_tenants=args.max_tenants,
         max_state_bytes=args.max_state_bytes,
         max_head_bytes=args.max_head_bytes,

@@ -50,6 +50,8 @@ class TenantClock:
         self._base = base
         self.offset = timedelta(0)
         self.frozen_at: datetime | None = None
+        # While a change is carried out, the one instant it reads (see `pin`).
+        self._pinned: datetime | None = None
 
     @property
     def offset(self) -> timedelta:
@@ -62,15 +64,27 @@ class TenantClock:
         self._offset_seconds = offset.total_seconds()
 
     def now(self) -> datetime:
+        if self._pinned is not None:
+            return self._pinned
         if self.frozen_at is not None:
             return self.frozen_at
         return self._base.now() + self._offset
 
     def timestamp(self) -> float:
         """`now().timestamp()`, without making a datetime (a third of a token check)."""
+        if self._pinned is not None:
+            return self._pinned.timestamp()
         if self.frozen_at is not None:
             return self.frozen_at.timestamp()
         return self._base.timestamp() + self._offset_seconds
+
+    def pin(self, at: datetime) -> None:
+        """Read `at` until `unpin`: a change carried out under one pinned instant makes the
+        same timestamps when the write-ahead log replays it pinned to the same instant."""
+        self._pinned = at
+
+    def unpin(self) -> None:
+        self._pinned = None
 
     def freeze(self, at: datetime) -> None:
         self.frozen_at = at
@@ -86,3 +100,17 @@ class TenantClock:
             self.frozen_at += delta
         else:
             self.offset += delta
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(at: datetime) -> int:
+    """An instant as whole microseconds since the epoch (exact, unlike a float timestamp)."""
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def instant(value: int) -> datetime:
+    """The instant `micros` gave."""
+    return _EPOCH + timedelta(microseconds=value)

@@ -136,6 +136,13 @@ class GatewayFailure(ApiError):
         self.status = status
 
 
+class StorageUnavailable(ApiError):
+    """A change could not be written ahead to the state's log (a full disk, a lost volume):
+    it is not carried out, and the client may try again later."""
+
+    status = 503
+
+
 class SandboxBug(ApiError):
     """The sandbox itself misbehaved (e.g. a response that breaks its own spec)."""
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from billing_sandbox import redaction
+from billing_sandbox import redaction, writeahead
 from billing_sandbox.api import Api, Call, Caller
 from billing_sandbox.control import requestlog
 from billing_sandbox.control.edge import edge_answer
@@ -30,6 +30,7 @@ from billing_sandbox.errors import (
     MethodNotAllowed,
     RateLimited,
     SandboxBug,
+    StorageUnavailable,
     ValidationFailed,
 )
 from billing_sandbox.events.courier import Courier
@@ -166,7 +167,11 @@ def _endpoint(
             if vendor and (sandbox.faults.rules or has_header(request.scope, b"prefer")):
                 after = await inject_faults(request, op, api.name, caller, sandbox)
             call = await _parse(api, op, request, sandbox, caller)
-            result = await handlers[op.operation_id](call)
+            handler = handlers[op.operation_id]
+            if op.changes_state and sandbox.changes.active:
+                result = await writeahead.carry_out(api, op, call, handler)
+            else:
+                result = await handler(call)
             if not isinstance(result, Response):
                 result = _respond(api, op, op.success_status, result, sandbox, call.renders)
             response = result
@@ -253,7 +258,7 @@ def _lose(api: Api, op: Operation, effect: Effect, real: Response, sandbox: Sand
 
 def _error_response(api: Api, op: Operation, error: ApiError, sandbox: Sandbox) -> Response:
     """An error in the API's envelope, or, for what a gateway answers, in the gateway's."""
-    if error.status in api.edge_statuses:
+    if error.status in api.edge_statuses and not isinstance(error, StorageUnavailable):
         return edge_answer(error)
     response = _respond(api, op, *api.render_error(error), sandbox)
     response.headers.update(error.headers)

@@ -32,6 +32,10 @@ WEBHOOK_NETWORKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# When the write-ahead log reaches the disk (see `Settings.fsync`).
+FSYNC_MODES = ("always", "every-second", "off")
+
+
 class InvalidSetting(ValueError):
     """A setting the sandbox refuses to start with; the message says which and why."""
 
@@ -98,6 +102,13 @@ class Settings:
     # A JSON file of every tenant's state: loaded at start, saved at shutdown and on
     # `POST /_sandbox/state/save`; None keeps state in memory only.
     state_file: Path | None = None
+    # With a state file (or directory), each change is written ahead to its log; `always`
+    # flushes it to disk before the answer (nothing acknowledged lost even to a power cut),
+    # `every-second` once a second (a power cut loses at most about a second; a killed
+    # process nothing), `off` leaves it to the system.
+    fsync: str = "every-second"
+    # Past this size the log is folded into a new snapshot (between requests).
+    max_log_bytes: int = 64 * 1024 * 1024
     # Exchanges recorded by `billing-sandbox proxy --record`: their records are laid over
     # every tenant's seed data. None loads none.
     recordings_dir: Path | None = None
@@ -124,6 +135,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_webhook_hosts(self.webhook_hosts)
+        if self.fsync not in FSYNC_MODES:
+            modes = ", ".join(FSYNC_MODES)
+            raise InvalidSetting(
+                f"fsync (BILLING_SANDBOX_FSYNC) is one of {modes}, not {self.fsync!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

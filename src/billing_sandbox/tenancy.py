@@ -76,6 +76,9 @@ class StoreKind:
     # Every way the API serves each kind of record the store holds: an imported store is
     # rendered so, and checked against the spec, before it replaces anything.
     renderings: Callable[[Any], Sequence[Rendering]] | None = None
+    # A change the store makes outside the API's own operations (MYCURE's account, made by a
+    # sign-in over REST or a socket), carried out again from the write-ahead log by name.
+    replay_action: Callable[[Any, str, Mapping[str, Any]], None] | None = None
 
 
 class Tenant:
@@ -144,6 +147,25 @@ class Tenant:
         return random.Random(f"{self._stream(api_name)}:ids")  # noqa: S311
 
 
+class ChangeLog(Protocol):
+    """Where a sandbox with a state file writes each change ahead of carrying it out (the
+    write-ahead log, `state/changes.py`); `active` is False without one."""
+
+    active: bool
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Keep one record (raising `errors.StorageUnavailable` when it cannot)."""
+
+
+class NoChangeLog:
+    """A sandbox whose state lives in memory only: nothing is written ahead."""
+
+    active = False
+
+    def append(self, record: dict[str, Any]) -> None:
+        return None
+
+
 class Mounted(Protocol):
     """What an API's mount keeps for the whole server (MYCURE's socket hub), as the control
     API sees it."""
@@ -199,6 +221,8 @@ class Sandbox:
         each API's section of a credentials file reads; `overflow`: makes where tenants with
         writes are spilled (without one, they are kept in memory past the cap)."""
         self.settings = settings
+        # The write-ahead log, when a state file keeps the sandbox's state (set by the app).
+        self.changes: ChangeLog = NoChangeLog()
         # What bearer tokens are signed with: the configured secret, or one of this server's
         # own that nobody else knows (a state file keeps it, so tokens outlive a restart).
         self.signing_secret: str = settings.secret or secrets.token_urlsafe(32)

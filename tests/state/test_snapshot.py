@@ -413,7 +413,8 @@ COVERED = {
     "tenant": {"id", "settings", "_kinds", "_stores", "clock", "_recordings", "written",
                "renders"},
     # _base: the server's clock; _offset_seconds: the offset (carried) as a number
-    "clock": {"_base", "_offset", "_offset_seconds", "frozen_at"},
+    # _pinned: set only while one change is carried out (the write-ahead log), never between.
+    "clock": {"_base", "_offset", "_offset_seconds", "frozen_at", "_pinned"},
     "candid": {"reference", "_ids", "_clock", "_tokens",  # _tokens: from secret and tenant
                "_write_offs", "_sorted", "_by_filter", "_by_account"},  # indexes: rebuilt
     "candid.reference": {"claims", "service_lines", "billing_provider_ids", "payers",

@@ -122,7 +122,7 @@ async def test_a_spill_that_fails_midway_keeps_the_tenant_in_memory(
     assert sorted(sandbox.tenants()) == ["w1", "w2", "w3"]  # over the cap, nothing lost
     assert sandbox.spilled() == []
     spill_dir = sandbox.settings.state_dir
-    assert spill_dir is not None and list(spill_dir.iterdir()) == []
+    assert spill_dir is not None and list(spill_dir.glob("*.tenant.json")) == []
     got = await http.get(f"/user/patient/{patient['id']}", headers=creds("w1"))
     assert got.status_code == 200
 
@@ -136,7 +136,7 @@ async def test_a_broken_spill_file_fails_that_tenant_only_and_clearly(
     await write(http, "w3")
     spill_dir = sandbox_of(small).settings.state_dir
     assert spill_dir is not None
-    [spilled] = list(spill_dir.iterdir())
+    [spilled] = list(spill_dir.glob("*.tenant.json"))
     if damage == "corrupt":
         spilled.write_bytes(b'{"format": "billing-sandbox/1", "tenant": "w1", "clock"')
     else:
@@ -181,9 +181,9 @@ async def test_resetting_a_spilled_tenant_removes_its_file(
     for tenant in ("w1", "w2", "w3"):
         await write(http, tenant)
     spill_dir = sandbox_of(small).settings.state_dir
-    assert spill_dir is not None and len(list(spill_dir.iterdir())) == 1
+    assert spill_dir is not None and len(list(spill_dir.glob("*.tenant.json"))) == 1
     assert (await http.post("/_sandbox/tenants/w1/reset")).status_code == 200
-    assert list(spill_dir.iterdir()) == []
+    assert list(spill_dir.glob("*.tenant.json")) == []
     assert sandbox_of(small).spilled() == []
 
 

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import httpx
 
+from billing_sandbox.clock import micros
+from billing_sandbox.errors import StorageUnavailable
 from billing_sandbox.events.targets import Address, checked, refusal, refused_on_sending
 from billing_sandbox.tenancy import Sandbox
 
@@ -63,6 +65,10 @@ class Outbox(Protocol):
 
     def settle(self, key: str, outcome: Outcome) -> None:
         """Record a try's outcome: delivered, or the next try scheduled, or out of tries."""
+
+
+# A try taken out: its API's name, the outbox it came from, and the try itself.
+Taken = tuple[str, Outbox, Outgoing]
 
 
 async def resolve_host(host: str, port: int) -> list[str]:
@@ -157,20 +163,23 @@ class Courier:
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
 
-    def _outboxes(self, tenant_id: str) -> list[Outbox]:
+    def _outboxes(self, tenant_id: str) -> list[tuple[str, Outbox]]:
+        """The tenant's outboxes, each with its API's name."""
         # Not `tenants()`: that copies every tenant in memory, on each write's path.
         tenant = self._sandbox.held(tenant_id)
         if tenant is None:
             return []
-        found = (self._outbox_of(name, store) for name, store in tenant.built_stores().items())
-        return [outbox for outbox in found if outbox is not None]
+        found = (
+            (name, self._outbox_of(name, store)) for name, store in tenant.built_stores().items()
+        )
+        return [(name, outbox) for name, outbox in found if outbox is not None]
 
     async def kick(self, tenant_id: str) -> None:
         """Start sending the tenant's due tries, if any, and return at once."""
         self.start(tenant_id)
 
     def start(self, tenant_id: str) -> None:
-        if tenant_id in self._busy or not any(o.has_due() for o in self._outboxes(tenant_id)):
+        if tenant_id in self._busy or not any(o.has_due() for _, o in self._outboxes(tenant_id)):
             return
         self._busy.add(tenant_id)
         task = asyncio.get_running_loop().create_task(self._deliver(tenant_id))
@@ -180,21 +189,78 @@ class Courier:
     async def _deliver(self, tenant_id: str) -> None:
         try:
             # Tries settled here may make others due at once (a clock moved far): go again.
-            while batch := [(o, item) for o in self._outboxes(tenant_id) for item in o.take_due()]:
+            while batch := self._take(tenant_id):
                 # In order to each receiver (events arrive as they happened), receivers at once.
-                by_url: dict[str, list[tuple[Outbox, Outgoing]]] = {}
-                for outbox, item in batch:
-                    by_url.setdefault(item.url, []).append((outbox, item))
-                await asyncio.gather(*(self._in_order(tries) for tries in by_url.values()))
+                by_url: dict[str, list[Taken]] = {}
+                for taken in batch:
+                    by_url.setdefault(taken[2].url, []).append(taken)
+                await asyncio.gather(
+                    *(self._in_order(tenant_id, tries) for tries in by_url.values())
+                )
+        except StorageUnavailable as error:
+            log.error("tenant %r: no event sent: %s", tenant_id, error.message)
         except Exception:
             log.exception("delivering the events of tenant %r failed", tenant_id)
         finally:
             self._busy.discard(tenant_id)
 
-    async def _in_order(self, tries: list[tuple[Outbox, Outgoing]]) -> None:
-        for outbox, item in tries:
+    def _take(self, tenant_id: str) -> list[Taken]:
+        """The tries due now of each outbox of the tenant, taken out: each taking written
+        ahead to the state's log (at the instant it read), so that a restart knows of it."""
+        tenant = self._sandbox.held(tenant_id)
+        if tenant is None:
+            return []
+        taken: list[Taken] = []
+        for name, outbox in self._outboxes(tenant_id):
+            if not outbox.has_due():
+                continue
+            at = tenant.clock.now()
+            self._sandbox.changes.append(
+                {"t": "take", "api": name, "tenant": tenant_id, "at": micros(at)}
+            )
+            tenant.clock.pin(at)
+            try:
+                taken += [(name, outbox, item) for item in outbox.take_due()]
+            finally:
+                tenant.clock.unpin()
+        return taken
+
+    async def _in_order(self, tenant_id: str, tries: list[Taken]) -> None:
+        for name, outbox, item in tries:
             allowed = self._sandbox.settings.webhook_hosts
-            outbox.settle(item.key, await send(self._http(), item, allowed, self.resolve))
+            outcome = await send(self._http(), item, allowed, self.resolve)
+            self._settle(tenant_id, name, outbox, item.key, outcome)
+
+    def _settle(
+        self, tenant_id: str, name: str, outbox: Outbox, key: str, outcome: Outcome
+    ) -> None:
+        """Record a try's outcome, written ahead to the state's log."""
+        tenant = self._sandbox.held(tenant_id)
+        if tenant is None:
+            return  # reset while the try was out: nothing to settle
+        at = tenant.clock.now()
+        record = {
+            "t": "settle",
+            "api": name,
+            "tenant": tenant_id,
+            "key": key,
+            "outcome": {
+                "status": outcome.status,
+                "error": outcome.error,
+                "durationMs": outcome.duration_ms,
+            },
+            "at": micros(at),
+        }
+        try:
+            self._sandbox.changes.append(record)
+        except StorageUnavailable as error:
+            # Settled all the same: a restart finds the try in flight and sends it again.
+            log.error("tenant %r: a try's outcome is not kept: %s", tenant_id, error.message)
+        tenant.clock.pin(at)
+        try:
+            outbox.settle(key, outcome)
+        finally:
+            tenant.clock.unpin()
 
     def _http(self) -> httpx.AsyncClient:
         if self.client is None:

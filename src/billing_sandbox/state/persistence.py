@@ -7,6 +7,7 @@ new one, never a torn one.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import glob
 import logging
@@ -21,7 +22,16 @@ import orjson
 from starlette.applications import Starlette
 
 from billing_sandbox.errors import ApiError
-from billing_sandbox.state import snapshot
+from billing_sandbox.settings import Settings
+from billing_sandbox.state import changes, snapshot
+from billing_sandbox.state.durable import (
+    META,
+    RATE_LIMITS,
+    CallReplayer,
+    OutboxOf,
+    RecoveryFailed,
+    WriteAhead,
+)
 from billing_sandbox.state.problems import InvalidSnapshot
 from billing_sandbox.tenancy import Sandbox
 
@@ -29,6 +39,10 @@ log = logging.getLogger("billing_sandbox")
 
 Writer = Callable[[BinaryIO, bytes], None]
 
+# How often the log is flushed to disk in `every-second` mode (and checked for compaction).
+SYNC_EVERY_SECONDS = 1.0
+# In a --state-dir without a --state-file, the state file's name.
+STATE_FILE_NAME = "state.json"
 # The state file's own field beside the snapshot's: the key this server signs tokens with.
 SIGNING_SECRET = "signingSecret"  # noqa: S105 (the name of a field, not a secret)
 
@@ -49,13 +63,76 @@ class SaveFailed(ApiError):
     status = 500
 
 
-def load(sandbox: Sandbox) -> None:
-    """Restore every tenant from the state file, if there is one yet (a first run has none)."""
-    path = sandbox.settings.state_file
+def state_file_of(settings: Settings) -> Path | None:
+    """Where the state is kept: `--state-file`, or `state.json` in `--state-dir`."""
+    if settings.state_file is not None:
+        return settings.state_file
+    if settings.state_dir is not None:
+        return settings.state_dir / STATE_FILE_NAME
+    return None
+
+
+def load(
+    sandbox: Sandbox,
+    replay_call: CallReplayer | None = None,
+    outbox_of: OutboxOf | None = None,
+) -> None:
+    """Restore every tenant from the state file, if there is one yet (a first run has none),
+    replay the write-ahead log over it, and log every change from here on. `replay_call`
+    carries out a logged API call again (the app's: it knows the handlers)."""
+    path = state_file_of(sandbox.settings)
     if path is None:
         return
     if not path.parent.is_dir():
-        raise StateFileError(f"state file {path}: the directory {path.parent} does not exist")
+        if sandbox.settings.state_file is None:
+            path.parent.mkdir(parents=True, exist_ok=True)  # a --state-dir of its own
+        else:
+            raise StateFileError(f"state file {path}: the directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StateFileError(
+            f"state file {path}: the directory {path.parent} cannot be written to, so no change "
+            "could be kept; give the sandbox a directory it may write to"
+        )
+    meta = _load_snapshot(sandbox, path)
+    durable = WriteAhead(
+        sandbox,
+        path,
+        sandbox.settings.fsync,
+        sandbox.settings.max_log_bytes,
+        lambda target, data: write_atomically(target, data, _write_all),
+        lambda: _own_fields(sandbox),
+    )
+    try:
+        replayed = durable.recover(
+            meta, replay_call or _no_calls, outbox_of or (lambda _api, _store: None)
+        )
+    except RecoveryFailed as error:
+        raise StateFileError(str(error)) from None
+    if replayed:
+        log.warning("%s: replayed %d changes logged since the last snapshot", path, replayed)
+    try:
+        # What was replayed goes into a new snapshot at once; else the log goes on.
+        if replayed or durable.old_path.exists():
+            durable.compact_now()
+        else:
+            durable.open(fresh=False)
+    except OSError as error:
+        raise StateFileError(f"state file {path} cannot be written: {error}") from None
+    sandbox.changes = durable
+
+
+def _no_calls(sandbox: Sandbox, record: dict[str, Any]) -> None:
+    raise ValueError("this server cannot carry out logged API calls")
+
+
+def _own_fields(sandbox: Sandbox) -> dict[str, Any]:
+    """The state file's fields beyond the snapshot: the server's own signing key (never a
+    configured one, and never in an export over the control API)."""
+    return {} if sandbox.settings.secret else {SIGNING_SECRET: sandbox.signing_secret}
+
+
+def _load_snapshot(sandbox: Sandbox, path: Path) -> dict[str, Any]:
+    """Restore the snapshot at `path` (if there is one); returns its own fields."""
     # Temporary files of saves a crash interrupted; the state file itself is whole.
     for leftover in path.parent.glob(f"{glob.escape(_temporary_prefix(path))}*.tmp"):
         with suppress(OSError):
@@ -63,19 +140,27 @@ def load(sandbox: Sandbox) -> None:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return
+        return {}
     except OSError as error:
         raise StateFileError(f"state file {path} cannot be read: {error.strerror}") from None
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise StateFileError(f"state file {path} is not valid JSON: {error}") from None
+    meta: dict[str, Any] = {}
     if isinstance(data, dict):
         _adopt_signing_secret(sandbox, data.pop(SIGNING_SECRET, None), path)
+        meta = {key: data.pop(key) for key in META if key in data}
     try:
         snapshot.restore_all(sandbox, data)
+        for tenant, overrides in meta.get(RATE_LIMITS, {}).items():
+            changes.set_limits(sandbox, tenant, overrides)
     except InvalidSnapshot as error:
         raise StateFileError(f"state file {path} cannot be loaded: {error.message}") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        problem = f"its rate limits cannot be read: {error}"
+        raise StateFileError(f"state file {path}: {problem}") from None
+    return meta
 
 
 def _adopt_signing_secret(sandbox: Sandbox, kept: Any, path: Path) -> None:
@@ -92,23 +177,24 @@ def _adopt_signing_secret(sandbox: Sandbox, kept: Any, path: Path) -> None:
 
 def save(sandbox: Sandbox, write: Writer | None = None) -> dict[str, Any]:
     """Write every tenant to the state file; returns where, how much and which tenants."""
-    path = sandbox.settings.state_file
-    if path is None:
+    path = state_file_of(sandbox.settings)
+    durable = sandbox.changes
+    if path is None or not isinstance(durable, WriteAhead):
         raise NoStateFile(
             "the sandbox was started without a state file; start it with "
             "`billing-sandbox serve --state-file PATH` (or BILLING_SANDBOX_STATE_FILE)"
         )
-    document = snapshot.export_all(sandbox)
-    if not sandbox.settings.secret:
-        # The server's own key, so that the tokens it issued still open the API after a
-        # restart. (Exports over the control API never carry it.)
-        document[SIGNING_SECRET] = sandbox.signing_secret
-    data = snapshot.encode(document)
+    written: list[int] = []
+
+    def write_with(target: Path, data: bytes) -> None:
+        write_atomically(target, data, write or _write_all)
+        written.append(len(data))
+
     try:
-        write_atomically(path, data, write or _write_all)
+        document = durable.compact_now(write_with)
     except OSError as error:
         raise SaveFailed(f"could not save the state file {path}: {error}") from None
-    return {"saved": str(path), "bytes": len(data), "tenants": sorted(document["tenants"])}
+    return {"saved": str(path), "bytes": written[0], "tenants": sorted(document["tenants"])}
 
 
 def write_atomically(path: Path, data: bytes, write: Writer) -> None:
@@ -154,18 +240,37 @@ def lifespan(sandbox: Sandbox) -> Callable[[Starlette], AbstractAsyncContextMana
 
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
+        keeping = asyncio.get_running_loop().create_task(_keep(sandbox))
         try:
             yield
         finally:
+            keeping.cancel()
+            await asyncio.gather(keeping, return_exceptions=True)
             _save_at_shutdown(sandbox)
 
     return run
 
 
+async def _keep(sandbox: Sandbox) -> None:
+    """Every second: the log flushed to disk (`--fsync every-second`), and compacted once it
+    has grown past its bound."""
+    while True:
+        await asyncio.sleep(SYNC_EVERY_SECONDS)
+        durable = sandbox.changes
+        if not isinstance(durable, WriteAhead):
+            continue
+        try:
+            durable.sync()
+        except ApiError as error:
+            log.error("%s", error.message)
+        if durable.due_for_compaction():
+            durable.start_compaction()
+
+
 def _save_at_shutdown(sandbox: Sandbox) -> None:
     """Save the state file (spilled tenants included), then let the spill directory go;
     when the save fails, the spilled tenants stay where they are."""
-    if sandbox.settings.state_file is not None:
+    if isinstance(sandbox.changes, WriteAhead):
         try:
             saved = save(sandbox)
         except (SaveFailed, ApiError) as error:
@@ -173,5 +278,6 @@ def _save_at_shutdown(sandbox: Sandbox) -> None:
             return
         count = len(saved["tenants"])
         print(f"state saved to {saved['saved']} ({count} tenants)", flush=True)
+        sandbox.changes.close()
     if sandbox.overflow is not None:
         sandbox.overflow.close()

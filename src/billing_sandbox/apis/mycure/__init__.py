@@ -2,7 +2,7 @@
 
 from billing_sandbox.api import Api
 from billing_sandbox.apis.mycure import handlers
-from billing_sandbox.apis.mycure.auth import CREDENTIALS, NAME, authenticate
+from billing_sandbox.apis.mycure.auth import CREDENTIALS, NAME, authenticate, replay_action
 from billing_sandbox.apis.mycure.envelope import render_error
 from billing_sandbox.apis.mycure.realtime import MOUNT
 from billing_sandbox.apis.mycure.recorded import RECORDED_OPERATIONS, load_recorded
@@ -40,6 +40,7 @@ API = Api(
         reference=reference,
         recorded_operations=RECORDED_OPERATIONS,
         load_recorded=load_recorded,
+        replay_action=replay_action,
     ),
     trailing_slash=True,
     mount=MOUNT,

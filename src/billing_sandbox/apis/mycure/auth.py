@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ from billing_sandbox.errors import Issue, Unauthenticated, ValidationFailed
 from billing_sandbox.headers import header
 from billing_sandbox.limits import email_problem
 from billing_sandbox.signing import jwt_claims, jwt_encode
+from billing_sandbox.state import changes
 from billing_sandbox.tenancy import Sandbox
 
 # A `--credentials` file's `mycure:` entries: emails are case-insensitive, and one the
@@ -63,12 +65,33 @@ def sign_in(body: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
     # a browser kept still signs it back in, as it would in production.
     tenant = sandbox.tenant(organisation)
     store: MycureStore = tenant.store(NAME)
-    known = len(store.accounts)
-    account = store.sign_in(email)
-    if len(store.accounts) != known:
-        # A new account is a write (POST /authentication names no tenant for the wrapper).
+    if store.knows(email):
+        account = store.sign_in(email)
+    else:
+        # A new account is a write (POST /authentication, or a socket's sign-in, names no
+        # tenant for the wrapper): written ahead to the state's log, as a call would be.
+        at = tenant.clock.now()
+        sandbox.changes.append(
+            changes.action(NAME, tenant.id, SIGN_IN_ACTION, {"email": email}, at)
+        )
+        tenant.clock.pin(at)
+        try:
+            account = store.sign_in(email)
+        finally:
+            tenant.clock.unpin()
         sandbox.mark_written(tenant.id)
     return issue(account.uid, account.email, organisation, sandbox)
+
+
+# What the write-ahead log calls the making of an account.
+SIGN_IN_ACTION = "sign_in"
+
+
+def replay_action(store: MycureStore, name: str, arguments: Mapping[str, Any]) -> None:
+    """Carry out a logged action again (`StoreKind.replay_action`)."""
+    if name != SIGN_IN_ACTION:
+        raise ValueError(f"MYCURE has no action {name!r}")
+    store.sign_in(arguments["email"])
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ FEATHERS_ERRORS: dict[int, tuple[str, str]] = {
     422: ("Unprocessable", "unprocessable"),
     429: ("TooManyRequests", "too-many-requests"),
     500: ("GeneralError", "general-error"),
+    503: ("Unavailable", "unavailable"),
 }
 
 

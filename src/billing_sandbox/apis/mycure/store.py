@@ -89,6 +89,10 @@ class MycureStore:
             self.accounts[uid] = Account(uid=uid, email=email, createdAt=self.now_ms())
         return self.accounts[uid]
 
+    def knows(self, email: str) -> bool:
+        """Whether the email already has an account here (a sign-in then changes nothing)."""
+        return uid_for(normalise_email(email)) in self.accounts
+
     def account(self, uid: str) -> Account:
         if uid not in self.accounts:
             raise NotFound("account", uid)
