@@ -26,7 +26,7 @@ from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.proxy import cli as proxy_cli
 from billing_sandbox.recordings import RecordingError, Recordings, notice_lines
 from billing_sandbox.settings import FSYNC_MODES, InvalidSetting, Settings
-from billing_sandbox.state.persistence import StateFileError
+from billing_sandbox.state.persistence import StateFileError, state_file_of
 
 # How long a shutdown waits for requests in flight before cutting them off.
 SHUTDOWN_GRACE_SECONDS = 3
@@ -209,7 +209,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         default=defaults.state_file,
         metavar="PATH",
         help="keep every tenant's state in this JSON file: loaded at start (if it exists), "
-        "saved at shutdown and on POST /_sandbox/state/save, atomically",
+        "every change written ahead to PATH.log and replayed at start (nothing acknowledged "
+        "is lost, even to kill -9), saved whole at shutdown and on POST /_sandbox/state/save",
     )
     serve.add_argument(
         "--fsync",
@@ -278,8 +279,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         type=Path,
         default=defaults.state_dir,
         metavar="DIR",
-        help="where tenants spill past --max-tenants (default: a directory of the server's own "
-        "in the system's temporary directory, removed at shutdown)",
+        help="where tenants spill past --max-tenants; without --state-file, it also keeps the "
+        "state (DIR/state.json and its write-ahead log) across restarts (default: a "
+        "directory of the server's own in the system's temporary directory, removed at "
+        "shutdown, keeping nothing)",
     )
     serve.add_argument(
         "--recordings",
@@ -390,11 +393,12 @@ def memory(settings: Settings) -> str:
 
 def state_file(settings: Settings) -> str:
     """Where state persists across restarts, when it does."""
-    if settings.state_file is None:
+    kept = state_file_of(settings)
+    if kept is None:
         return ""
     return (
-        f"\n  state      {settings.state_file}: loaded at start, saved at shutdown and on "
-        "POST /_sandbox/state/save"
+        f"\n  state      {kept}: every change written ahead to its .log (fsync "
+        f"{settings.fsync}), nothing acknowledged lost to a kill; saved whole at shutdown"
     )
 
 

@@ -96,10 +96,12 @@ class Settings:
     # least recently used pristine tenants are dropped (their seed rebuilds them) and tenants
     # with writes are spilled to `state_dir`, then loaded back on their next request.
     max_tenants: int = 1000
-    # Where tenants are spilled; None: a directory of the server's own under the system's
+    # Where tenants are spilled (and, without a `state_file`, where the state is kept:
+    # `state.json` and its log); None: a directory of the server's own under the system's
     # temporary directory, made on the first spill and removed at shutdown.
     state_dir: Path | None = None
-    # A JSON file of every tenant's state: loaded at start, saved at shutdown and on
+    # A JSON file of every tenant's state (and its write-ahead log, `.log` beside it): loaded
+    # and replayed at start, saved whole at shutdown and on
     # `POST /_sandbox/state/save`; None keeps state in memory only.
     state_file: Path | None = None
     # With a state file (or directory), each change is written ahead to its log; `always`

@@ -8,7 +8,7 @@ from typing import Any
 
 from billing_sandbox import redaction
 from billing_sandbox.api import Api, Call
-from billing_sandbox.errors import StorageUnavailable
+from billing_sandbox.errors import ApiError, StorageUnavailable
 from billing_sandbox.spec.document import Operation
 from billing_sandbox.state import changes, snapshot
 from billing_sandbox.tenancy import Sandbox
@@ -64,7 +64,10 @@ async def _after(op: Operation, call: Call[Any], tenant: str, handler: Handler) 
     carried out, then logged as the state it left; undone when that cannot be logged."""
     sandbox = call.sandbox
     rate_limits = op.operation_id == changes.RATE_LIMITS
-    before = changes.limits_of(sandbox, tenant) if rate_limits else _state_of(sandbox, tenant)
+    try:
+        before = changes.limits_of(sandbox, tenant) if rate_limits else _state_of(sandbox, tenant)
+    except ApiError:
+        before = None  # a spill file that cannot be read back: a reset is what mends it
     result = await handler(call)
     try:
         if rate_limits:

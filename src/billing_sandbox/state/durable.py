@@ -101,6 +101,16 @@ class WriteAhead:
                 raise RecoveryFailed(f"{path} cannot be read: {error.strerror}") from None
             if found is None or found.generation < generation:
                 continue  # folded into the snapshot already (a compaction's last step)
+            if (
+                found.header.get("seeding", self._seeding()["seeding"])
+                != self._seeding()["seeding"]
+            ):
+                said = found.header["seeding"]
+                raise RecoveryFailed(
+                    f"{path} was written by a server with --seed {said['seed']} and --records "
+                    f"{said['records']}: its calls replay only on the same seed data; start "
+                    "with those settings"
+                )
             if found.generation > generation + 1:
                 raise RecoveryFailed(
                     f"{path} continues snapshot generation {found.generation - 1}, but "
@@ -138,7 +148,7 @@ class WriteAhead:
     def open(self, fresh: bool) -> None:
         """Append from here on: to the log as found, or (`fresh`) to a new one."""
         if fresh or not self.path.exists():
-            self.file.open(self.generation)
+            self.file.open(self.generation, self._seeding())
         else:
             self.file.open(None)
 
@@ -159,21 +169,26 @@ class WriteAhead:
         (write or self._write_snapshot)(self.state_file, snapshot.encode(document))
         self.generation += 1
         self.file.close()
-        self.file.open(self.generation)
+        self.file.open(self.generation, self._seeding())
         with suppress(FileNotFoundError):
             os.unlink(self.old_path)
         return document
 
     def start_compaction(self) -> None:
-        if self.compacting is None:
-            self.compacting = asyncio.get_running_loop().create_task(self._compact())
+        if self.compacting is not None:
+            return
+        if self.old_path.exists():
+            # A compaction was cut off: two logs to fold in, which only a whole one does.
+            self.compact_now()
+            return
+        self.compacting = asyncio.get_running_loop().create_task(self._compact())
 
     async def _compact(self) -> None:
         """Fold the log into a new snapshot a tenant at a time, requests served between."""
         try:
             self.file.close()
             os.replace(self.path, self.old_path)
-            self.file.open(self.generation + 1)
+            self.file.open(self.generation + 1, self._seeding())
             begun = self.seq
             limits = self._rate_limits()
             sandbox = self.sandbox
@@ -204,6 +219,12 @@ class WriteAhead:
             log.exception("compacting the state log failed; it goes on growing and is tried again")
         finally:
             self.compacting = None
+
+    def _seeding(self) -> dict[str, Any]:
+        """What a tenant first written after the snapshot is seeded from: the log's calls
+        replay on that data only."""
+        settings = self.sandbox.settings
+        return {"seeding": {"seed": settings.seed, "records": settings.records}}
 
     def _rate_limits(self) -> dict[str, Any]:
         return {

@@ -32,9 +32,11 @@ class LogDamaged(Exception):
 
 @dataclass(frozen=True)
 class Read:
-    """What a log file holds: its generation (the snapshot it continues) and its records."""
+    """What a log file holds: its generation (the snapshot it continues), what else its
+    header says (the seed data its calls were made on), and its records."""
 
     generation: int
+    header: dict[str, Any]
     records: list[dict[str, Any]]
 
 
@@ -69,7 +71,7 @@ def read(path: Path) -> Read | None:
     generation = records[0].get("generation")
     if not isinstance(generation, int):
         raise LogDamaged(f"{path}: its first record names no generation")
-    return Read(generation, records[1:])
+    return Read(generation, records[0], records[1:])
 
 
 def _records(data: bytes, path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
@@ -124,10 +126,11 @@ class LogFile:
         self.size = 0
         self._unsynced = False
 
-    def open(self, generation: int | None) -> None:
-        """Continue the log at `path`, or (with a `generation`) start it anew, atomically."""
+    def open(self, generation: int | None, header: dict[str, Any] | None = None) -> None:
+        """Continue the log at `path`, or (with a `generation`) start it anew, atomically,
+        its header saying `header` too."""
         if generation is not None:
-            start_file(self.path, generation)
+            start_file(self.path, generation, header or {})
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.size = os.fstat(self._fd).st_size
 
@@ -139,8 +142,9 @@ class LogFile:
             # A part of it may be written: cut it off, so that the log stays whole for the next.
             try:
                 os.ftruncate(self._fd, self.size)
-            except OSError:
-                log.exception("%s: a failed write could not be cut off the log", self.path)
+            except OSError as cut:
+                # The next start drops a torn last record; one torn in the middle stops it.
+                log.error("%s: a failed write could not be cut off the log: %s", self.path, cut)
             raise StorageUnavailable(
                 f"the change was not made: the sandbox could not write it to its state log "
                 f"({error.strerror or error}); try again once there is room"
@@ -173,11 +177,11 @@ class LogFile:
             self._fd = -1
 
 
-def start_file(path: Path, generation: int) -> None:
+def start_file(path: Path, generation: int, more: dict[str, Any]) -> None:
     """A new log at `path` holding only its header, put in place atomically (a crash leaves
     the old log or the new one, never a mix)."""
     temporary = path.with_name(path.name + ".new")
-    header = frame({"log": FORMAT, "generation": generation})
+    header = frame({"log": FORMAT, "generation": generation, **more})
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         _write_all(descriptor, header)

@@ -11,6 +11,7 @@ from billing_sandbox.errors import (
     MethodNotAllowed,
     NotFound,
     RateLimited,
+    StorageUnavailable,
     Unauthenticated,
     Unprocessable,
     UnsupportedMediaType,
@@ -43,6 +44,7 @@ def _body(error: ApiError) -> dict[str, Any]:
 _NAMES: dict[type[ApiError], str] = {
     BadRequest: "BadRequestError",
     GatewayFailure: "HttpServiceUnavailableError",  # the 503 Candid answers itself
+    StorageUnavailable: "HttpServiceUnavailableError",  # a write the state's log refused
     RateLimited: "TooManyRequestsError",
     MethodNotAllowed: "MethodNotAllowedError",
     Unauthenticated: "UnauthorizedError",
