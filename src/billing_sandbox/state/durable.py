@@ -56,6 +56,8 @@ class WriteAhead:
         max_bytes: int,
         write_snapshot: Writer,
         own_fields: Callable[[], dict[str, Any]] = dict,
+        in_two_steps: tuple[Callable[[Path, bytes], Path], Callable[[Path, Path], None]]
+        | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.state_file = state_file
@@ -66,6 +68,8 @@ class WriteAhead:
         self._write_snapshot = write_snapshot
         # What the state file holds beside the snapshot (the signing key), asked at each save.
         self._own_fields = own_fields
+        # The same write as two halves: the slow one (off the event loop), then the rename.
+        self._in_two_steps = in_two_steps
         self.generation = 0
         self.seq = 0
         self.compacting: asyncio.Task[None] | None = None
@@ -209,7 +213,15 @@ class WriteAhead:
             meta = {**self._own_fields(), GENERATION: self.generation + 1, SEQ: begun}
             meta |= {TENANT_SEQ: marks, RATE_LIMITS: limits}
             data = _assemble(parts, meta)
-            await asyncio.to_thread(self._write_snapshot, self.state_file, data)
+            if self._in_two_steps is None:
+                self._write_snapshot(self.state_file, data)
+            else:
+                write_beside, put_in_place = self._in_two_steps
+                # Off the event loop; the rename comes back to it, so that a compaction
+                # cancelled meanwhile (a save made the snapshot first) never renames an older
+                # snapshot over a newer one.
+                written = await asyncio.to_thread(write_beside, self.state_file, data)
+                put_in_place(written, self.state_file)
             self.generation += 1
             with suppress(FileNotFoundError):
                 os.unlink(self.old_path)

@@ -101,6 +101,7 @@ def load(
         sandbox.settings.max_log_bytes,
         lambda target, data: write_atomically(target, data, _write_all),
         lambda: _own_fields(sandbox),
+        (write_beside, put_in_place),
     )
     try:
         replayed = durable.recover(
@@ -197,29 +198,44 @@ def save(sandbox: Sandbox, write: Writer | None = None) -> dict[str, Any]:
     return {"saved": str(path), "bytes": written[0], "tenants": sorted(document["tenants"])}
 
 
+def _write_all(file: BinaryIO, data: bytes) -> None:
+    file.write(data)
+
+
 def write_atomically(path: Path, data: bytes, write: Writer) -> None:
     """Replace `path` with `data` so that readers (and a crash) see the old or the new bytes."""
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=directory)
+    put_in_place(write_beside(path, data, write), path)
+
+
+def write_beside(path: Path, data: bytes, write: Writer = _write_all) -> Path:
+    """`data` in a new temporary file beside `path`, flushed to disk (the slow half of an
+    atomic write, which a compaction does off the event loop)."""
+    fd, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as file:
             write(file, data)
             file.flush()
             os.fsync(file.fileno())
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return Path(temporary)
+
+
+def put_in_place(temporary: Path, path: Path) -> None:
+    """Rename a file `write_beside` made over `path`, durably (the quick half)."""
+    try:
         os.replace(temporary, path)
     except BaseException:
         with suppress(OSError):
             os.unlink(temporary)
         raise
-    _fsync_directory(directory)
+    _fsync_directory(path.parent)
 
 
 def _temporary_prefix(path: Path) -> str:
     return f".{path.name}."
-
-
-def _write_all(file: BinaryIO, data: bytes) -> None:
-    file.write(data)
 
 
 def _fsync_directory(directory: Path) -> None:
