@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,6 +25,13 @@ import pytest
 import socketio
 
 from billing_sandbox.cluster.placement import owner, split
+from tests.state.test_kill_loop import (
+    KINDS,
+    check_acknowledged,
+    exports,
+    seeded,
+    write_and_kill,
+)
 from tests.support.receiver import receiver
 
 pytestmark = pytest.mark.cluster
@@ -370,3 +378,39 @@ def test_the_merged_stream_resumes_every_shard_where_it_was(three: Cluster) -> N
         timeout=10,
     )
     assert not any(f'"tenant":"{t}"' in again.text for t in tenants)
+
+
+def test_a_shard_killed_with_sigkill_comes_back_with_everything_it_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """Concurrent writers on all three APIs for two tenants of shard1, through HAProxy; SIGKILL
+    of the shard at a random moment; once the cluster has restarted it, every write it
+    acknowledged is there, once and as it was answered (tokens issued before the kill still
+    work)."""
+    tenants = [name for name in (f"acked-{n}.test" for n in range(100)) if owner(name, 2) == 1]
+    tenants = tenants[:2]
+    with cluster(2, tmp_path, "--restart-delay", "0.5") as running:
+        base = running.url
+        headers = seeded(base, tenants)
+        before = exports(base, tenants)
+        delay = random.Random("shard-kill").uniform(0.3, 0.8)
+        victim = running.pids["shard1"]
+        tally = asyncio.run(
+            write_and_kill(base, headers, delay, lambda: os.kill(victim, signal.SIGKILL), False)
+        )
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                os.kill(victim, 0)  # until the cluster has seen it die (and reaped it)
+            except ProcessLookupError:
+                if not httpx.get(f"{base}/_sandbox/health").json()["down"]:
+                    break  # restarted
+            assert time.monotonic() < deadline, "the shard did not come back"
+            time.sleep(0.2)
+        after = exports(base, tenants)
+        check_acknowledged(base, after, before, tally)
+        # Tokens issued before the kill still let their holders in.
+        for held in headers.values():
+            for kind in KINDS:
+                read = httpx.get(base + kind.listing, headers=held[kind.api])
+                assert read.status_code == 200, read.text

@@ -93,6 +93,7 @@ def load(
             f"state file {path}: the directory {path.parent} cannot be written to, so no change "
             "could be kept; give the sandbox a directory it may write to"
         )
+    first_start = not path.exists()
     meta = _load_snapshot(sandbox, path)
     durable = WriteAhead(
         sandbox,
@@ -112,8 +113,10 @@ def load(
     if replayed:
         log.warning("%s: replayed %d changes logged since the last snapshot", path, replayed)
     try:
-        # What was replayed goes into a new snapshot at once; else the log goes on.
-        if replayed or durable.old_path.exists():
+        # What was replayed goes into a new snapshot at once, and so does a first start's key
+        # (the log keeps changes, not the key: a token issued before the first save must
+        # still open the API after a kill); else the log goes on.
+        if replayed or first_start or durable.old_path.exists():
             durable.compact_now()
         else:
             durable.open(fresh=False)
