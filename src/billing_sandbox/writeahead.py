@@ -40,7 +40,9 @@ async def _ahead(api: Api, op: Operation, call: Call[Any], tenant_id: str, handl
     sandbox = call.sandbox
     clock = sandbox.tenant(tenant_id).clock
     at = clock.now()
-    headers = {name: value for name, value in call.headers.items() if not redaction.is_secret(name)}
+    headers = call.headers and {
+        name: value for name, value in call.headers.items() if not redaction.is_secret(name)
+    }
     record = changes.call(
         api.name,
         op.operation_id,

@@ -4,9 +4,9 @@ into a new snapshot (compaction) when it grows.
 
 Files, beside the state file `state.json`: `state.json.log`, the log being appended to, and
 `state.json.log.old`, the log a compaction is folding in (gone once it has). Each log names the
-snapshot generation it continues; each record carries a sequence number. A compaction exports
-tenants one at a time, between requests, noting for each the last record its export holds;
-replay skips a tenant's records up to that mark, so nothing is applied twice.
+snapshot generation it continues; each record carries a sequence number, and the snapshot the
+last one it holds (`seq`): replay skips those, so nothing is applied twice. A compaction
+exports from a forked child, which sees the state of one instant while requests go on.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
+import warnings
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
-
-import orjson
+from typing import Any, NoReturn
 
 from billing_sandbox.state import changes, snapshot, wal
 from billing_sandbox.state.wal import LogDamaged, LogFile
@@ -30,9 +30,8 @@ log = logging.getLogger("billing_sandbox")
 # The state file's own fields beside the snapshot's.
 GENERATION = "generation"  # the log that continues this snapshot
 SEQ = "seq"  # the last record every tenant's export holds
-TENANT_SEQ = "tenantSeq"  # per tenant, the last record its export holds (past `seq`)
 RATE_LIMITS = "rateLimits"  # each tenant's own rate limits
-META = (GENERATION, SEQ, TENANT_SEQ, RATE_LIMITS)
+META = (GENERATION, SEQ, RATE_LIMITS)
 
 Writer = Callable[[Path, bytes], None]
 CallReplayer = Callable[[Sandbox, dict[str, Any]], None]
@@ -56,8 +55,6 @@ class WriteAhead:
         max_bytes: int,
         write_snapshot: Writer,
         own_fields: Callable[[], dict[str, Any]] = dict,
-        in_two_steps: tuple[Callable[[Path, bytes], Path], Callable[[Path, Path], None]]
-        | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.state_file = state_file
@@ -68,8 +65,6 @@ class WriteAhead:
         self._write_snapshot = write_snapshot
         # What the state file holds beside the snapshot (the signing key), asked at each save.
         self._own_fields = own_fields
-        # The same write as two halves: the slow one (off the event loop), then the rename.
-        self._in_two_steps = in_two_steps
         self.generation = 0
         self.seq = 0
         self.compacting: asyncio.Task[None] | None = None
@@ -93,7 +88,6 @@ class WriteAhead:
         """Replay the logs over the snapshot just loaded (whose own fields are `meta`); returns
         how many records were replayed. Then the log goes on from where it was."""
         generation = meta.get(GENERATION, 0)
-        marks: dict[str, int] = meta.get(TENANT_SEQ, {})
         base = self.seq = meta.get(SEQ, 0)
         replayed = 0
         for path in (self.old_path, self.path):
@@ -122,11 +116,8 @@ class WriteAhead:
                 )
             for record in found.records:
                 seq = record.get("seq", 0)
-                tenant = record.get("tenant")
-                # In the snapshot already: every record up to `base`, and a tenant's up to the
-                # moment a compaction exported it.
-                if seq <= base or (isinstance(tenant, str) and seq <= marks.get(tenant, 0)):
-                    continue
+                if seq <= base:
+                    continue  # in the snapshot already
                 self._replay(record, replay_call, outbox_of, path)
                 self.seq = max(self.seq, seq)
                 replayed += 1
@@ -188,44 +179,50 @@ class WriteAhead:
         self.compacting = asyncio.get_running_loop().create_task(self._compact())
 
     async def _compact(self) -> None:
-        """Fold the log into a new snapshot a tenant at a time, requests served between."""
+        """Fold the log into a new snapshot while requests go on: the log is set aside and a
+        new one started, and a child process (a fork: it sees the state as it is at that
+        instant, copy-on-write, as Redis's BGSAVE does) exports every tenant to a temporary
+        file; the rename comes back to this loop, so that a compaction cancelled meanwhile (a
+        save made a snapshot first) never renames an older snapshot over a newer one."""
+        if not hasattr(os, "fork"):
+            self.compact_now()  # no fork on this platform: at once, holding requests
+            self.compacting = None
+            return
+        temporary = self.state_file.with_name(f".{self.state_file.name}.compacting.tmp")
+        child = 0
         try:
             self.file.close()
             os.replace(self.path, self.old_path)
             self.file.open(self.generation + 1, self._seeding())
-            begun = self.seq
-            limits = self._rate_limits()
-            sandbox = self.sandbox
-            ids = sorted({*sandbox.tenants(), *sandbox.spilled()})
-            parts: dict[str, bytes] = {}
-            marks: dict[str, int] = {}
-            for tenant_id in ids:
-                await asyncio.sleep(0)  # one tenant's export at a time, then the requests
-                held = sandbox.held(tenant_id)
-                if held is not None:
-                    exported = snapshot.export_tenant(sandbox, held)
-                elif sandbox.overflow is not None and tenant_id in sandbox.spilled():
-                    exported = sandbox.overflow.read(tenant_id)
-                else:
-                    continue  # reset meanwhile: its records replay over its seed
-                parts[tenant_id] = orjson.dumps(exported)
-                marks[tenant_id] = self.seq
-            meta = {**self._own_fields(), GENERATION: self.generation + 1, SEQ: begun}
-            meta |= {TENANT_SEQ: marks, RATE_LIMITS: limits}
-            data = _assemble(parts, meta)
-            if self._in_two_steps is None:
-                self._write_snapshot(self.state_file, data)
-            else:
-                write_beside, put_in_place = self._in_two_steps
-                # Off the event loop; the rename comes back to it, so that a compaction
-                # cancelled meanwhile (a save made the snapshot first) never renames an older
-                # snapshot over a newer one.
-                written = await asyncio.to_thread(write_beside, self.state_file, data)
-                put_in_place(written, self.state_file)
+            meta = {
+                **self._own_fields(),
+                GENERATION: self.generation + 1,
+                SEQ: self.seq,
+                RATE_LIMITS: self._rate_limits(),
+            }
+            with warnings.catch_warnings():
+                # Python 3.12+ warns of forking a process with threads; the child only
+                # exports, writes one file and leaves with os._exit, taking no lock they hold.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                child = os.fork()
+            if child == 0:
+                _export_in_child(self.sandbox, meta, temporary)
+            _, status = await asyncio.to_thread(os.waitpid, child, 0)
+            child = 0
+            if status != 0:
+                raise RuntimeError(f"the exporting process ended with status {status}")
+            os.replace(temporary, self.state_file)
+            wal.fsync_directory(self.state_file.parent)
             self.generation += 1
             with suppress(FileNotFoundError):
                 os.unlink(self.old_path)
         except asyncio.CancelledError:
+            if child:
+                # The thread waiting for it reaps it (it may have already).
+                with suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+            with suppress(FileNotFoundError):
+                os.unlink(temporary)  # or the next start does (a leftover temporary file)
             raise
         except Exception:
             log.exception("compacting the state log failed; it goes on growing and is tried again")
@@ -248,10 +245,22 @@ class WriteAhead:
         self.file.close()
 
 
-def _assemble(parts: dict[str, bytes], meta: dict[str, Any]) -> bytes:
-    """A snapshot document from tenants already encoded, byte for byte what `snapshot.encode`
-    would make of the same document (so a compaction costs one tenant's encoding at a time)."""
-    tenants = b",".join(orjson.dumps(key) + b":" + parts[key] for key in sorted(parts))
-    head = orjson.dumps({"format": snapshot.FORMAT})[:-1]
-    tail = orjson.dumps(meta)[1:]
-    return head + b',"tenants":{' + tenants + b"}," + tail
+def _export_in_child(sandbox: Sandbox, meta: dict[str, Any], temporary: Path) -> NoReturn:
+    """In the forked child: every tenant to `temporary`, flushed; then leave at once (no
+    cleanup of what the parent still uses: its sockets, its files, its event loop)."""
+    code = 1
+    try:
+        document = snapshot.export_all(sandbox)
+        document |= meta
+        data = snapshot.encode(document)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        code = 0
+    finally:
+        os._exit(code)

@@ -102,7 +102,6 @@ def load(
         sandbox.settings.max_log_bytes,
         lambda target, data: write_atomically(target, data, _write_all),
         lambda: _own_fields(sandbox),
-        (write_beside, put_in_place),
     )
     try:
         replayed = durable.recover(

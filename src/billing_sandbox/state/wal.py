@@ -207,7 +207,8 @@ def fsync_directory(directory: Path) -> None:
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(descriptor, view)
-        view = view[written:]
+    written = os.write(descriptor, data)  # one call for a whole record, nearly always
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(descriptor, view) :]
