@@ -134,6 +134,10 @@ class Settings:
     # Rate limits as the vendors enforce them, per tenant: `decoda=100/10` allows a burst of
     # 100 calls, refilled at 100 per 10 s on the tenant's clock; past it, 429. None by default.
     rate_limits: tuple[str, ...] = ()
+    # MYCURE's socket events cross the shards of a cluster through this Redis
+    # (`redis://127.0.0.1:PORT/0`; `billing-sandbox cluster` sets it); empty: this server's
+    # sockets only, and no Redis at all.
+    redis_url: str = ""
 
     def __post_init__(self) -> None:
         check_webhook_hosts(self.webhook_hosts)

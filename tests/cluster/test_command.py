@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from billing_sandbox.cli import main
 from billing_sandbox.cluster.command import SECRET_FILE, _shard_environment
+from billing_sandbox.cluster.haproxy import Address
 
 
 def test_a_cluster_needs_a_shard(capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,3 +58,17 @@ def test_every_shard_gets_one_signing_key_kept_in_the_state_dir(
     monkeypatch.setenv("BILLING_SANDBOX_SECRET", "configured-secret-of-the-team-0123456789")
     configured = _shard_environment(tmp_path)["BILLING_SANDBOX_SECRET"]
     assert configured == "configured-secret-of-the-team-0123456789"
+
+
+def test_without_redis_it_says_how_to_get_it(capsys: pytest.CaptureFixture[str]) -> None:
+    # Any program stands for HAProxy, so that the test needs none installed.
+    given = ["cluster", "--shards", "2", "--haproxy", sys.executable,
+             "--redis-server", "/nonexistent/redis-server"]  # fmt: skip
+    assert main(given) == 2
+    assert "apt-get install redis-server" in capsys.readouterr().err
+
+
+def test_every_shard_is_told_the_clusters_redis() -> None:
+    # MYCURE's socket events cross the shards through it (a plain `serve` is told none).
+    told = _shard_environment(None, Address("127.0.0.1", 9004))
+    assert told["BILLING_SANDBOX_REDIS_URL"] == "redis://127.0.0.1:9004/0"

@@ -1,5 +1,6 @@
 """`billing-sandbox cluster`: N `serve` processes, each owning the tenants that hash to it,
-the merger, and HAProxy in front, started and stopped together.
+the merger, Redis (MYCURE's socket events between shards) and HAProxy in front, started and
+stopped together.
 
     billing-sandbox cluster --shards 3 --port 8000 --state-dir ./cluster-state
     billing-sandbox cluster --shards 3 --print-haproxy-config
@@ -50,6 +51,11 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "--state-dir", type=Path, help="each shard keeps its state file and spill here"
     )
     parser.add_argument("--haproxy", default="haproxy", help="the HAProxy program")
+    parser.add_argument(
+        "--redis-server",
+        default="redis-server",
+        help="the Redis program that carries MYCURE's socket events between shards",
+    )
     parser.add_argument(
         "--restart-delay", type=float, default=2.0, help="seconds before a dead shard restarts"
     )
@@ -168,7 +174,7 @@ def _serve_merger(at: Address, shards: Sequence[Address]) -> None:
 
 
 class Shard:
-    """One `serve` process (or the merger's), restarted with its state when it dies."""
+    """One `serve` process (or the merger's, or Redis), restarted with its state when it dies."""
 
     def __init__(
         self,
@@ -176,16 +182,20 @@ class Shard:
         address: Address,
         command: list[str],
         environment: dict[str, str] | None = None,
+        label: str | None = None,
     ) -> None:
         self.index = index
         self.address = address
         self.command = command
         self.environment = environment
+        self.label = label
         self.process: subprocess.Popen[bytes] | None = None
         self.died_at: float | None = None
 
     @property
     def name(self) -> str:
+        if self.label is not None:
+            return self.label
         return "merger" if self.index < 0 else haproxy.shard_name(self.index)
 
     def start(self) -> None:
@@ -196,7 +206,8 @@ class Shard:
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=self.environment
         )
         self.died_at = None
-        print(f"  {self.name}  http://{self.address}  pid {self.process.pid}", flush=True)
+        scheme = "redis" if self.label == "redis" else "http"
+        print(f"  {self.name}  {scheme}://{self.address}  pid {self.process.pid}", flush=True)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -221,16 +232,40 @@ def _shard_command(
     return [*command, *serve_options]
 
 
-def _shard_environment(state_dir: Path | None) -> dict[str, str]:
+def _shard_environment(state_dir: Path | None, redis: Address | None = None) -> dict[str, str]:
     """What every shard runs with: the cluster's environment and one signing key for every
     shard (unless BILLING_SANDBOX_SECRET gives one), so that a token issued by one shard
     verifies on all, and on a shard restarted after a crash. With a state directory the key is
     kept there, so tokens also outlive the cluster. It travels in the environment, never on a
-    command line another user could read."""
+    command line another user could read. With `redis`, the Redis that carries MYCURE's socket
+    events between the shards (a socket may be on any shard, its organisation on another)."""
     environment = dict(os.environ)
     if not environment.get("BILLING_SANDBOX_SECRET"):
         environment["BILLING_SANDBOX_SECRET"] = _cluster_secret(state_dir)
+    if redis is not None:
+        environment["BILLING_SANDBOX_REDIS_URL"] = f"redis://{redis}/0"
     return environment
+
+
+def _redis(redis_server: str, options: argparse.Namespace, work: Path) -> Shard:
+    """Redis for the shards' socket events, on loopback only: pub/sub alone, so it keeps
+    nothing (no snapshot, no append-only file) and a restart loses only events in flight."""
+    program = shutil.which(redis_server)
+    if program is None:
+        raise ClusterError(
+            f"Redis ({redis_server!r}) is not installed: Debian's `apt-get install redis-server`"
+        )
+    address = _redis_address(options)
+    command = [program, "--bind", address.host, "--port", str(address.port),
+               "--protected-mode", "yes", "--save", "", "--appendonly", "no",
+               "--daemonize", "no", "--dir", str(work), "--loglevel", "warning",
+               "--logfile", ""]  # fmt: skip
+    return Shard(-1, address, command, label="redis")
+
+
+def _redis_address(options: argparse.Namespace) -> Address:
+    """The port after the merger's."""
+    return Address("127.0.0.1", options.port + 2 + options.shards)
 
 
 def _cluster_secret(state_dir: Path | None) -> str:
@@ -274,12 +309,17 @@ def _run(
         raise ClusterError(
             f"HAProxy ({options.haproxy!r}) is not installed: Debian's `apt-get install haproxy`"
         )
-    environment = _shard_environment(options.state_dir)
+    work = Path(tempfile.mkdtemp(prefix="billing-sandbox-cluster-"))
+    try:
+        redis = _redis(options.redis_server, options, work)
+    except ClusterError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    environment = _shard_environment(options.state_dir, redis.address)
     shards = [
         Shard(i, address, _shard_command(i, address, options.state_dir, serve_options), environment)
         for i, address in enumerate(addresses)
     ]
-    work = Path(tempfile.mkdtemp(prefix="billing-sandbox-cluster-"))
     config = work / "haproxy.cfg"
     try:
         maps = _tenant_maps(serve_options, work)
@@ -303,7 +343,7 @@ def _run(
         signal.signal(signum, lambda number, _: stopping.append(number))
     proxy: subprocess.Popen[bytes] | None = None
     try:
-        for shard in [*shards, merger_process]:
+        for shard in [redis, *shards, merger_process]:
             shard.start()
         proxy = subprocess.Popen(  # noqa: S603 (as the check above: no shell, our config)
             [program, "-db", "-f", str(config)], stdin=subprocess.DEVNULL
@@ -312,7 +352,7 @@ def _run(
         _wait_until_up(f"http://{listen}", stopping)
         print("ready", flush=True)
         while not stopping:
-            for shard in _due_for_restart([*shards, merger_process], options.restart_delay):
+            for shard in _due_for_restart([redis, *shards, merger_process], options.restart_delay):
                 shard.start()
             if proxy.poll() is not None:
                 raise ClusterError(f"HAProxy stopped (exit {proxy.returncode})")
@@ -321,7 +361,7 @@ def _run(
         if proxy is not None and proxy.poll() is None:
             proxy.terminate()
             proxy.wait(timeout=STOP_SECONDS)
-        for shard in [merger_process, *shards]:
+        for shard in [merger_process, *shards, redis]:
             shard.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -4,8 +4,12 @@ The tenant is read as each API names it: the control API's `/_sandbox/tenants/{t
 Decoda's `TENANT` header, the organisation (MYCURE) or subject (Candid) of a bearer JWT, the
 `client_id` of a Candid token request (JSON or form), the email's domain or the token of a
 MYCURE sign-in, and, for MYCURE's Socket.IO endpoint, the `organization` (or `accessToken`)
-query parameter of the socket's URL (a socket signs in only after it connects, inside the
-stream, where no load balancer looks). The owner is `placement.owner`, computed by HAProxy.
+query parameter of the socket's URL. A socket without either (the official SDK's) goes to the
+shard that owns no tenant's key, `-`: it signs in inside the stream, where no load balancer
+looks, and hears its organisation's events through the cluster's Redis whichever shard owns
+it. Either way a socket is sticky without a table or a cookie: every polling request and the
+websocket upgrade repeat the socket's URL, so all of them hash to the same shard for as long
+as the session lasts. The owner is `placement.owner`, computed by HAProxy.
 Calls that name no tenant and act on all of them go to the merger, which asks every shard."""
 
 from __future__ import annotations
@@ -127,7 +131,9 @@ def _tenant_rules(maps: TenantMaps) -> list[str]:
     email = "req.body,json_query('$.email'),lower"
     lines = [
         "    acl candid_login path /api/auth/v2/token",
-        "    acl mycure_login path /authentication",
+        # The official SDK posts to `/authentication/`: the slash must not send its sign-in
+        # (and so the account it makes) to another shard than its organisation's.
+        "    acl mycure_login path /authentication /authentication/",
         "    acl socket path_beg /socket.io/",
         "    acl json req.hdr(content-type) -m sub json",
         "    http-request set-var(txn.from_path) path,field(4,/),url_dec "

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections import Counter
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp
 from billing_sandbox.api import Call, Mount
 from billing_sandbox.apis.mycure import auth
 from billing_sandbox.apis.mycure.envelope import render_error
+from billing_sandbox.apis.mycure.rooms import Rooms, SharedRooms
 from billing_sandbox.control.requestlog import shown
 from billing_sandbox.cors import origin_allowed
 from billing_sandbox.errors import (
@@ -26,6 +28,7 @@ from billing_sandbox.errors import (
     Issue,
     MalformedBody,
     MethodNotAllowed,
+    Unauthenticated,
     ValidationFailed,
 )
 from billing_sandbox.limits import BodyLimit
@@ -44,11 +47,14 @@ class Hub:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        # In a cluster, a socket may be on any shard, its organisation's tenant on another.
+        self.shared = bool(sandbox.settings.redis_url)
         # `[]` turns Engine.IO's own CORS off: the app's CORS middleware answers polling
         # requests, and `_connect` holds a websocket's Origin to the same rule.
         self.server = _Server(
             async_mode="asgi",
-            client_manager=_Rooms(),
+            # In a cluster, every shard's rooms (through Redis); alone, this server's.
+            client_manager=_rooms(sandbox.settings.redis_url),
             cors_allowed_origins=[],
             logger=_BoundedLog(logging.getLogger("socketio.server")),
             engineio_logger=_BoundedLog(logging.getLogger("engineio.server")),
@@ -88,8 +94,12 @@ class Hub:
         if service != "authentication":
             return _feathers_error(MethodNotAllowed("create", ()))
         try:
-            body = auth.sign_in(_sign_in_body(data, self.sandbox), self.sandbox)
-            organisation = auth.check(body["accessToken"], "access", self.sandbox).organisation
+            checked = _sign_in_body(data, self.sandbox)
+            if self.shared and checked.get("strategy") == "jwt":
+                body, organisation = _token_only(checked["accessToken"], self.sandbox)
+            else:
+                body = auth.sign_in(checked, self.sandbox)
+                organisation = auth.check(body["accessToken"], "access", self.sandbox).organisation
         except ApiError as error:
             return _feathers_error(error)
         session = await self.server.get_session(sid)
@@ -124,7 +134,7 @@ class Hub:
     def publish(self, organisation: str, event: str, record: dict[str, Any]) -> None:
         """Send `billing-soas <event>` to the organisation's sockets, soon: the REST call that
         made the change neither waits for it nor fails with it."""
-        if not self.server.manager.rooms.get("/", {}).get(organisation):
+        if not self.server.manager.listens(organisation):
             return  # nobody of the organisation listens: no task for every write
         task = asyncio.get_running_loop().create_task(self._send(organisation, event, record))
         self._sending.add(task)  # a task nobody holds may be collected before it runs
@@ -202,36 +212,8 @@ class _BoundedLog(logging.LoggerAdapter):  # type: ignore[type-arg]
             self.logger.log(level, "%s", shown(text), **kwargs)
 
 
-class _Rooms(socketio.AsyncManager):  # type: ignore[misc]
-    """python-socketio 4's own manager, but sending to a room's sockets with `gather`: its
-    `emit` hands `asyncio.wait` bare coroutines, which Python 3.11 refuses (the 4 line is the
-    one that speaks Engine.IO 3, and it has had no release since Python 3.9)."""
-
-    async def emit(
-        self,
-        event: str,
-        data: Any,
-        namespace: str,
-        room: str | None = None,
-        skip_sid: Any = None,
-        callback: Any = None,
-        **_: Any,
-    ) -> None:
-        if namespace not in self.rooms or room not in self.rooms[namespace]:
-            return
-        skipped = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        sends = [
-            self.server._emit_internal(
-                sid,
-                event,
-                data,
-                namespace,
-                None if callback is None else self._generate_ack_id(sid, namespace, callback),
-            )
-            for sid in self.get_participants(namespace, room)
-            if sid not in skipped
-        ]
-        await asyncio.gather(*sends)
+def _rooms(redis_url: str) -> Rooms | SharedRooms:
+    return SharedRooms(redis_url) if redis_url else Rooms()
 
 
 def publish(call: Call[Any], event: str, record: dict[str, Any]) -> None:
@@ -274,6 +256,31 @@ def _sign_in_body(data: Any, sandbox: Sandbox) -> dict[str, Any]:
         issues = check.issues(data, "body") or [Issue("body", (), "must be an object")]
         raise ValidationFailed(issues)
     return data
+
+
+def _token_only(token: Any, sandbox: Sandbox) -> tuple[dict[str, Any], str]:
+    """In a cluster, a socket's `jwt` sign-in (the SDK's, and every Feathers client's after a
+    reconnect): the token checked by its signature, kind and expiry alone, so that the shard
+    the socket happens to be on neither builds the organisation's tenant nor makes its account
+    (that is the owner shard's, where REST signed in). The expiry is read on the tenant's clock
+    when this shard holds it, else on the machine's (a clock moved with the control API moves
+    the owner's only). The ack carries the token it was given, not fresh ones."""
+    grant = auth._verify(token, auth._key(sandbox)) if isinstance(token, str) else None
+    if grant is None or grant.kind != "access":
+        raise Unauthenticated(
+            f"invalid access token: it is not one this sandbox issued; {auth.SIGN_IN}"
+        )
+    held = sandbox.held(grant.organisation)
+    now = held.clock.timestamp() if held is not None else time.time()
+    if grant.expires <= now:
+        raise Unauthenticated(f"jwt expired: the access token has expired; {auth.SIGN_IN}")
+    if (
+        sandbox.credentials is not None
+        and auth.tenant_of(grant.email, sandbox) != grant.organisation
+    ):
+        raise Unauthenticated(f"invalid access token: its account is not listed; {auth.SIGN_IN}")
+    body = {"uid": grant.uid, "accessToken": token, "expiresAt": grant.expires * 1000}
+    return body, grant.organisation
 
 
 def _feathers_error(error: ApiError) -> dict[str, Any]:
