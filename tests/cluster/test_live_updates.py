@@ -128,6 +128,9 @@ def test_every_organisations_watcher_hears_its_own_events_wherever_its_tenant_is
     watchers = Watchers(sdk, running.url, orgs)
     try:
         check(watchers.round("first"), orgs)
+        # The dashboard counts each organisation's sockets, whichever shard they are on.
+        during = httpx.get(f"{running.url}/_sandbox/tenants").json()["tenants"]
+        assert all(t["sockets"] >= 1 for t in during if t["id"] in orgs), during
     finally:
         watchers.stop()
     # The sockets' shard signed them in by their tokens alone: each organisation's tenant (and

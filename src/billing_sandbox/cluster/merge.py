@@ -189,9 +189,21 @@ def app(shards: Shards) -> Starlette:
         asked = await ask_every_shard(shards, request)
         if isinstance(asked, Response):
             return asked
-        listed = [{**t, "shard": a.shard} for a in asked.up for t in a.body["tenants"]]
+        # A socket may be on any shard, its organisation's tenant on another: every shard's
+        # sockets count for the tenant, wherever it is held.
+        sockets: dict[str, int] = {}
+        for answer in asked.up:
+            for organisation, count in answer.body.get("sockets", {}).items():
+                sockets[organisation] = sockets.get(organisation, 0) + count
+        listed = [
+            {**t, "shard": a.shard, "sockets": sockets.get(t["id"], 0)}
+            for a in asked.up
+            for t in a.body["tenants"]
+        ]
         total = sum(answer.body["maxTenants"] for answer in asked.up)
-        return _json({"maxTenants": total, "tenants": listed, "down": asked.down})
+        return _json(
+            {"maxTenants": total, "tenants": listed, "sockets": sockets, "down": asked.down}
+        )
 
     async def state(request: Request) -> Response:
         if request.method == "PUT":

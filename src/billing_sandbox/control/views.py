@@ -37,7 +37,11 @@ async def list_tenants(call: Call[None]) -> dict[str, Any]:
          "sockets": sockets.get(tenant_id, 0)}
         for tenant_id in sandbox.spilled()
     ]  # fmt: skip
-    return {"maxTenants": sandbox.settings.max_tenants, "tenants": held + spilled}
+    return {
+        "maxTenants": sandbox.settings.max_tenants,
+        "tenants": held + spilled,
+        "sockets": sockets,
+    }
 
 
 def _summary(tenant: Tenant, sandbox: Sandbox, sockets: int) -> dict[str, Any]:
