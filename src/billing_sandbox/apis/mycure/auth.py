@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -138,12 +139,20 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     return grant.caller
 
 
-def check(token: str, kind: str, sandbox: Sandbox) -> Grant:
-    """A token of `kind` that this sandbox signed and that has not expired; otherwise a 401."""
-    grant = _verify(token, _key(sandbox))
+def check(token: str, kind: str, sandbox: Sandbox, *, held_only: bool = False) -> Grant:
+    """A token of `kind` that this sandbox signed and that has not expired; otherwise a 401.
+    Its expiry is read on its organisation's clock; with `held_only`, only when this server
+    holds the organisation, else on the machine's (a cluster's socket shard, which must not
+    build a tenant that another shard owns)."""
+    grant = _verify(token, _key(sandbox)) if isinstance(token, str) else None
     if grant is None or grant.kind != kind:
         raise Unauthenticated(f"invalid {kind} token: it is not one this sandbox issued; {SIGN_IN}")
-    if grant.expires <= sandbox.tenant(grant.organisation).clock.timestamp():
+    if held_only:
+        held = sandbox.held(grant.organisation)
+        now = held.clock.timestamp() if held is not None else time.time()
+    else:
+        now = sandbox.tenant(grant.organisation).clock.timestamp()
+    if grant.expires <= now:
         raise Unauthenticated(f"jwt expired: the {kind} token has expired; {SIGN_IN}")
     # Tokens outlive restarts, so in strict mode one issued before (or before its account was
     # removed or moved) must not get in: its account must still be listed, for its organisation.

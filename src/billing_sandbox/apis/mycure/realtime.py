@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import re
-import time
 from collections import Counter
 from typing import Any
 
@@ -28,7 +27,6 @@ from billing_sandbox.errors import (
     Issue,
     MalformedBody,
     MethodNotAllowed,
-    Unauthenticated,
     ValidationFailed,
 )
 from billing_sandbox.limits import BodyLimit
@@ -265,20 +263,7 @@ def _token_only(token: Any, sandbox: Sandbox) -> tuple[dict[str, Any], str]:
     (that is the owner shard's, where REST signed in). The expiry is read on the tenant's clock
     when this shard holds it, else on the machine's (a clock moved with the control API moves
     the owner's only). The ack carries the token it was given, not fresh ones."""
-    grant = auth._verify(token, auth._key(sandbox)) if isinstance(token, str) else None
-    if grant is None or grant.kind != "access":
-        raise Unauthenticated(
-            f"invalid access token: it is not one this sandbox issued; {auth.SIGN_IN}"
-        )
-    held = sandbox.held(grant.organisation)
-    now = held.clock.timestamp() if held is not None else time.time()
-    if grant.expires <= now:
-        raise Unauthenticated(f"jwt expired: the access token has expired; {auth.SIGN_IN}")
-    if (
-        sandbox.credentials is not None
-        and auth.tenant_of(grant.email, sandbox) != grant.organisation
-    ):
-        raise Unauthenticated(f"invalid access token: its account is not listed; {auth.SIGN_IN}")
+    grant = auth.check(token, "access", sandbox, held_only=True)
     body = {"uid": grant.uid, "accessToken": token, "expiresAt": grant.expires * 1000}
     return body, grant.organisation
 
