@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -78,13 +80,15 @@ class TenantClock:
             return self.frozen_at.timestamp()
         return self._base.timestamp() + self._offset_seconds
 
-    def pin(self, at: datetime) -> None:
-        """Read `at` until `unpin`: a change carried out under one pinned instant makes the
+    @contextmanager
+    def pinned(self, at: datetime) -> Iterator[None]:
+        """Read `at` inside the block: a change carried out under one pinned instant makes the
         same timestamps when the write-ahead log replays it pinned to the same instant."""
         self._pinned = at
-
-    def unpin(self) -> None:
-        self._pinned = None
+        try:
+            yield
+        finally:
+            self._pinned = None
 
     def freeze(self, at: datetime) -> None:
         self.frozen_at = at

@@ -54,11 +54,8 @@ async def _ahead(api: Api, op: Operation, call: Call[Any], tenant_id: str, handl
         at,
     )
     sandbox.changes.append(record)  # raises StorageUnavailable: nothing is carried out
-    clock.pin(at)
-    try:
+    with clock.pinned(at):
         return await handler(call)
-    finally:
-        clock.unpin()
 
 
 async def _after(op: Operation, call: Call[Any], tenant: str, handler: Handler) -> Any:

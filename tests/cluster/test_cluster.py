@@ -25,7 +25,7 @@ import pytest
 import socketio
 
 from billing_sandbox.cluster.placement import owner, split
-from tests.state.test_kill_loop import (
+from tests.support.kill_loop import (
     KINDS,
     check_acknowledged,
     exports,

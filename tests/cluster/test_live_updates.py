@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import time
@@ -25,31 +24,18 @@ import socketio
 from billing_sandbox.cluster.haproxy import NO_TENANT
 from billing_sandbox.cluster.placement import owner
 from tests.cluster.test_cluster import Cluster, cluster, tenants_of_each_shard
+from tests.support.mycure_sdk import installed_sdk
 
 pytestmark = pytest.mark.cluster
 
-SDK_DIR = Path(__file__).parents[1] / "mycure" / "sdk"
 SHARDS = 3
 WITHIN_MS = 1000
 
 
 @pytest.fixture(scope="module")
 def sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the MYCURE SDK check, but {' and '.join(missing)} is missing")
-        pytest.skip(f"the MYCURE SDK check needs Node.js ({' and '.join(missing)} not found)")
-    workdir = tmp_path_factory.mktemp("mycure-sdk-cluster")
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy(SDK_DIR / name, workdir / name)
-    shutil.copy(Path(__file__).parent / "watchers.js", workdir / "watchers.js")
-    installed = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=workdir, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    return workdir / "watchers.js"
+    watchers = Path(__file__).parent / "watchers.js"
+    return installed_sdk(tmp_path_factory, "mycure-sdk-cluster", [watchers]) / "watchers.js"
 
 
 @pytest.fixture(scope="module")

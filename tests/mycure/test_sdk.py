@@ -12,8 +12,6 @@ is a failure, elsewhere the test is skipped with the reason.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,26 +19,13 @@ from typing import Any
 import pytest
 
 from billing_sandbox.testing import SandboxServer
-
-SDK_DIR = Path(__file__).parent / "sdk"
+from tests.support.mycure_sdk import SDK_DIR, installed_sdk
 
 
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the MYCURE SDK check, but {' and '.join(missing)} is missing")
-        pytest.skip(f"the MYCURE SDK check needs Node.js ({' and '.join(missing)} not found)")
-    workdir = tmp_path_factory.mktemp("mycure-sdk")
-    for name in ("package.json", "package-lock.json", "walk.js", "watch.js"):
-        shutil.copy(SDK_DIR / name, workdir / name)
-    installed = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=workdir, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    return workdir / "walk.js"
+    scripts = (SDK_DIR / "walk.js", SDK_DIR / "watch.js")
+    return installed_sdk(tmp_path_factory, "mycure-sdk", scripts) / "walk.js"
 
 
 @pytest.fixture(scope="module")

@@ -218,11 +218,8 @@ class Courier:
             self._sandbox.changes.append(
                 {"t": "take", "api": name, "tenant": tenant_id, "at": micros(at)}
             )
-            tenant.clock.pin(at)
-            try:
+            with tenant.clock.pinned(at):
                 taken += [(name, outbox, item) for item in outbox.take_due()]
-            finally:
-                tenant.clock.unpin()
         return taken
 
     async def _in_order(self, tenant_id: str, tries: list[Taken]) -> None:
@@ -256,11 +253,8 @@ class Courier:
         except StorageUnavailable as error:
             # Settled all the same: a restart finds the try in flight and sends it again.
             log.error("tenant %r: a try's outcome is not kept: %s", tenant_id, error.message)
-        tenant.clock.pin(at)
-        try:
+        with tenant.clock.pinned(at):
             outbox.settle(key, outcome)
-        finally:
-            tenant.clock.unpin()
 
     def _http(self) -> httpx.AsyncClient:
         if self.client is None:

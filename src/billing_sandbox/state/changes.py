@@ -105,11 +105,8 @@ Replayer = Callable[[Sandbox, Record], None]
 def pinned(sandbox: Sandbox, tenant_id: str, at: int, change: Callable[[], None]) -> None:
     """`change` with the tenant's clock reading `at`, as it did when the change was made."""
     clock = sandbox.tenant(tenant_id).clock
-    clock.pin(instant(at))
-    try:
+    with clock.pinned(instant(at)):
         change()
-    finally:
-        clock.unpin()
     sandbox.mark_written(tenant_id)
 
 

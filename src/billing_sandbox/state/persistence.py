@@ -206,34 +206,19 @@ def _write_all(file: BinaryIO, data: bytes) -> None:
 
 def write_atomically(path: Path, data: bytes, write: Writer) -> None:
     """Replace `path` with `data` so that readers (and a crash) see the old or the new bytes."""
-    put_in_place(write_beside(path, data, write), path)
-
-
-def write_beside(path: Path, data: bytes, write: Writer = _write_all) -> Path:
-    """`data` in a new temporary file beside `path`, flushed to disk (the slow half of an
-    atomic write, which a compaction does off the event loop)."""
-    fd, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
+    directory = path.parent
+    fd, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as file:
             write(file, data)
             file.flush()
             os.fsync(file.fileno())
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return Path(temporary)
-
-
-def put_in_place(temporary: Path, path: Path) -> None:
-    """Rename a file `write_beside` made over `path`, durably (the quick half)."""
-    try:
         os.replace(temporary, path)
     except BaseException:
         with suppress(OSError):
             os.unlink(temporary)
         raise
-    _fsync_directory(path.parent)
+    _fsync_directory(directory)
 
 
 def _temporary_prefix(path: Path) -> str:

@@ -75,11 +75,8 @@ def sign_in(body: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
         sandbox.changes.append(
             changes.action(NAME, tenant.id, SIGN_IN_ACTION, {"email": email}, at)
         )
-        tenant.clock.pin(at)
-        try:
+        with tenant.clock.pinned(at):
             account = store.sign_in(email)
-        finally:
-            tenant.clock.unpin()
         sandbox.mark_written(tenant.id)
     return issue(account.uid, account.email, organisation, sandbox)
 
