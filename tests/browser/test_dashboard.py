@@ -178,8 +178,12 @@ def test_markup_in_records_and_requests_is_shown_as_text(page: Page, base: str) 
     page.get_by_label("Kind").select_option("patients")
     page.get_by_label("Search").fill("pwned")
     page.get_by_role("button", name="Show").click()
+    # The seeded charges stay on the page until the search answers: wait for its summary (a
+    # locator matching the charges' fourteen records would fail at once, in strict mode).
+    expect(page.locator("#records-summary")).to_have_text("patients 1–1 of 1")
     # As text (in the record's JSON, its quotes escaped), not as markup.
     shown = page.locator("#records pre")
+    expect(shown).to_have_count(1)
     expect(shown).to_contain_text("<script>window.__pwned = 1</script>")
     expect(shown).to_contain_text("<img src=x onerror=")
     page.goto(UI + "/requests")
