@@ -63,8 +63,8 @@ async def _measured(cases: list[str], requests: int) -> None:
     from starlette.routing import Route
 
     from billing_sandbox.app import create_app
-    from billing_sandbox.cli import AnswerCutOffRequests
-    from billing_sandbox.control import requestlog
+    from billing_sandbox.cli.serve import AnswerCutOffRequests
+    from billing_sandbox.observe import requestlog
     from billing_sandbox.settings import Settings
 
     # As `serve` runs: one log line per request, batched to a file.

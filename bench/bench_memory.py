@@ -25,8 +25,8 @@ import anyio
 import httpx
 
 from billing_sandbox.app import create_app
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
-from billing_sandbox.tenancy import Sandbox
 
 
 def rss_mb() -> float:

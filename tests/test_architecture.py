@@ -48,7 +48,11 @@ def test_the_source_keeps_every_contract() -> None:
         # The core importing a tool.
         ("recordings.py", "import billing_sandbox.proxy.record", "The core imports no API"),
         # A cycle: the journal (low) importing the control handlers (which import it).
-        ("control/journal.py", "import billing_sandbox.control.handlers", "Layers point down"),
+        ("observe/journal.py", "import billing_sandbox.control.handlers", "Layers point down"),
+        # The request path reaching up into the control API.
+        ("pipeline/wrapper.py", "import billing_sandbox.control.views", "Layers point down"),
+        # Raw-ASGI plumbing knowing what a tenant is.
+        ("asgi/dispatch.py", "import billing_sandbox.tenants.tenant", "Layers point down"),
         # A cycle inside one API's package.
         ("apis/decoda/money.py", "import billing_sandbox.apis.decoda.store", "No import cycle"),
     ],
@@ -64,3 +68,28 @@ def test_a_crossing_import_breaks_its_contract(
     assert result.returncode == 1, result.stdout + result.stderr
     broken_lines = [line for line in result.stdout.splitlines() if line.endswith(" BROKEN")]
     assert any(line.startswith(broken) for line in broken_lines), result.stdout
+
+
+PACKAGE = ROOT / "src" / "billing_sandbox"
+# Test folders that name no package: helpers, and suites that cross packages on purpose.
+ACROSS_PACKAGES = {"support", "security", "browser"}
+# Packages tested elsewhere, and where.
+TESTED_ELSEWHERE = {
+    "apis": "one folder per API (tests/candid, tests/decoda, tests/mycure)",
+    "events": "through Decoda's webhooks (tests/decoda), the API that sends them",
+}
+
+
+def test_the_top_of_the_package_holds_at_most_twelve_modules() -> None:
+    modules = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(modules) <= 12, modules
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    apis = {path.parent.name for path in (PACKAGE / "apis").glob("*/__init__.py")}
+    folders = {path.parent.name for path in (ROOT / "tests").glob("*/__init__.py")}
+    assert folders - packages - apis - ACROSS_PACKAGES == set(), "a test folder names no package"
+    untested = packages - folders - TESTED_ELSEWHERE.keys()
+    assert untested == set(), "each package has its tests' folder of the same name"
+    assert apis <= folders, "each API has its tests' folder"

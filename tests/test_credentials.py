@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.app import create_app
 from billing_sandbox.cli import main, parse_args
+from billing_sandbox.cli.serve import settings_of
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.credentials import CredentialsError, load
 from billing_sandbox.settings import Settings
@@ -227,11 +228,11 @@ async def test_without_a_credentials_file_any_credentials_work(
         ("", "expected a mapping"),
         ("- candid", "expected a mapping"),
         ("candid: []\ndecoda:\nmycure: []", "lists no credentials"),
-        ("candid: [{client_id: a, client_secret: b}]\nstripe: []", "unknown section(s) stripe"),
+        ("candid: [{client_id: a, client_secret: b}]\nstripe: []", "unknown section stripe;"),
         ("candid: {client_id: a}", "candid must be a list"),
         ("candid: [a]", "candid[0]: expected a mapping"),
         ("candid: [{client_id: a}]", "candid[0]: missing client_secret"),
-        ("candid: [{client_id: a, client_secret: b, org: c}]", "unknown field(s) org"),
+        ("candid: [{client_id: a, client_secret: b, org: c}]", "unknown field org;"),
         ("decoda: [{tenant_header: a, api_key: 1234}]", "api_key must be a string (quote it"),
         ("decoda: [{tenant_header: a, api_key: ' '}]", "decoda[0]: api_key is empty"),
         ("mycure: [{email: ana, password: p}]", "is not an email address"),
@@ -276,9 +277,9 @@ def test_serve_with_a_bad_file_exits_with_a_message_not_a_traceback(
 
 
 def test_cli_credentials_flag_sets_the_file(tmp_path: Path) -> None:
-    settings = parse_args(["serve", "--credentials", str(tmp_path / "c.yaml")])
+    settings = settings_of(parse_args(["serve", "--credentials", str(tmp_path / "c.yaml")]))
     assert settings.credentials_file == tmp_path / "c.yaml"
-    assert parse_args(["serve"]).credentials_file is None
+    assert settings_of(parse_args(["serve"])).credentials_file is None
 
 
 def test_credentials_file_comes_from_the_environment(tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ import pytest
 import yaml
 from starlette.applications import Starlette
 
-from billing_sandbox import cli
 from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.app import create_app
+from billing_sandbox.cli import main, parse_args
+from billing_sandbox.cli.banner import banner
+from billing_sandbox.cli.serve import settings_of
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.recordings import Notice, RecordingError, Recordings, load_exchanges
 from billing_sandbox.settings import Settings
@@ -111,7 +113,7 @@ def test_a_file_that_is_not_an_exchange_stops_the_start_naming_it(tmp_path: Path
 def test_serve_says_why_it_cannot_read_recordings_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = cli.main(["serve", "--recordings", str(tmp_path / "nowhere")])
+    status = main(["serve", "--recordings", str(tmp_path / "nowhere")])
     assert status == 2
     assert "recordings directory" in capsys.readouterr().err
 
@@ -119,9 +121,11 @@ def test_serve_says_why_it_cannot_read_recordings_and_exits_2(
 def test_serve_takes_the_directory_from_its_flag_or_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert cli.parse_args(["serve", "--recordings", str(tmp_path)]).recordings_dir == tmp_path
+    assert (
+        settings_of(parse_args(["serve", "--recordings", str(tmp_path)])).recordings_dir == tmp_path
+    )
     monkeypatch.setenv("BILLING_SANDBOX_RECORDINGS_DIR", str(tmp_path))
-    assert cli.parse_args(["serve"]).recordings_dir == tmp_path
+    assert settings_of(parse_args(["serve"])).recordings_dir == tmp_path
 
 
 async def test_the_banner_says_what_was_loaded_and_what_was_skipped(
@@ -129,11 +133,11 @@ async def test_the_banner_says_what_was_loaded_and_what_was_skipped(
 ) -> None:
     edit(directory / "000002-getWriteOff-200.yaml", {"api": "stripe"})
     settings = Settings(recordings_dir=directory)
-    text = cli.banner(settings, create_app(settings, clock=clock).state.sandbox.recordings)
+    text = banner(settings, create_app(settings, clock=clock).state.sandbox.recordings)
     assert f"recorded   {directory}: candid 1 exchanges with records" in text
     assert "2 without records passed over; 1 skipped (see below)" in text
     assert "skipped 000002-getWriteOff-200.yaml: no API of the sandbox is called 'stripe'" in text
-    assert "recorded" not in cli.banner(Settings())
+    assert "recorded" not in banner(Settings())
 
 
 def read_banner(stream: IO[str]) -> str:

@@ -10,12 +10,13 @@ from typing import Any, Generic, TypeVar
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Scope
 
+from billing_sandbox.asgi.headers import header
 from billing_sandbox.credentials import Section
 from billing_sandbox.errors import ApiError
-from billing_sandbox.headers import header
-from billing_sandbox.renders import FRESH, RenderSource
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.spec.body import RAW_BODY
-from billing_sandbox.tenancy import Sandbox, StoreKind, Tenant
+from billing_sandbox.tenants.renders import FRESH, RenderSource
+from billing_sandbox.tenants.tenant import StoreKind, Tenant
 
 StoreT = TypeVar("StoreT")
 

@@ -16,36 +16,36 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
-from billing_sandbox import __version__, cors
-from billing_sandbox.api import Api
+from billing_sandbox import __version__, control, credentials
 from billing_sandbox.apis import VENDOR_APIS
-from billing_sandbox.clock import Clock
-from billing_sandbox.control import access as control_access
-from billing_sandbox.control import handlers as control
-from billing_sandbox.control import requestlog, views
-from billing_sandbox.dispatch import RouteTable, SpecRoutesFirst
+from billing_sandbox.asgi import cors
+from billing_sandbox.asgi.dispatch import RouteTable, SpecRoutesFirst
+from billing_sandbox.clock import Clock, SystemClock
+from billing_sandbox.control import views
+from billing_sandbox.credentials import Credentials
 from billing_sandbox.events.courier import Courier, Outbox
-from billing_sandbox.recovery import CallReplayer
-from billing_sandbox.routing import build_routes
+from billing_sandbox.observe import requestlog
+from billing_sandbox.pipeline.replay import CallReplayer
+from billing_sandbox.pipeline.routes import build_routes
+from billing_sandbox.recordings import Loadable, Recordings, read_recordings
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
-from billing_sandbox.spec.document import load_spec
+from billing_sandbox.spec.document import Spec, load_spec
 from billing_sandbox.state import persistence
 from billing_sandbox.state.spill import SpillDirectory
-from billing_sandbox.tenancy import Sandbox, StoreKind
+from billing_sandbox.tenants.tenant import StoreKind, tried
 from billing_sandbox.ui import pages as ui_pages
+from billing_sandbox.ui import root as ui_root
+from billing_sandbox.ui.root import BASE_URL, at_base
 
-CONTROL_API = Api(
-    name="sandbox",
-    title="Sandbox control",
-    spec_file="sandbox-control.yaml",
-    handlers=control,
-    render_error=control.render_error,
-    authenticate=control_access.authenticate,
-    operator=True,
+CONTROL_API = control.API
+# The control spec also serves what the dashboard reads (`views`), the root page (`GET /`,
+# shown like the dashboard) and each API's own sandbox-only actions (its `control` module).
+CONTROL_MODULES = (
+    views,
+    ui_root,
+    *(api.control for api in VENDOR_APIS if api.control is not None),
 )
-# The control spec also serves what the dashboard reads (`views`) and each API's own
-# sandbox-only actions (its `control` module).
-CONTROL_MODULES = (views, *(api.control for api in VENDOR_APIS if api.control is not None))
 
 
 def about(base: str = "") -> dict[str, Any]:
@@ -80,14 +80,14 @@ def about(base: str = "") -> dict[str, Any]:
 async def unknown_path(request: Request, _: Exception) -> Response:
     """A path no API serves: a JSON 404 that says which APIs are here and where their specs
     are (instead of Starlette's text/plain "Not Found")."""
-    served: dict[str, Any] = request.app.state.sandbox.about
+    served: dict[str, Any] = at_base(request.app.state.sandbox.about, "")
     listed = "; ".join(f"{api['title']} at {api['entry']}" for api in served["apis"])
     message = (
         f"no API of this sandbox serves {request.url.path}. It serves {listed}. "
         "Their specs are under /_sandbox/openapi/, and GET / lists them."
     )
     body = {
-        "error": "not_found",
+        "error": "NotFound",
         "message": message,
         "apis": [
             {key: api[key] for key in ("name", "title", "entry", "spec")} for api in served["apis"]
@@ -115,8 +115,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     apis = (*VENDOR_APIS, CONTROL_API)
     specs = {api.name: load_spec(settings.specs_dir / api.spec_file) for api in apis}
     kinds = {api.name: api.store for api in VENDOR_APIS if api.store is not None}
-    sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
-    sandbox = Sandbox(settings, kinds, specs, clock, about(), sections, _spill_directory(settings))
+    sandbox = Sandbox(
+        settings,
+        kinds,
+        specs,
+        clock,
+        about(BASE_URL),  # the root page says it at the base URL each client reached it by
+        _credentials(settings),
+        _recordings(settings, kinds, specs, clock),
+        _spill_directory(settings),
+    )
     # The state file's tenants, if one is set and exists, and every change logged since.
     persistence.load(
         sandbox,
@@ -168,6 +176,29 @@ class SandboxApp(Starlette):
 
     def build_middleware_stack(self) -> ASGIApp:
         return SpecRoutesFirst(self.table, super().build_middleware_stack(), cors.from_browser)
+
+
+def _credentials(settings: Settings) -> Credentials | None:
+    """Strict mode's credentials file, read once: the only credentials each API accepts."""
+    if settings.credentials_file is None:
+        return None
+    sections = {api.name: api.credentials for api in VENDOR_APIS if api.credentials is not None}
+    return credentials.load(settings.credentials_file, sections)
+
+
+def _recordings(
+    settings: Settings, kinds: dict[str, StoreKind], specs: dict[str, Spec], clock: Clock | None
+) -> Recordings:
+    """The recordings directory's usable exchanges, each tried once at start."""
+    if settings.recordings_dir is None:
+        return Recordings()
+    loadable = {
+        name: Loadable(kind.recorded_operations, specs[name])
+        for name, kind in kinds.items()
+        if kind.load_recorded is not None
+    }
+    found = read_recordings(settings.recordings_dir, kinds.keys(), loadable)
+    return tried(found, settings, kinds, clock or SystemClock())
 
 
 def _outbox(kinds: dict[str, StoreKind], name: str, store: object) -> Outbox | None:

@@ -65,6 +65,11 @@ class TenantClock:
         self._offset = offset
         self._offset_seconds = offset.total_seconds()
 
+    def ahead(self) -> timedelta:
+        """How far the tenant's time is from the server's now (behind, when negative): the
+        offset of a running clock; for a frozen one, a gap that grows as the server's runs."""
+        return self.now() - self._base.now()
+
     def now(self) -> datetime:
         if self._pinned is not None:
             return self._pinned

@@ -111,7 +111,8 @@ def parse(
     unknown = sorted(str(key) for key in document if key not in sections)
     if unknown:
         raise CredentialsError(
-            f"{source}: unknown section(s) {', '.join(unknown)}; "
+            f"{source}: unknown {'section' if len(unknown) == 1 else 'sections'} "
+            f"{', '.join(unknown)}; "
             f"the sections are {', '.join(sections)}"
         )
     logins = {
@@ -149,7 +150,8 @@ def _login(section: Section, entry: Any, where: str) -> Login:
     unknown = sorted(str(key) for key in entry if key not in fields)
     if unknown:
         raise CredentialsError(
-            f"{where}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(fields)}"
+            f"{where}: unknown {'field' if len(unknown) == 1 else 'fields'} {', '.join(unknown)}; "
+            f"the fields are {', '.join(fields)}"
         )
     values = {name: _text(entry, name, where) for name in fields if name in entry}
     missing = [name for name in fields[:2] if name not in values]

@@ -152,3 +152,9 @@ class SandboxBug(ApiError):
 def json_path(path: tuple[PathItem, ...]) -> str:
     """`("items", 0, "amount_cents")` → `$.items[0].amount_cents`."""
     return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 rule`, `2 rules`: a count and its noun as a message says them (`plural` for a noun
+    that does not just take an s: `counted(2, "delivery", "deliveries")`)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"

@@ -1,10 +1,12 @@
-"""Settings: one frozen dataclass, and the only place that reads the environment."""
+"""Settings: one frozen dataclass, what each setting takes, and the only place that reads the
+environment."""
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -34,10 +36,180 @@ WEBHOOK_NETWORKS: dict[str, tuple[str, ...]] = {
 
 # When the write-ahead log reaches the disk (see `Settings.fsync`).
 FSYNC_MODES = ("always", "every-second", "off")
+# How `serve` writes its line per request (see `Settings.log_format`).
+LOG_FORMATS = ("text", "json")
+# The words a boolean setting is written with, in any case (`BILLING_SANDBOX_QUIET=1`); any
+# other word is refused, not read as false.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 class InvalidSetting(ValueError):
     """A setting the sandbox refuses to start with; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a setting takes: said to a person, read from text (a variable's or a flag's), and
+    checked on a value, wherever it came from."""
+
+    takes: str  # "a whole number from 0 to 65535": what a message says it must be
+    parse: Callable[[str], Any]  # the text as a value; ValueError when it is not one
+    holds: Callable[[Any], bool]  # whether a value is one
+
+
+def whole(least: int | None = None, most: int | None = None) -> Kind:
+    """A whole number, at least `least` and at most `most` where given."""
+    if least is None:
+        takes = "a whole number"
+    elif most is None:
+        takes = f"a whole number of at least {least}"
+    else:
+        takes = f"a whole number from {least} to {most}"
+
+    def holds(value: Any) -> bool:
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and (least is None or value >= least)
+            and (most is None or value <= most)
+        )
+
+    return Kind(takes, int, holds)
+
+
+def one_of(choices: tuple[str, ...]) -> Kind:
+    return Kind(f"one of {', '.join(choices)}", str.strip, lambda value: value in choices)
+
+
+def _boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise ValueError(text)
+    return word in TRUE_WORDS
+
+
+def _name(text: str) -> str:
+    if not text.strip():
+        raise ValueError(text)
+    return text.strip()
+
+
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise ValueError(text)
+    return Path(text)
+
+
+def _optional_path(text: str) -> Path | None:
+    # Empty means none (`BILLING_SANDBOX_STATE_FILE=` keeps state in memory only).
+    return Path(text) if text.strip() else None
+
+
+def _list(text: str) -> tuple[str, ...]:
+    # Lists travel comma-separated: `BILLING_SANDBOX_CORS_ORIGINS=http://a.test,http://b.test`.
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+BOOLEAN = Kind(
+    f"true or false ({', '.join(TRUE_WORDS)}; {', '.join(FALSE_WORDS)})",
+    _boolean,
+    lambda value: isinstance(value, bool),
+)
+TEXT = Kind("text", str, lambda value: isinstance(value, str))
+HOST = Kind("a host name or address", _name, lambda value: isinstance(value, str) and bool(value))
+PATH = Kind("a path", _path, lambda value: isinstance(value, Path))
+OPTIONAL_PATH = Kind(
+    "a path (empty: none)", _optional_path, lambda value: value is None or isinstance(value, Path)
+)
+LIST = Kind(
+    "a comma-separated list",
+    _list,
+    lambda value: isinstance(value, tuple) and all(isinstance(item, str) for item in value),
+)
+
+
+# What every setting takes, field by field (a test keeps it whole): the one check of a setting,
+# whether it comes from a `BILLING_SANDBOX_*` variable, a flag of `serve` or code.
+KINDS: dict[str, Kind] = {
+    "host": HOST,
+    "port": whole(0, 65535),
+    "seed": whole(),
+    "records": whole(0),
+    "response_validation": BOOLEAN,
+    "max_body_bytes": whole(1),
+    "max_state_bytes": whole(1),
+    "max_head_bytes": whole(1),
+    "head_timeout_seconds": whole(1),
+    "max_connections": whole(1),
+    "token_ttl_seconds": whole(1),
+    "mycure_token_ttl_seconds": whole(1),
+    "mycure_paginate": BOOLEAN,
+    "mycure_default_limit": whole(1),
+    "mycure_max_limit": whole(1),
+    "journal_size": whole(0),
+    "journal_body_bytes": whole(0),
+    "max_fault_delay_ms": whole(0),
+    "secret": TEXT,
+    "specs_dir": PATH,
+    "fixtures_dir": PATH,
+    "cors_origins": LIST,
+    "credentials_file": OPTIONAL_PATH,
+    "max_tenants": whole(1),
+    "state_dir": OPTIONAL_PATH,
+    "state_file": OPTIONAL_PATH,
+    "fsync": one_of(FSYNC_MODES),
+    "max_log_bytes": whole(1),
+    "recordings_dir": OPTIONAL_PATH,
+    "log_format": one_of(LOG_FORMATS),
+    "quiet": BOOLEAN,
+    "control_token": TEXT,
+    "allowed_hosts": LIST,
+    "webhook_hosts": LIST,
+    "max_cached_renders": whole(0),
+    "rate_limits": LIST,
+    "redis_url": TEXT,
+}
+# The files and directories read at start, which must be there (`Settings.check_files`): what
+# each is called, and whether it is a directory. (The state file and directories are made.)
+READ_AT_START: dict[str, tuple[str, bool]] = {
+    "specs_dir": ("directory of OpenAPI specs", True),
+    "fixtures_dir": ("fixtures directory", True),
+    "credentials_file": ("credentials file", False),
+    "recordings_dir": ("recordings directory", True),
+}
+
+
+def variable(name: str) -> str:
+    """The environment variable of setting `name`: `BILLING_SANDBOX_PORT` for `port`."""
+    return f"BILLING_SANDBOX_{name.upper()}"
+
+
+def parse(name: str, text: str) -> Any:
+    """`text` (a variable's or a flag's) as setting `name` takes it; a ValueError that says
+    what it takes when it is not: `must be a whole number from 0 to 65535, not 'x'`."""
+    kind = KINDS[name]
+    try:
+        value = kind.parse(text)
+    except ValueError:
+        value = None
+    else:
+        if kind.holds(value):
+            return value
+    raise ValueError(f"must be {kind.takes}, not {text[:40]!r}")
+
+
+def argument(name: str) -> Callable[[str], Any]:
+    """The argparse `type` of a flag for setting `name`: the same check as its variable's, said
+    as argparse says a flag's error (`argument --port: must be a whole number …`, exit 2)."""
+
+    def typed(text: str) -> Any:
+        try:
+            return parse(name, text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return typed
 
 
 @dataclass(frozen=True)
@@ -140,30 +312,47 @@ class Settings:
     redis_url: str = ""
 
     def __post_init__(self) -> None:
+        # Every value, however it was given (code, a flag, a variable), is one its setting takes.
+        for item in fields(self):
+            value = getattr(self, item.name)
+            kind = KINDS[item.name]
+            if not kind.holds(value):
+                said = f"{item.name} ({variable(item.name)})"
+                raise InvalidSetting(f"{said} must be {kind.takes}, not {value!r}")
         check_webhook_hosts(self.webhook_hosts)
-        if self.fsync not in FSYNC_MODES:
-            modes = ", ".join(FSYNC_MODES)
-            raise InvalidSetting(
-                f"fsync (BILLING_SANDBOX_FSYNC) is one of {modes}, not {self.fsync!r}"
-            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read `BILLING_SANDBOX_<FIELD>` variables, then apply explicit overrides."""
+        """Read `BILLING_SANDBOX_<FIELD>` variables, then apply explicit overrides; a variable
+        its setting cannot take is refused naming it (InvalidSetting), never read as a default."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        defaults = cls()
         for item in fields(cls):
-            variable = f"BILLING_SANDBOX_{item.name.upper()}"
-            raw = env.get(variable)
+            raw = env.get(variable(item.name))
             if raw is not None:
                 try:
-                    values[item.name] = _parse(raw, getattr(defaults, item.name))
-                except ValueError:
-                    raise InvalidSetting(
-                        f"{variable} must be a whole number, not {raw[:40]!r}"
-                    ) from None
+                    values[item.name] = parse(item.name, raw)
+                except ValueError as error:
+                    raise InvalidSetting(f"{variable(item.name)} {error}") from None
         return replace(cls(**values), **overrides)
+
+    def check_files(self, named: Mapping[str, str] | None = None) -> None:
+        """Refuse a file or directory read at start that is not there, saying where it was
+        set: `named[setting]` (say, the flag that gave it), else its variable. (A `Settings`
+        may be made before its files are; the server checks them as it starts.)"""
+        for name, (called, directory) in READ_AT_START.items():
+            path: Path | None = getattr(self, name)
+            if path is None or (path.is_dir() if directory else path.is_file()):
+                continue
+            said = (named or {}).get(name, variable(name))
+            found = (
+                "nothing is there"
+                if not path.exists()
+                else "it is not a " + ("directory" if directory else "file")
+            )
+            raise InvalidSetting(
+                f"{said} must name an existing {called}, not {str(path)!r} ({found})"
+            )
 
 
 def check_webhook_hosts(entries: tuple[str, ...]) -> None:
@@ -193,21 +382,3 @@ def check_webhook_hosts(entries: tuple[str, ...]) -> None:
                 f"{said}: {entry!r} reaches beyond loopback and private addresses "
                 f"({ranges}), where the sandbox never sends webhooks"
             )
-
-
-def _parse(raw: str, default: Any) -> Any:
-    """Turn an environment string into the type of the field's default."""
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, Path):
-        return Path(raw)
-    if isinstance(default, tuple):
-        # Lists travel comma-separated: `BILLING_SANDBOX_CORS_ORIGINS=http://a.test,http://b.test`.
-        return tuple(item.strip() for item in raw.split(",") if item.strip())
-    if default is None:
-        # The optional settings are paths (`credentials_file`, `state_file`, `state_dir` …);
-        # empty means none.
-        return Path(raw) if raw.strip() else None
-    return raw

@@ -7,8 +7,8 @@ import pytest
 
 from billing_sandbox.apis.candid.store import CandidStore
 from billing_sandbox.app import create_app
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
-from billing_sandbox.tenancy import Sandbox
 from tests.candid.helpers import CURATED_WRITE_OFF, WRITE_OFFS, auth, patient_item, walk
 
 

@@ -12,7 +12,9 @@ from starlette.applications import Starlette
 from starlette.datastructures import Address
 
 from billing_sandbox.app import create_app
-from billing_sandbox.cli import banner, parse_args
+from billing_sandbox.cli import parse_args
+from billing_sandbox.cli.banner import banner
+from billing_sandbox.cli.serve import settings_of
 from billing_sandbox.control.access import CONTROL_COOKIE, is_loopback
 from billing_sandbox.settings import Settings
 from tests.support.live import live_server
@@ -173,8 +175,8 @@ def test_is_loopback(address: Address | None, expected: bool) -> None:
 
 
 def test_cli_control_token_flag_and_environment() -> None:
-    assert parse_args(["serve", "--control-token", "t0k"]).control_token == "t0k"
-    assert parse_args(["serve"]).control_token == ""
+    assert settings_of(parse_args(["serve", "--control-token", "t0k"])).control_token == "t0k"
+    assert settings_of(parse_args(["serve"])).control_token == ""
     env = {"BILLING_SANDBOX_CONTROL_TOKEN": "from-env"}
     assert Settings.from_env(env).control_token == "from-env"
 

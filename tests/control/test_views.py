@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from billing_sandbox.app import create_app
+from billing_sandbox.clock import ManualClock
 from billing_sandbox.settings import Settings
 from tests.decoda.helpers import creds
 
@@ -36,7 +38,11 @@ async def test_tenants_lists_each_held_tenant_with_counts_and_clock(
     [acme] = body["tenants"]
     assert acme["id"] == "acme" and acme["written"] is False and acme["spilled"] is False
     assert acme["apis"]["decoda"]["charges"] == len(listed)
-    assert acme["clock"] == {"now": "2026-03-01T12:00:00+00:00", "frozen": False}
+    assert acme["clock"] == {
+        "now": "2026-03-01T12:00:00+00:00",
+        "frozen": False,
+        "offsetSeconds": 0,
+    }
     assert acme["sockets"] == 0
     assert body["maxTenants"] == Settings().max_tenants
 
@@ -50,6 +56,19 @@ async def test_a_changed_tenant_shows_as_written_with_its_moved_clock(
     [acme] = (await client.get("/_sandbox/tenants")).json()["tenants"]
     assert acme["written"] is True
     assert acme["clock"]["now"] == "2026-03-01T12:01:00+00:00"
+    assert acme["clock"]["offsetSeconds"] == 60
+
+
+async def test_a_frozen_clock_falls_behind_the_servers_time(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """The offset is measured from the server's time, which runs on while the tenant's waits."""
+    await client.post("/_sandbox/tenants/acme/clock", json={"advanceSeconds": 3 * 86400})
+    await client.post("/_sandbox/tenants/acme/clock", json={"freezeAt": "2026-03-04T12:00:00Z"})
+    clock.advance(timedelta(hours=1))
+    [acme] = (await client.get("/_sandbox/tenants")).json()["tenants"]
+    assert acme["clock"]["frozen"] is True
+    assert acme["clock"]["offsetSeconds"] == 3 * 86400 - 3600
 
 
 async def test_spilled_tenants_are_listed_without_loading_them(tmp_path: Any) -> None:
@@ -85,6 +104,73 @@ async def test_records_search_and_page(client: httpx.AsyncClient) -> None:
     assert [r["id"] for r in found["records"]] == [target["id"]] and found["total"] == 1
     second = (await client.get("/_sandbox/tenants/acme/records/mycure?limit=2&offset=2")).json()
     assert second["records"] == everything["records"][2:4]
+
+
+async def every_record(client: httpx.AsyncClient, api: str, **query: str) -> list[Any]:
+    """Every record of a kind, page by page."""
+    found: list[Any] = []
+    while True:
+        page = (
+            await client.get(
+                f"/_sandbox/tenants/acme/records/{api}",
+                params={**query, "limit": 100, "offset": len(found)},
+            )
+        ).json()
+        found += page["records"]
+        if len(found) >= page["total"]:
+            return found
+
+
+@pytest.mark.parametrize(
+    ("api", "kind", "made"),
+    [
+        ("candid", "write-offs", "write_off_timestamp"),
+        ("decoda", "charges", "createdDate"),
+        ("decoda", "payments", "createdDate"),
+        ("mycure", "billing-soas", "createdAt"),
+    ],
+)
+async def test_records_newest_first_by_when_each_was_made(
+    client: httpx.AsyncClient, api: str, kind: str, made: str
+) -> None:
+    kept = await every_record(client, api, kind=kind)
+    newest = await every_record(client, api, kind=kind, order="newest")
+    assert sorted(map(orjson.dumps, newest)) == sorted(map(orjson.dumps, kept))
+    assert [r[made] for r in newest] == sorted((r[made] for r in kept), reverse=True)
+    # The store's own order is still the default, and it is not the same.
+    assert newest != kept
+
+
+async def test_records_made_at_the_same_instant_show_the_later_made_first(
+    client: httpx.AsyncClient,
+) -> None:
+    """The test clock stands still, so both patients are made at the same instant."""
+    made = [
+        await client.post("/user/patient/create", json={"firstName": name}, headers=creds("acme"))
+        for name in ("Zed First", "Zed Second")
+    ]
+    first, second = (response.json()["id"] for response in made)
+    page = (
+        await client.get(
+            "/_sandbox/tenants/acme/records/decoda",
+            params={"kind": "patients", "order": "newest", "limit": 2},
+        )
+    ).json()
+    assert [r["id"] for r in page["records"]] == [second, first]
+    found = (
+        await client.get(
+            "/_sandbox/tenants/acme/records/decoda",
+            params={"kind": "patients", "order": "newest", "q": "zed "},
+        )
+    ).json()
+    assert [r["id"] for r in found["records"]] == [second, first]  # a search keeps the order
+    kept = await every_record(client, "decoda", kind="patients")
+    assert [r["id"] for r in kept[-2:]] == [first, second]
+
+
+async def test_records_in_an_order_not_offered_are_refused(client: httpx.AsyncClient) -> None:
+    refused = await client.get("/_sandbox/tenants/acme/records/decoda?order=oldest")
+    assert refused.status_code == 422 and "order" in refused.json()["message"]
 
 
 async def test_records_of_an_unknown_kind_or_api_are_refused(client: httpx.AsyncClient) -> None:

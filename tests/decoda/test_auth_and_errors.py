@@ -27,6 +27,18 @@ async def test_missing_or_empty_credentials_are_401(
     assert_detail(response, 401, "header")
 
 
+@pytest.mark.parametrize(
+    ("headers", "missing"),
+    [({"TENANT": "acme"}, "the API-KEY header"), ({}, "the TENANT and API-KEY headers")],
+)
+async def test_the_401_names_each_missing_header_in_the_right_number(
+    client: httpx.AsyncClient, headers: dict[str, str], missing: str
+) -> None:
+    response = await client.get(f"/billing/charge/get/{CHARGE}", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"detail": f"send {missing} with every request"}
+
+
 async def test_header_names_are_case_insensitive(client: httpx.AsyncClient) -> None:
     response = await client.get(
         f"/billing/charge/get/{CHARGE}", headers={"tenant": "acme", "api-key": "k"}

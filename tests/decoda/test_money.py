@@ -230,6 +230,9 @@ async def test_plan_schedules_installments_and_cancel_restores(client: httpx.Asy
     [({"initialAmount": 500}, "initialAmount must be 0"),
      ({"installments": 2}, "less than the 10000 owed"),
      ({"installments": 5}, "use fewer installments"),
+     ({"installments": 1}, "1 installment of 4000 covers 4000, less than the 10000 owed"),
+     ({"installments": 2, "installmentAmount": 10_000},
+      "1 installment of 10000 already covers the 10000 owed"),
      ({"chargeIds": ["chg_other"]}, "exactly the charges")],
 )  # fmt: skip
 async def test_plan_rules(

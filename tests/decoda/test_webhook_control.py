@@ -67,7 +67,10 @@ async def test_an_operator_sends_a_delivery_again_as_a_new_try(
 async def test_sending_an_unknown_delivery_is_a_404(client: httpx.AsyncClient) -> None:
     missing = await client.post(f"{DELIVERIES}/nope/send")
     assert missing.status_code == 404, missing.text
-    assert missing.json()["error"] == "not_found"
+    assert missing.json() == {
+        "error": "NotFound",
+        "message": "Webhook delivery attempt nope does not exist",
+    }
 
 
 async def test_a_triggered_event_is_sent_signed_about_the_named_record(
@@ -110,8 +113,42 @@ async def test_a_trigger_nobody_listens_to_sends_nothing(client: httpx.AsyncClie
         "recordId": PATIENT,
         "eventId": None,
         "deliveries": [],
+        "subscribedTypes": [],
+        "message": "nothing was sent: tenant acme has no active webhook; register one that "
+        "subscribes to PATIENT_CREATED (POST /webhook/decoda/create)",
     }
     assert (await deliveries(client))["total"] == 0
+
+
+async def test_a_trigger_no_webhook_subscribes_to_names_the_types_they_do(
+    client: httpx.AsyncClient,
+) -> None:
+    # Nothing is sent, so no receiver needs to listen at the webhooks' URLs.
+    await register(client, "http://127.0.0.1:9/a", ["PATIENT_CREATED", "CHARGE_CREATED"])
+    await register(client, "http://127.0.0.1:9/b", ["REFUND_CREATED"])
+    response = await trigger(client, type="PAYMENT_FAILED")
+    assert response.status_code == 200, response.text
+    made = response.json()
+    assert (made["eventId"], made["deliveries"]) == (None, [])
+    assert made["subscribedTypes"] == ["CHARGE_CREATED", "PATIENT_CREATED", "REFUND_CREATED"]
+    assert made["message"] == (
+        "nothing was sent: no webhook of tenant acme subscribes to PAYMENT_FAILED; its "
+        "webhooks subscribe to CHARGE_CREATED, PATIENT_CREATED, REFUND_CREATED"
+    )
+    assert (await deliveries(client))["total"] == 0
+
+
+async def test_a_trigger_a_webhook_hears_lists_the_types_and_says_nothing_more(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    with receiver() as hook:
+        await register(client, hook.url, ["PATIENT_UPDATED"])
+        response = await trigger(client, type="PATIENT_UPDATED", id=PATIENT)
+        await settled(app)
+        hook.wait_for(1)
+    made = response.json()
+    assert made["subscribedTypes"] == ["PATIENT_UPDATED"]
+    assert len(made["deliveries"]) == 1 and "message" not in made
 
 
 async def test_a_trigger_about_an_unknown_record_is_a_404_and_emits_nothing(

@@ -15,7 +15,6 @@ from starlette.applications import Starlette
 from billing_sandbox import cli
 from billing_sandbox.proxy.app import create_proxy_app
 from billing_sandbox.proxy.checks import HEADER, HEADER_LIMIT, Violation, header_value
-from billing_sandbox.proxy.cli import parse_args
 from billing_sandbox.recordings import RecordingError, load_exchange, load_exchanges
 from tests.candid.helpers import CURATED_WRITE_OFF, UNKNOWN, WRITE_OFFS
 from tests.support.drifted_upstream import drifted_candid
@@ -288,7 +287,9 @@ def test_loader_names_the_file_that_is_not_an_exchange(tmp_path: Path) -> None:
 
 
 def test_proxy_binds_loopback_by_default() -> None:
-    args = parse_args(["--api", "mycure", "--upstream", "https://mycure.example.test/"])
+    args = cli.parse_args(
+        ["proxy", "--api", "mycure", "--upstream", "https://mycure.example.test/"]
+    )
     assert (args.api, args.upstream, args.host, args.port, args.record) == (
         "mycure", "https://mycure.example.test/", "127.0.0.1", 8001, None
     )  # fmt: skip

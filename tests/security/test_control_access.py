@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from billing_sandbox import redaction
 from billing_sandbox.app import create_app
 from billing_sandbox.control.access import names_this_machine
+from billing_sandbox.observe import redaction
 from billing_sandbox.settings import Settings
 from billing_sandbox.signing import jwt_encode
 from billing_sandbox.state import persistence

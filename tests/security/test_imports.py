@@ -25,10 +25,10 @@ from starlette.applications import Starlette
 
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.validation import SchemaCheck
 from billing_sandbox.state.spill import SUFFIX, _file_name
-from billing_sandbox.tenancy import Sandbox
 from tests.support.processes import free_port
 
 TENANT = "acme"

@@ -31,12 +31,14 @@ from tests.support.processes import serving
 
 pytestmark = pytest.mark.anyio
 
-# Python's `re` backtracks through 2**25 ways to split these a's before it gives up on the
-# `!` (seconds); a linear-time engine reads them once. No `$` in NESTED: RE2 would read an
-# end-anchored pattern backwards from the end and stop at the `!` at once.
-PATHOLOGICAL = "a" * 25 + "!"
+# Python's `re` backtracks through 2**28 ways to split these a's before it gives up on the
+# `!` (about 18 s here; 2**25 took 2.3 s); a linear-time engine reads them once. No `$` in
+# NESTED: RE2 would read an end-anchored pattern backwards from the end and stop at the `!`.
+PATHOLOGICAL = "a" * 28 + "!"
 NESTED = "(a+)+b"
-FAST = 0.5  # seconds: generous for a find that takes milliseconds, far below the old seconds
+# Seconds: a find takes milliseconds, so a loaded CI machine stays far inside this, and
+# backtracking stays far outside it.
+FAST = 2.0
 
 
 @pytest.fixture

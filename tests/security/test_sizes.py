@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from billing_sandbox import cli
 from billing_sandbox.app import create_app
-from billing_sandbox.control import requestlog
+from billing_sandbox.cli import parse_args
+from billing_sandbox.cli.serve import settings_of
+from billing_sandbox.observe import requestlog
 from billing_sandbox.settings import Settings
 from tests.candid.helpers import WRITE_OFFS, patient_item
 from tests.decoda.helpers import CREATE, PATIENT, creds
@@ -370,7 +371,7 @@ async def test_the_sign_in_form_refuses_a_body_declared_too_large_before_reading
 
 
 def test_max_state_bytes_is_a_serve_option_and_bounds_a_snapshot_upload() -> None:
-    settings = cli.parse_args(["serve", "--max-state-bytes", "2048"])
+    settings = settings_of(parse_args(["serve", "--max-state-bytes", "2048"]))
     assert settings.max_state_bytes == 2048
     with client_of(create_app(Settings(records=5, max_state_bytes=2048))) as http:
         before = http.get("/_sandbox/state").content

@@ -59,7 +59,7 @@ def test_a_restart_keeps_the_data(tmp_path: Path, how: signal.Signals) -> None:
         charge_id = new_charge(base, 1234)
         before = get_charge(base, charge_id).content
         out = stop(server, how)
-    assert f"state saved to {state_file} (1 tenants)" in out
+    assert f"state saved to {state_file} (1 tenant)" in out
     with serve(state_file) as (base, server):
         assert get_charge(base, charge_id).content == before
         after_restart = new_charge(base, 1)

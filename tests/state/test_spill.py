@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
 from billing_sandbox.state import persistence
-from billing_sandbox.tenancy import Sandbox
 from tests.decoda.helpers import creds
 
 pytestmark = pytest.mark.anyio
@@ -197,14 +197,18 @@ def test_the_cap_comes_from_the_environment() -> None:
 def test_the_command_line_sets_the_cap_and_the_banner_says_where_tenants_spill(
     tmp_path: Path,
 ) -> None:
-    from billing_sandbox.cli import banner, parse_args
+    from billing_sandbox.cli import parse_args
+    from billing_sandbox.cli.banner import banner
+    from billing_sandbox.cli.serve import settings_of
 
-    settings = parse_args(["serve", "--max-tenants", "7", "--state-dir", str(tmp_path)])
+    settings = settings_of(
+        parse_args(["serve", "--max-tenants", "7", "--state-dir", str(tmp_path)])
+    )
     assert (settings.max_tenants, settings.state_dir) == (7, tmp_path)
     assert f"at most 7 tenants; tenants with writes past that spill to {tmp_path}" in banner(
         settings
     )
     # Without --state-dir, the server's own directory, named in the banner all the same.
-    assert "billing-sandbox-" in banner(parse_args(["serve"]))
+    assert "billing-sandbox-" in banner(settings_of(parse_args(["serve"])))
     with pytest.raises(SystemExit):
-        parse_args(["serve", "--max-tenants", "0"])
+        settings_of(parse_args(["serve", "--max-tenants", "0"]))

@@ -11,10 +11,10 @@ from starlette.applications import Starlette
 
 from billing_sandbox.api import Api, Call
 from billing_sandbox.errors import ApiError
-from billing_sandbox.routing import build_routes
+from billing_sandbox.pipeline.routes import build_routes
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import Spec
-from billing_sandbox.tenancy import Sandbox
 
 TOY_SPEC = """
 openapi: 3.1.0

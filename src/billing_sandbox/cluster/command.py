@@ -29,7 +29,14 @@ from billing_sandbox import credentials
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.cluster import haproxy, merge
 from billing_sandbox.cluster.haproxy import Address
+from billing_sandbox.settings import Settings, argument
 
+NAME = "cluster"
+HELP = "serve sandboxes sharded by tenant behind HAProxy"
+DESCRIPTION = (
+    "Sandboxes sharded by tenant behind HAProxy. Options it does not know are given to every "
+    "shard's `serve` (say, --seed, --records, --control-token)."
+)
 STOP_SECONDS = 10  # how long a shard may take to save its state and stop
 START_SECONDS = 30
 
@@ -38,15 +45,14 @@ class ClusterError(Exception):
     """The cluster cannot start: said in one line, exit 2."""
 
 
-def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(
-        prog="billing-sandbox cluster",
-        description="Sandboxes sharded by tenant behind HAProxy. Options it does not know are "
-        "given to every shard's `serve` (say, --seed, --records, --control-token).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # What it does not know goes to every shard's `serve` (`args.passed_on`).
+    parser.set_defaults(passed_on=[])
     parser.add_argument("--shards", type=int, default=2, help="default: %(default)s")
     parser.add_argument("--host", default="127.0.0.1", help="HAProxy's address (%(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="HAProxy's port (%(default)s)")
+    parser.add_argument(
+        "--port", type=argument("port"), default=8000, help="HAProxy's port (%(default)s)"
+    )
     parser.add_argument(
         "--state-dir", type=Path, help="each shard keeps its state file and spill here"
     )
@@ -77,11 +83,13 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         default=Path("."),
         help="with --credentials and --print-haproxy-config: where to write the tenant maps",
     )
-    return parser.parse_known_args(list(argv))
 
 
-def main(argv: Sequence[str]) -> int:
-    options, serve_options = parse(argv)
+def run(options: argparse.Namespace) -> int:
+    serve_options: list[str] = options.passed_on
+    # Every shard reads the same BILLING_SANDBOX_* variables: one it cannot take is refused
+    # here, once (InvalidSetting, exit 2), not by each shard as it is restarted, again and again.
+    Settings.from_env()
     try:
         if options.shards < 1:
             raise ClusterError("a cluster has at least one shard (--shards 1 or more)")

@@ -10,7 +10,7 @@ from starlette.datastructures import Address
 from starlette.requests import HTTPConnection
 
 from billing_sandbox.errors import Forbidden, Unauthenticated
-from billing_sandbox.tenancy import Sandbox
+from billing_sandbox.sandbox import Sandbox
 
 # The dashboard keeps the control token in this cookie (HttpOnly, SameSite=Strict), entered
 # once on its sign-in page, so that its script never holds the token.
@@ -109,6 +109,10 @@ def names_this_machine(host: str, allowed: Iterable[str] = ()) -> bool:
     # The canonical form only, and IPv6 only in brackets: anything else is some resolver's
     # reading of a name, not an address.
     if bracketed != (address.version == 6) or str(address) != literal:
+        return False
+    # Nor an IPv4-mapped one (`[::ffff:127.0.0.1]`), which Python 3.13 calls loopback and
+    # 3.11 does not: refused on each.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return False
     return address.is_loopback
 

@@ -1,51 +1,23 @@
-"""Handlers of the control API (`/_sandbox`, and the root page): health, resets, reference data,
-the specs, the journal, faults and clocks."""
+"""Handlers of the control API (`/_sandbox`): health, resets, reference data, the specs, the
+journal, faults and clocks. The root page (`GET /`) is the dashboard's (`ui/root.py`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from html import escape
 from typing import Any
 
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from billing_sandbox import __version__
 from billing_sandbox.api import Call
-from billing_sandbox.control.faults import Match, effect_from_json
-from billing_sandbox.control.journal import Filter
-from billing_sandbox.control.ratelimits import OFF, Limit
 from billing_sandbox.errors import ApiError, NotFound
+from billing_sandbox.faults.reach import Target, check_reach, targets
+from billing_sandbox.faults.rules import Match, effect_from_json
+from billing_sandbox.observe.journal import Filter
+from billing_sandbox.observe.ratelimits import OFF, Limit
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.state import persistence, snapshot
-from billing_sandbox.tenancy import Tenant
-
-
-async def get_root(call: Call[None]) -> Any:
-    """The banner's facts: HTML for a browser, JSON for anyone else."""
-    about = dict(call.sandbox.about)
-    if "text/html" in call.accept:
-        return HTMLResponse(_root_page(about))
-    return about
-
-
-def _root_page(about: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<h2>{escape(api['title'])}</h2>"
-        f"<p>Begin at <code>{escape(api['entry'])}</code>. "
-        + " ".join(f"<br>{escape(line)}" for line in api["start"])
-        + f'</p><p>Spec: <a href="{escape(api["spec"]["yaml"])}">YAML</a>, '
-        f'<a href="{escape(api["spec"]["json"])}">JSON</a></p>'
-        for api in about["apis"]
-    )
-    control = about["control"]
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>billing-sandbox {escape(about['version'])}</title></head><body>"
-        f"<h1>billing-sandbox {escape(about['version'])}</h1>"
-        "<p>Stateful fakes of healthcare-billing APIs, at their real paths.</p>"
-        f'{rows}<h2>Control</h2><p><a href="{escape(about["dashboard"])}">the dashboard</a>, '
-        f'<a href="{escape(control["health"])}">health</a>, '
-        f'<a href="{escape(control["spec"])}">control API spec</a></p></body></html>'
-    )
+from billing_sandbox.tenants.tenant import Tenant
 
 
 async def get_health(call: Call[None]) -> dict[str, Any]:
@@ -127,6 +99,9 @@ async def create_fault(call: Call[None]) -> dict[str, Any]:
         tenant=given.get("tenant"),
     )
     effect = effect_from_json(body["effect"])
+    # A rule that no call can ever meet, or that asks for a status no operation it meets
+    # declares, is refused now rather than kept waiting in vain.
+    check_reach(match, effect, _fault_targets(call.sandbox))
     until = None
     if "forSeconds" in body:
         # An outage window, on the clock of the tenant the rule names (else the server's).
@@ -138,6 +113,18 @@ async def create_fault(call: Call[None]) -> dict[str, Any]:
         match, effect, body.get("probability", 1), body.get("count"), until
     )
     return rule.as_json()
+
+
+def _fault_targets(sandbox: Sandbox) -> list[Target]:
+    """What a fault rule may meet: every vendor API's operations, and the steps beyond its
+    spec that rules reach (Decoda's installments)."""
+    operations = {
+        name: spec.operations
+        for name in sandbox.kinds
+        if (spec := sandbox.api_spec(name)) is not None
+    }
+    steps = {name: kind.fault_steps for name, kind in sandbox.kinds.items()}
+    return targets(operations, steps)
 
 
 async def clear_faults(call: Call[None]) -> dict[str, Any]:
@@ -228,6 +215,6 @@ async def get_spec_json(call: Call[None]) -> Response:
 
 
 def render_error(error: ApiError) -> tuple[int, dict[str, Any]]:
-    """The control API's own envelope: `{"error": <kind>, "message": <text>}`."""
-    kind = "not_found" if isinstance(error, NotFound) else type(error).__name__
-    return error.status, {"error": kind, "message": error.message}
+    """The control API's own envelope: `{"error": <kind>, "message": <text>}`, the kind
+    being the error's class name (`NotFound`, `ValidationFailed`): one style for every code."""
+    return error.status, {"error": type(error).__name__, "message": error.message}

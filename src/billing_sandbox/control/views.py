@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from itertools import islice
 from typing import Any
 
@@ -14,7 +14,8 @@ from starlette.responses import StreamingResponse
 
 from billing_sandbox.api import Call
 from billing_sandbox.errors import NotFound
-from billing_sandbox.tenancy import Sandbox, Served, StoreKind, Tenant
+from billing_sandbox.sandbox import Sandbox
+from billing_sandbox.tenants.tenant import Served, StoreKind, Tenant
 
 # How often a stream looks for new entries: recording stays a plain append on every
 # request's path, and a person watching sees a request within a quarter of a second.
@@ -47,10 +48,18 @@ async def list_tenants(call: Call[None]) -> dict[str, Any]:
 def _summary(tenant: Tenant, sandbox: Sandbox, sockets: int) -> dict[str, Any]:
     """A tenant in memory: counts of the stores it has built only (listing seeds nothing)."""
     apis = {
-        name: {kind: len(found) for kind, (found, _) in _served(sandbox.kinds[name], store).items()}
+        name: {
+            kind: len(served.records)
+            for kind, served in _served(sandbox.kinds[name], store).items()
+        }
         for name, store in tenant.built_stores().items()
     }
-    clock = {"now": tenant.clock.now().isoformat(), "frozen": tenant.clock.frozen_at is not None}
+    clock = {
+        "now": tenant.clock.now().isoformat(),
+        "frozen": tenant.clock.frozen_at is not None,
+        # How far from the server's own time, so that a person reads "+3 days", not an instant.
+        "offsetSeconds": round(tenant.clock.ahead().total_seconds(), 3),
+    }
     return {"id": tenant.id, "written": tenant.written, "spilled": False, "clock": clock,
             "apis": apis, "sockets": sockets}  # fmt: skip
 
@@ -69,7 +78,8 @@ async def list_tenant_records(call: Call[None]) -> dict[str, Any]:
     wanted = query.get("kind") or next(iter(by_kind), "")
     if wanted not in by_kind:
         raise NotFound(f"{api} record kind", wanted)
-    kept, render = by_kind[wanted]
+    served = by_kind[wanted]
+    kept, render = _in_order(served, query.get("order", "kept")), served.render
     start, stop = query["offset"], query["offset"] + query["limit"]
     text = query.get("q")
     if text:
@@ -83,10 +93,23 @@ async def list_tenant_records(call: Call[None]) -> dict[str, Any]:
         "tenant": tenant_id,
         "api": api,
         "kind": wanted,
-        "kinds": {name: len(records) for name, (records, _) in by_kind.items()},
+        "kinds": {name: len(served.records) for name, served in by_kind.items()},
         "total": total,
         "records": page,
     }
+
+
+def _in_order(served: Served, order: str) -> Collection[Any]:
+    """The records in the order asked for: the store's own (`kept`), or `newest` first, by when
+    each was made, the later made first among equals (the store's order reversed, where the
+    records do not say when they were made)."""
+    if order != "newest":
+        return served.records
+    latest_first = list(served.records)[::-1]
+    if served.made is None:
+        return latest_first
+    # Stable, even reversed: records made at the same instant stay latest first.
+    return sorted(latest_first, key=served.made, reverse=True)
 
 
 async def stream_requests(call: Call[None]) -> StreamingResponse:

@@ -17,7 +17,7 @@ import httpx
 from billing_sandbox.clock import micros
 from billing_sandbox.errors import StorageUnavailable
 from billing_sandbox.events.targets import Address, checked, refusal, refused_on_sending
-from billing_sandbox.tenancy import Sandbox
+from billing_sandbox.sandbox import Sandbox
 
 log = logging.getLogger("billing_sandbox")
 

@@ -18,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from billing_sandbox import redaction as redact
 from billing_sandbox.api import Api
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.control.access import is_loopback
-from billing_sandbox.control.journal import Filter, Journal
+from billing_sandbox.observe import redaction as redact
+from billing_sandbox.observe.journal import Filter, Journal
+from billing_sandbox.pipeline.routes import EVERY_METHOD
 from billing_sandbox.proxy.checks import (
     HEADER,
     MAX_KEPT,
@@ -33,7 +34,6 @@ from billing_sandbox.proxy.checks import (
 )
 from billing_sandbox.proxy.record import Recorder
 from billing_sandbox.recordings import Exchange, Message
-from billing_sandbox.routing import EVERY_METHOD
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import load_spec
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import yaml
 
-from billing_sandbox.redaction import is_secret
+from billing_sandbox.observe.redaction import is_secret
 from billing_sandbox.spec.validation import SchemaCheck
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

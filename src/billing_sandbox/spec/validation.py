@@ -90,14 +90,7 @@ def _explain(error: Any, location: str, root: Mapping[str, Any]) -> list[Issue]:
 def _pattern_hint(root: Mapping[str, Any], where: tuple[PathItem, ...]) -> str | None:
     """The hint the schema at `where` (a path in the root, references already followed)
     gives for its pattern, if any."""
-    node: Any = root
-    for step in where:
-        in_object = isinstance(node, Mapping) and step in node
-        in_array = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
-        if not (in_object or in_array):
-            return None
-        node = node[step]
-    hint = node.get(PATTERN_HINT) if isinstance(node, Mapping) else None
+    hint = _node(root, where).get(PATTERN_HINT)
     return hint if isinstance(hint, str) else None
 
 
@@ -111,6 +104,9 @@ def _explain_one_of(
     with the fewest failures). A branch with no discriminator of its own can bar the others'
     with a `false` schema.
     """
+    keyed = _explain_keyed(path, branches, location, root)
+    if keyed:
+        return keyed
     depth = len(path) + 1
     discriminator: PathItem = "type"
     expected: list[str] = []
@@ -144,6 +140,67 @@ def _explain_one_of(
         message = f"must be one of {choices}"
         return [Issue(location, (*path, discriminator), message, "union_tag_invalid")]
     return [Issue(location, path, "does not match any of the allowed shapes", "union_tag_invalid")]
+
+
+def _explain_keyed(
+    path: tuple[PathItem, ...], branches: Any, location: str, root: Mapping[str, Any]
+) -> list[Issue]:
+    """A union whose branches each require a field of their own (`{freezeAt}`, or
+    `{advanceSeconds}`, or `{resume}`), given none of them: one issue naming every choice
+    (with its branch's `title`, if any), and the fields no branch accepts. Empty when the
+    union is not of that kind."""
+    choices: list[str] = []
+    taken: set[str] = set()
+    unexpected: set[str] | None = None
+    kinds = (
+        jsonschema_rs.ValidationErrorKind.Required,
+        jsonschema_rs.ValidationErrorKind.AdditionalProperties,
+    )
+    for branch in branches:
+        here = [e for e in branch if tuple(e.instance_path) == path]
+        if len(here) < len(branch) or not all(isinstance(e.kind, kinds) for e in here):
+            return []  # a branch fails on what was given (a tag's value, a field's): not this kind
+        missing = [
+            e for e in here if isinstance(e.kind, jsonschema_rs.ValidationErrorKind.Required)
+        ]
+        names = {e.kind.property for e in missing}
+        if not missing or names & taken:
+            return []  # a branch lacks nothing (only stray fields), or shares its key (a tag)
+        taken |= names
+        title = _node(root, tuple(missing[0].schema_path)[:-1]).get("title")
+        choice = " and ".join(sorted(names))
+        choices.append(f"{choice} ({title})" if isinstance(title, str) else choice)
+        extra = {
+            name
+            for e in here
+            if isinstance(e.kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties)
+            for name in e.kind.unexpected
+        }
+        unexpected = extra if unexpected is None else unexpected & extra
+    if not choices:
+        return []
+    listed = choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+    message = "is not a field this operation accepts"
+    return [
+        Issue(location, path, f"give one of {listed}", "missing"),
+        *(
+            Issue(location, (*path, name), message, "extra_forbidden")
+            for name in sorted(unexpected or ())
+        ),
+    ]
+
+
+def _node(root: Mapping[str, Any], where: tuple[PathItem, ...]) -> Mapping[str, Any]:
+    """The schema at `where` (a path in the root, references already followed); empty when
+    there is none."""
+    node: Any = root
+    for step in where:
+        in_object = isinstance(node, Mapping) and step in node
+        in_array = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if not (in_object or in_array):
+            return {}
+        node = node[step]
+    return node if isinstance(node, Mapping) else {}
 
 
 def _plain(message: str) -> str:

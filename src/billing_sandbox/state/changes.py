@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from billing_sandbox.clock import instant, micros
-from billing_sandbox.control.ratelimits import Limit
 from billing_sandbox.events.courier import Outcome
+from billing_sandbox.observe.ratelimits import Limit
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.state import snapshot
-from billing_sandbox.tenancy import Sandbox
 
 Record = dict[str, Any]
 

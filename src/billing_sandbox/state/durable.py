@@ -21,9 +21,9 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.state import changes, snapshot, wal
 from billing_sandbox.state.wal import LogDamaged, LogFile
-from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
 

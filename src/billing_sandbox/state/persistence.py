@@ -21,7 +21,8 @@ from typing import Any, BinaryIO
 import orjson
 from starlette.applications import Starlette
 
-from billing_sandbox.errors import ApiError
+from billing_sandbox.errors import ApiError, counted
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
 from billing_sandbox.state import changes, snapshot
 from billing_sandbox.state.durable import (
@@ -33,7 +34,6 @@ from billing_sandbox.state.durable import (
     WriteAhead,
 )
 from billing_sandbox.state.problems import InvalidSnapshot
-from billing_sandbox.tenancy import Sandbox
 
 log = logging.getLogger("billing_sandbox")
 
@@ -279,8 +279,8 @@ def _save_at_shutdown(sandbox: Sandbox) -> None:
         except (SaveFailed, ApiError) as error:
             log.error("%s", error.message)
             return
-        count = len(saved["tenants"])
-        print(f"state saved to {saved['saved']} ({count} tenants)", flush=True)
+        count = counted(len(saved["tenants"]), "tenant")
+        print(f"state saved to {saved['saved']} ({count})", flush=True)
         sandbox.changes.close()
     if sandbox.overflow is not None:
         sandbox.overflow.close()

@@ -12,7 +12,7 @@ from billing_sandbox.errors import ApiError
 from billing_sandbox.spec.document import Spec
 from billing_sandbox.spec.validation import SchemaCheck
 from billing_sandbox.state.problems import InvalidSnapshot, invalid, within
-from billing_sandbox.tenancy import Rendering
+from billing_sandbox.tenants.tenant import Rendering
 
 # What rendering a record that does not fit together raises (a record it names is missing, a
 # value of a type the renderer cannot take, a lookup that answers 404): the snapshot's fault.

@@ -16,10 +16,11 @@ from typing import Any
 import orjson
 
 from billing_sandbox.errors import BadRequest
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.state.codec import instant, obj, typed
 from billing_sandbox.state.problems import InvalidSnapshot, invalid
 from billing_sandbox.state.served import check_served
-from billing_sandbox.tenancy import Sandbox, Tenant
+from billing_sandbox.tenants.tenant import Tenant
 
 FORMAT = "billing-sandbox/1"
 _MICROSECOND = timedelta(microseconds=1)

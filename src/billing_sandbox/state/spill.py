@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from billing_sandbox.errors import BadRequest, SandboxBug
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.state import snapshot
 from billing_sandbox.state.persistence import write_atomically
 from billing_sandbox.state.problems import InvalidSnapshot
-from billing_sandbox.tenancy import Sandbox, Tenant
+from billing_sandbox.tenants.tenant import Tenant
 
 SUFFIX = ".tenant.json"
 # File names stay well under the usual 255-byte limit; longer ids are named by their hash.

@@ -9,7 +9,7 @@ from billing_sandbox.apis.candid.reference import reference
 from billing_sandbox.apis.candid.renderings import renderings
 from billing_sandbox.apis.candid.seed import new_store
 from billing_sandbox.apis.candid.state import export_state, import_state, served_records
-from billing_sandbox.tenancy import StoreKind
+from billing_sandbox.tenants.tenant import StoreKind
 
 API = Api(
     name="candid",

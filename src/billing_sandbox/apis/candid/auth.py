@@ -9,12 +9,12 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from billing_sandbox.api import Caller
+from billing_sandbox.asgi.headers import header
 from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
-from billing_sandbox.headers import header
-from billing_sandbox.limits import id_problem
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.signing import jwt_claims, jwt_encode
-from billing_sandbox.tenancy import Sandbox
+from billing_sandbox.tenants.identifiers import id_problem
 
 # A `--credentials` file's `candid:` entries.
 CREDENTIALS = Section("client_id", "client_secret")

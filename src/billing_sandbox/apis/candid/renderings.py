@@ -7,7 +7,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from billing_sandbox.apis.candid.store import CandidStore
-from billing_sandbox.tenancy import Rendering
+from billing_sandbox.tenants.tenant import Rendering
 
 _UUID = "#/components/schemas/Uuid"
 

@@ -15,7 +15,7 @@ from billing_sandbox.apis.candid.records import BalanceAdjustment, Claim, Refere
 from billing_sandbox.apis.candid.store import CandidStore
 from billing_sandbox.apis.candid.timestamps import render
 from billing_sandbox.spec.document import load_yaml
-from billing_sandbox.tenancy import Tenant
+from billing_sandbox.tenants.tenant import Tenant
 
 # Seed timestamps lie in the year before this instant, so they never depend on today's date.
 SEED_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

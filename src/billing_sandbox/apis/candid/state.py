@@ -19,7 +19,7 @@ from billing_sandbox.state.codec import (
     typed,
 )
 from billing_sandbox.state.problems import about, invalid
-from billing_sandbox.tenancy import Served, Tenant
+from billing_sandbox.tenants.tenant import Served, Tenant
 
 PATH = "apis.candid"
 SECTIONS = (
@@ -79,8 +79,13 @@ def export_state(store: CandidStore) -> dict[str, Any]:
 
 def served_records(store: CandidStore) -> dict[str, Served]:
     """The write-offs, in the order they were made, each as `GET /api/write-offs/v1/{id}`
-    answers it (a write-off is kept as it is served)."""
-    return {"write-offs": (store.all_write_offs(), _as_kept)}
+    answers it (a write-off is kept as it is served); newest by `write_off_timestamp`, the
+    one date a write-off holds."""
+    return {"write-offs": Served(store.all_write_offs(), _as_kept, _written_off)}
+
+
+def _written_off(record: WriteOff) -> int:
+    return sort_micros(record["write_off_timestamp"])
 
 
 def _as_kept(record: Any) -> Any:

@@ -4,12 +4,13 @@ from billing_sandbox.api import Api
 from billing_sandbox.apis.decoda import control, handlers
 from billing_sandbox.apis.decoda.auth import CREDENTIALS, authenticate
 from billing_sandbox.apis.decoda.envelope import render_error
+from billing_sandbox.apis.decoda.installments import SETTLE_STEP
 from billing_sandbox.apis.decoda.recorded import RECORDED_OPERATIONS, load_recorded
 from billing_sandbox.apis.decoda.reference import reference
 from billing_sandbox.apis.decoda.renderings import renderings
 from billing_sandbox.apis.decoda.seed import new_store
 from billing_sandbox.apis.decoda.state import export_state, import_state, served_records
-from billing_sandbox.tenancy import StoreKind
+from billing_sandbox.tenants.tenant import StoreKind
 
 API = Api(
     name=control.NAME,
@@ -36,6 +37,7 @@ API = Api(
         recorded_operations=RECORDED_OPERATIONS,
         load_recorded=load_recorded,
         on_clock_moved=control.on_clock_moved,
+        fault_steps=(SETTLE_STEP,),
         outbox=lambda store: store.hooks,
     ),
     control=control,

@@ -7,11 +7,11 @@ from functools import lru_cache
 from starlette.requests import HTTPConnection
 
 from billing_sandbox.api import Caller
+from billing_sandbox.asgi.headers import header
 from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Unauthenticated
-from billing_sandbox.headers import header
-from billing_sandbox.limits import id_problem
-from billing_sandbox.tenancy import Sandbox
+from billing_sandbox.sandbox import Sandbox
+from billing_sandbox.tenants.identifiers import id_problem
 
 # A `--credentials` file's `decoda:` entries: a TENANT value may have several API keys.
 CREDENTIALS = Section("tenant_header", "api_key", unique_names=False)
@@ -35,7 +35,8 @@ def authenticate(connection: HTTPConnection, sandbox: Sandbox) -> Caller:
     api_key = (header(connection.scope, b"api-key") or "").strip()
     if not tenant or not api_key:
         missing = [name for name, value in (("TENANT", tenant), ("API-KEY", api_key)) if not value]
-        raise Unauthenticated(f"send the {' and '.join(missing)} header(s) with every request")
+        headers = "header" if len(missing) == 1 else "headers"
+        raise Unauthenticated(f"send the {' and '.join(missing)} {headers} with every request")
     caller = _caller(tenant)
     if sandbox.credentials is None:
         return caller

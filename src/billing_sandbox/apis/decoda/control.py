@@ -12,7 +12,7 @@ from billing_sandbox.apis.decoda.alerts import subject
 from billing_sandbox.apis.decoda.installments import settle_tenant
 from billing_sandbox.apis.decoda.records import Delivery
 from billing_sandbox.apis.decoda.store import DecodaStore
-from billing_sandbox.control.faults import FaultRules
+from billing_sandbox.faults.rules import FaultRules
 
 NAME = "decoda"
 
@@ -36,17 +36,38 @@ async def void_decoda_charge(call: Call[None]) -> dict[str, Any]:
 
 async def trigger_decoda_event(call: Call[None]) -> dict[str, Any]:
     """Emit an event of the given type about a record, as `stripe trigger` does: one delivery
-    per active webhook subscribed to the type, sent at once."""
+    per active webhook subscribed to the type, sent at once. The answer lists the types the
+    tenant's webhooks subscribe to, and says so when none of them takes this one."""
     store = _store(call)
     event_type = call.body["type"]
     record = subject(store, event_type, call.body.get("id"))
     made = store.hooks.emit(event_type, record)
-    return {
+    active = [hook for hook in store.hooks.webhooks.values() if not hook.archived]
+    subscribed = sorted({kind for hook in active for kind in hook.subscriptions})
+    answer: dict[str, Any] = {
         "type": event_type,
         "recordId": record.id,
         "eventId": made[0].event_id if made else None,
         "deliveries": [delivery.id for delivery in made],
+        "subscribedTypes": subscribed,
     }
+    if not made:
+        answer["message"] = _unheard(call.path["tenant"], event_type, len(active), subscribed)
+    return answer
+
+
+def _unheard(tenant: str, event_type: str, webhooks: int, subscribed: list[str]) -> str:
+    """Why a triggered event was sent nowhere, and what would hear it."""
+    if not webhooks:
+        return (
+            f"nothing was sent: tenant {tenant} has no active webhook; register one that "
+            f"subscribes to {event_type} (POST /webhook/decoda/create)"
+        )
+    return (
+        f"nothing was sent: no webhook of tenant {tenant} subscribes to {event_type}; its "
+        f"{'webhook subscribes' if webhooks == 1 else 'webhooks subscribe'} to "
+        f"{', '.join(subscribed) or 'no event type'}"
+    )
 
 
 async def list_decoda_deliveries(call: Call[None]) -> dict[str, Any]:

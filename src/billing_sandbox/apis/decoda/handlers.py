@@ -354,36 +354,16 @@ async def send_webhook_delivery(call: Call[DecodaStore]) -> Json:
     return render.delivery(call.store.hooks.resend(call.path["webhook_delivery_attempt_id"]))
 
 
-async def create_webhook_v1(call: Call[DecodaStore]) -> Json:
-    return await create_webhook(call)
-
-
-async def list_webhooks_v1(call: Call[DecodaStore]) -> list[Json]:
-    return await list_webhooks(call)
-
-
-async def get_webhook_v1(call: Call[DecodaStore]) -> Json:
-    return await get_webhook(call)
-
-
-async def update_webhook_v1(call: Call[DecodaStore]) -> Json:
-    return await update_webhook(call)
-
-
-async def delete_webhook_v1(call: Call[DecodaStore]) -> bool:
-    return await delete_webhook(call)
-
-
-async def list_webhook_deliveries_v1(call: Call[DecodaStore]) -> list[Json]:
-    return await list_webhook_deliveries(call)
-
-
-async def get_webhook_delivery_v1(call: Call[DecodaStore]) -> Json:
-    return await get_webhook_delivery(call)
-
-
-async def send_webhook_delivery_v1(call: Call[DecodaStore]) -> Json:
-    return await send_webhook_delivery(call)
+# The legacy /v1 webhook operations answer exactly as the current ones do: the same handlers,
+# under the names their operationIds take (`createWebhookV1` → `create_webhook_v1`).
+create_webhook_v1 = create_webhook
+list_webhooks_v1 = list_webhooks
+get_webhook_v1 = get_webhook
+update_webhook_v1 = update_webhook
+delete_webhook_v1 = delete_webhook
+list_webhook_deliveries_v1 = list_webhook_deliveries
+get_webhook_delivery_v1 = get_webhook_delivery
+send_webhook_delivery_v1 = send_webhook_delivery
 
 
 # ---- the tenant's webhook configuration (current API only) ----

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, time
 
 from billing_sandbox.apis.decoda.records import Installment, PaymentPlan
 from billing_sandbox.apis.decoda.store import DecodaStore
-from billing_sandbox.control.faults import FaultRules, RequestFacts
+from billing_sandbox.faults.rules import FaultRules, RequestFacts
 
-# The pseudo-operation a fault rule names to make installments fail (`operationId` in a rule).
+# The pseudo-operation a fault rule names to make installments fail (`operationId` in a rule),
+# with the method and path template its rules may match on too.
 SETTLE_OPERATION = "settleInstallment"
+SETTLE_STEP = (SETTLE_OPERATION, "POST", "/installments/{id}")
 
 
 def settle_due(
@@ -50,9 +52,9 @@ def settle_tenant(store: DecodaStore, tenant_id: str, faults: FaultRules) -> lis
         facts = RequestFacts(
             api="decoda",
             operation_id=SETTLE_OPERATION,
-            method="POST",
+            method=SETTLE_STEP[1],
             path=f"/installments/{installment.id}",
-            template="/installments/{id}",
+            template=SETTLE_STEP[2],
             tenant=tenant_id,
         )
         # An outage window is measured on this tenant's clock, the one that moved.

@@ -11,7 +11,7 @@ from billing_sandbox.apis.decoda import render, render_v1
 from billing_sandbox.apis.decoda.records import Charge
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.apis.decoda.timeline import timeline
-from billing_sandbox.tenancy import Rendering
+from billing_sandbox.tenants.tenant import Rendering
 
 _ID = attrgetter("id")
 Answer = Callable[[Any], Any]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from billing_sandbox.apis.decoda.records import Installment
-from billing_sandbox.errors import Unprocessable
+from billing_sandbox.errors import Unprocessable, counted
 
 
 def schedule(
@@ -22,12 +22,14 @@ def schedule(
     """`count` installments of `amount`, the last one trimmed so they add up to `owed`."""
     if count * amount < owed:
         raise Unprocessable(
-            f"{count} installments of {amount} cover {count * amount}, less than the {owed} owed"
+            f"{counted(count, 'installment')} of {amount} {_cover(count)} {count * amount}, "
+            f"less than the {owed} owed"
         )
     last = owed - (count - 1) * amount
     if last <= 0:
         raise Unprocessable(
-            f"{count - 1} installments of {amount} already cover the {owed} owed; "
+            f"{counted(count - 1, 'installment')} of {amount} already {_cover(count - 1)} the "
+            f"{owed} owed; "
             "use fewer installments"
         )
     amounts = [amount] * (count - 1) + [last]
@@ -47,3 +49,8 @@ def due_date(start: date, frequency: str, index: int) -> date:
     year, month = start.year + months // 12, months % 12 + 1
     # The 31st of a short month falls on its last day.
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def _cover(count: int) -> str:
+    """The verb that goes with `count` installments."""
+    return "covers" if count == 1 else "cover"

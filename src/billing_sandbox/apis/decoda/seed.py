@@ -16,7 +16,7 @@ from billing_sandbox.apis.decoda.records import CatalogueItem, Patient
 from billing_sandbox.apis.decoda.store import DecodaStore
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.spec.document import load_yaml
-from billing_sandbox.tenancy import Tenant
+from billing_sandbox.tenants.tenant import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.
 SEED_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

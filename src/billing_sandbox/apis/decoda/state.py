@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from billing_sandbox.apis.decoda import render
@@ -30,7 +31,7 @@ from billing_sandbox.state.codec import (
     typed,
 )
 from billing_sandbox.state.problems import about, invalid
-from billing_sandbox.tenancy import Served, Tenant
+from billing_sandbox.tenants.tenant import Served, Tenant
 
 PATH = "apis.decoda"
 TABLES = ("patients", "items", "charges", "payments", "refunds", "adjustments", "plans")
@@ -74,15 +75,21 @@ def export_state(store: DecodaStore) -> dict[str, Any]:
 
 def served_records(store: DecodaStore) -> dict[str, Served]:
     """Each table in insertion order, each record as the current (`/billing/…`) API details
-    it: a charge as `GET /billing/charge/get/{id}`, a patient as its chart."""
+    it: a charge as `GET /billing/charge/get/{id}`, a patient as its chart. Every record
+    says when it was made (`createdDate`), which orders them newest first."""
+    made = attrgetter("created_date")
     return {
-        "charges": (store.charges.values(), lambda charge: render.charge_detail(charge, store)),
-        "payments": (store.payments.values(), lambda payment: render.payment(payment, store)),
-        "refunds": (store.refunds.values(), render.refund_summary),
-        "adjustments": (store.adjustments.values(), render.adjustment_summary),
-        "plans": (store.plans.values(), render.plan),
-        "patients": (store.patients.values(), lambda p: render.patient_chart(p, store)),
-        "webhooks": (store.hooks.webhooks.values(), render.webhook),
+        "charges": Served(
+            store.charges.values(), lambda charge: render.charge_detail(charge, store), made
+        ),
+        "payments": Served(
+            store.payments.values(), lambda payment: render.payment(payment, store), made
+        ),
+        "refunds": Served(store.refunds.values(), render.refund_summary, made),
+        "adjustments": Served(store.adjustments.values(), render.adjustment_summary, made),
+        "plans": Served(store.plans.values(), render.plan, made),
+        "patients": Served(store.patients.values(), lambda p: render.patient_chart(p, store), made),
+        "webhooks": Served(store.hooks.webhooks.values(), render.webhook, made),
     }
 
 

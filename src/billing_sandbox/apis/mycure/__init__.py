@@ -10,7 +10,7 @@ from billing_sandbox.apis.mycure.reference import reference
 from billing_sandbox.apis.mycure.renderings import renderings
 from billing_sandbox.apis.mycure.seed import new_store
 from billing_sandbox.apis.mycure.state import export_state, import_state, served_records
-from billing_sandbox.tenancy import StoreKind
+from billing_sandbox.tenants.tenant import StoreKind
 
 API = Api(
     name=NAME,

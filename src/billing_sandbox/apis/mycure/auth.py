@@ -16,13 +16,13 @@ from starlette.requests import HTTPConnection
 from billing_sandbox.api import Caller
 from billing_sandbox.apis.mycure.records import organisation_of
 from billing_sandbox.apis.mycure.store import MycureStore
+from billing_sandbox.asgi.headers import header
 from billing_sandbox.credentials import LISTED, Section
 from billing_sandbox.errors import Issue, Unauthenticated, ValidationFailed
-from billing_sandbox.headers import header
-from billing_sandbox.limits import email_problem
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.signing import jwt_claims, jwt_encode
 from billing_sandbox.state import changes
-from billing_sandbox.tenancy import Sandbox
+from billing_sandbox.tenants.identifiers import email_problem
 
 # A `--credentials` file's `mycure:` entries: emails are case-insensitive, and one the
 # sign-in schema's own pattern refuses could never sign in (a typo).

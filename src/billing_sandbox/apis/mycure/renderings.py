@@ -7,7 +7,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from billing_sandbox.apis.mycure.store import MycureStore
-from billing_sandbox.tenancy import Rendering
+from billing_sandbox.tenants.tenant import Rendering
 
 
 def renderings(store: MycureStore) -> Sequence[Rendering]:

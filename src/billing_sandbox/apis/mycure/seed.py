@@ -20,7 +20,7 @@ from billing_sandbox.apis.mycure.records import (
 )
 from billing_sandbox.apis.mycure.store import MycureStore, Reference
 from billing_sandbox.spec.document import load_yaml
-from billing_sandbox.tenancy import Tenant
+from billing_sandbox.tenants.tenant import Tenant
 
 # Seed records are dated in the year before this instant, never relative to today.
 SEED_EPOCH_MS = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)

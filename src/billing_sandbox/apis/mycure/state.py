@@ -28,7 +28,7 @@ from billing_sandbox.state.codec import (
     typed,
 )
 from billing_sandbox.state.problems import about, invalid
-from billing_sandbox.tenancy import Served, Tenant
+from billing_sandbox.tenants.tenant import Served, Tenant
 
 PATH = "apis.mycure"
 SECTIONS = (
@@ -68,8 +68,12 @@ def export_state(store: MycureStore) -> dict[str, Any]:
 
 def served_records(store: MycureStore) -> dict[str, Served]:
     """The statements in insertion order, each as `GET /billing-soas/{id}` answers it (a
-    statement is kept as it is served)."""
-    return {"billing-soas": (store.soas.values(), _as_kept)}
+    statement is kept as it is served); newest by `createdAt`."""
+    return {"billing-soas": Served(store.soas.values(), _as_kept, _created_at)}
+
+
+def _created_at(record: Any) -> Any:
+    return record["createdAt"]
 
 
 def _as_kept(record: Any) -> Any:

@@ -1,0 +1,64 @@
+"""What the request path keeps of each vendor call: a journal entry, its secrets redacted, and a
+line of the request log when one is written."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from billing_sandbox.api import Api, Caller
+from billing_sandbox.errors import ApiError
+from billing_sandbox.faults.injection import FAULT
+from billing_sandbox.observe import redaction, requestlog
+from billing_sandbox.sandbox import Sandbox
+from billing_sandbox.spec.body import RAW_BODY
+from billing_sandbox.spec.document import Operation
+
+
+def record(
+    sandbox: Sandbox,
+    api: Api,
+    op: Operation,
+    request: Request,
+    response: Response,
+    caller: Caller | None,
+    started: float,
+    problem: ApiError | None,
+) -> None:
+    """Keep the call in the journal (secrets redacted) and, when one is on, the request log."""
+    tenant = caller.tenant_id if caller else None
+    duration_ms = (time.perf_counter() - started) * 1000
+    scope = request.scope
+    method, path, fault = scope["method"], scope["path"], scope.get(FAULT)
+    status = response.status_code
+    # Secrets never rest in the journal (nor so on the dashboard): what a client sent is
+    # looked at cheaply and redacted when it may hold one; an answer, when its spec says it
+    # can carry one (a token, a webhook's signing secret).
+    sent = scope.get(RAW_BODY, b"")
+    if sent:
+        sent = redaction.body_bytes(sent, request.headers.get("content-type", ""))
+    answer = bytes(response.body)
+    sandbox.journal.record(
+        sandbox.clock.timestamp(),
+        tenant,
+        api.name,
+        op.operation_id,
+        method,
+        path,
+        # From the scope: building `request.url` costs more than the rest of the entry.
+        redaction.query(scope["query_string"].decode("latin-1")),
+        status,
+        duration_ms,
+        sent,
+        redaction.body_bytes(answer, "application/json") if op.answers_secrets else answer,
+        fault=fault,
+    )
+    request_log = requestlog.active()
+    if request_log is not None:
+        problem_text = None if problem is None else requestlog.problem_of(problem)
+        request_log.write(
+            (method, path, status, op.operation_id, api.name, tenant, duration_ms, fault,
+             problem_text)
+        )  # fmt: skip
