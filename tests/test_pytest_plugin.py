@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -9,6 +10,8 @@ import pytest
 
 from billing_sandbox.settings import Settings
 from billing_sandbox.testing import (
+    FaultRule,
+    Faults,
     SandboxError,
     SandboxServer,
     SandboxTenant,
@@ -193,7 +196,7 @@ def test_a_running_sandbox_is_used_without_importing_the_server(
 
         # Faker itself may be loaded by its own pytest plugin; the sandbox's seeding, the only
         # importer of Faker here, must not be.
-        SERVER_STACK = ("billing_sandbox.tenancy", "billing_sandbox.app", "starlette", "uvicorn")
+        SERVER_STACK = ("billing_sandbox.sandbox", "billing_sandbox.app", "starlette", "uvicorn")
 
         def test_it(billing_sandbox, sandbox_tenant):
             import httpx
@@ -228,7 +231,10 @@ def test_a_tenant_starts_empty_on_a_sandbox_that_outlived_its_last_run(
             assert sandbox_tenant.journal.query().entries == []
             assert not sandbox_tenant.clock.state().frozen
             if leave:
-                sandbox_tenant.faults.add(status=500)
+                # Past the fixtures' clients, whose rules go after each test: as a run that
+                # was killed midway leaves them.
+                httpx.post(billing_sandbox.url + "/_sandbox/faults",
+                           json={"match": {"tenant": sandbox_tenant.id}, "effect": {"status": 500}})
                 sandbox_tenant.clock.freeze()
                 httpx.get(billing_sandbox.url + "/billing/charge/list",
                           headers=sandbox_tenant.decoda_headers)
@@ -244,18 +250,99 @@ def test_a_tenant_starts_empty_on_a_sandbox_that_outlived_its_last_run(
     assert faults.rules() == []
 
 
-def test_a_refused_control_token_fails_the_tests_at_the_start_saying_401(
+TWO_TESTS = """
+    def test_one(sandbox_tenant):
+        pass
+
+    def test_two(billing_sandbox):
+        pass
+"""
+
+
+def test_a_refused_control_token_ends_the_session_at_the_start_saying_401(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with serve(Settings(control_token="s3cret")) as running:
         monkeypatch.setenv("BILLING_SANDBOX_CONTROL_TOKEN", "wrong")
-        pytester.makepyfile("""
-            def test_one(sandbox_tenant):
-                pass
+        pytester.makepyfile(TWO_TESTS)
+        result = pytester.runpytest_subprocess("--billing-sandbox-url", running.url)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    said = [line for line in (*result.outlines, *result.errlines) if "billing-sandbox:" in line]
+    assert len(said) == 1, result.outlines
+    assert f"GET {running.url}/_sandbox/faults answered 401" in said[0]
+    assert "set BILLING_SANDBOX_CONTROL_TOKEN to the token the sandbox" in said[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
-            def test_two(sandbox_tenant):
-                pass
-        """)
-        result = pytester.runpytest("--billing-sandbox-url", running.url)
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*SandboxError: GET */_sandbox/faults answered 401*"])
+
+def test_an_unreachable_url_ends_the_session_once_in_one_line(pytester: pytest.Pytester) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, never listening
+        pytester.makepyfile(TWO_TESTS)
+        result = pytester.runpytest_subprocess("--billing-sandbox-url", url)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    said = [line for line in (*result.outlines, *result.errlines) if url in line]
+    assert len(said) == 1, output
+    assert f"billing-sandbox: no sandbox answers at {url} (ConnectError" in said[0]
+    advice = "start the sandbox there (billing-sandbox serve) or correct --billing-sandbox-url"
+    assert advice in said[0]
+    # No test ran, so none reports an error of its own, with or without a traceback.
+    assert "no tests ran" in output
+    for noise in ("Traceback", "ERROR at setup", "SandboxError"):
+        assert noise not in output
+
+
+# An operation no other test calls: the inner test's whole-server rules match it.
+INNER_MARK = "sendWebhookDeliveryV1"
+
+
+def inner_rules(faults: Faults) -> list[FaultRule]:
+    """The rules the inner test below adds: on its operation, or matching one of its tenants."""
+    return [
+        rule
+        for rule in faults.rules()
+        if rule.match.get("operationId") == INNER_MARK
+        or rule.match.get("tenant", "").startswith("test-adds-rules")
+    ]
+
+
+def test_the_fault_rules_a_test_added_are_removed_after_it_and_only_those(
+    pytester: pytest.Pytester, billing_sandbox: SandboxServer
+) -> None:
+    """On a shared sandbox: the rules a test added through the fixtures go after it, its
+    tenants' and whole-server ones alike; a rule someone else added stays, and so does one
+    a fixture of a wider scope added."""
+    pytester.makepyfile(f"""
+        import pytest
+
+        MARK = "{INNER_MARK}"
+
+        @pytest.fixture(scope="module")
+        def outage(billing_sandbox):
+            with billing_sandbox.tenant("module-outage.test").faults.injected(status=503) as rule:
+                yield rule
+
+        def test_adds_rules(billing_sandbox, sandbox_tenant, sandbox_tenant_factory, outage):
+            sandbox_tenant.faults.add(status=500)
+            sandbox_tenant_factory("b").faults.add(status=503, count=1)
+            billing_sandbox.control.faults.add(operation_id=MARK, status=502)  # every tenant's
+            billing_sandbox.tenant("elsewhere.test").faults.add(operation_id=MARK, status=504)
+
+        def test_the_next_test_finds_none_of_them(billing_sandbox, outage):
+            rules = billing_sandbox.control.faults.rules()
+            assert outage in rules
+            for rule in rules:
+                assert rule.match.get("operationId") != MARK
+                assert not rule.match.get("tenant", "").startswith("test-adds-rules")
+    """)
+    faults = billing_sandbox.control.faults
+    with faults.injected(tenant="someone-elses.test", status=503) as theirs:
+        try:
+            result = pytester.runpytest_subprocess("--billing-sandbox-url", billing_sandbox.url)
+            assert inner_rules(faults) == []
+            assert theirs in faults.rules()
+            result.assert_outcomes(passed=2)
+        finally:
+            for rule in inner_rules(faults):  # left by a plugin that did not remove them
+                faults.remove(rule)

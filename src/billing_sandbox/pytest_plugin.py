@@ -61,10 +61,7 @@ def billing_sandbox(pytestconfig: pytest.Config) -> Iterator[SandboxServer]:
             )
         # The control token is read as the server reads it: one variable set for both suffices.
         server = SandboxServer(url.rstrip("/"), control_token=settings.control_token)
-        # Fail once, here, rather than in every test: when nothing answers at the URL, and
-        # when the control API refuses our token (a guarded call: health answers anyone).
-        server.health()
-        server.control.faults.rules()
+        _check_shared(server, pytestconfig)
         yield server
         return
     if seed is not None:
@@ -73,6 +70,51 @@ def billing_sandbox(pytestconfig: pytest.Config) -> Iterator[SandboxServer]:
         settings = replace(settings, seed=int(seed))
     with serve(settings) as server:
         yield server
+
+
+def _check_shared(server: SandboxServer, config: pytest.Config) -> None:
+    """End the session at once, in one line, when the sandbox at the URL cannot serve it:
+    nothing answers there, or its control API refuses our token (a guarded call: health
+    answers anyone). A fixture's error would be repeated, traceback and all, by every test."""
+    from billing_sandbox.testing import SandboxError
+
+    given = (
+        "--billing-sandbox-url"
+        if config.getoption("billing_sandbox_url")
+        else "the ini's billing_sandbox_url"
+    )
+    try:
+        server.health()
+    except SandboxError as error:
+        pytest.exit(
+            f"billing-sandbox: {error}; start the sandbox there (billing-sandbox serve) or "
+            f"correct {given} (without one, the plugin starts a sandbox of its own)",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+    try:
+        server.control.faults.rules()
+    except SandboxError as error:
+        pytest.exit(
+            f"billing-sandbox: {error}; set BILLING_SANDBOX_CONTROL_TOKEN to the token the "
+            f"sandbox at {server.url} was started with",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _billing_sandbox_fault_rules(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that uses the sandbox, remove the fault rules it added through the
+    fixtures (whole-server rules too): on a shared sandbox they would fault other users'
+    requests, and on any they would fault the tests after it. Rules added before the test
+    began (by a fixture of a wider scope) stay; so do rules others added. A test that does
+    not use the sandbox starts nothing here."""
+    if "billing_sandbox" not in request.fixturenames:
+        yield
+        return
+    server: SandboxServer = request.getfixturevalue("billing_sandbox")
+    mark = server.added_rules.mark()
+    yield
+    server.control.faults.remove_added(since=mark)
 
 
 @pytest.fixture

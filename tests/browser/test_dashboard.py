@@ -6,6 +6,7 @@ Each test writes a screenshot of what it saw under the run's temporary directory
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from billing_sandbox.ui.pages import PAGES
 from tests.support.processes import serving
@@ -138,10 +139,18 @@ def test_advancing_a_clock_in_the_ui_expires_a_candid_token(page: Page, base: st
     assert httpx.get(f"{base}/api/write-offs/v1?limit=1", headers=bearer).status_code == 200
     page.goto(UI + "/tenants")
     row = page.locator('#tenants tr[data-tenant="clocky"]')
-    row.get_by_label("seconds to advance clocky's clock").fill("86400")
+    clock = row.locator("td.clock")
+    # Readable: an instant in UTC, and how far it is from the server's time.
+    expect(clock.locator("time")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+    expect(clock).to_contain_text("in step with the server")
+    row.get_by_label("how far to advance clocky's clock").fill("1")
+    row.get_by_label("unit to advance clocky's clock by").select_option("days")
     row.get_by_role("button", name="Advance").click()
-    expect(page.locator("#status")).to_contain_text("advanced")
+    expect(page.locator("#status")).to_have_text("clocky's clock advanced 1 day.")
+    expect(clock).to_contain_text("+1 day ahead")
     assert httpx.get(f"{base}/api/write-offs/v1?limit=1", headers=bearer).status_code == 401
+    row.get_by_role("button", name="Freeze clock").click()
+    expect(clock.locator(".frozen")).to_have_text("frozen")
 
 
 def test_reset_download_and_upload_round_trip_a_tenant(
@@ -164,9 +173,122 @@ def test_reset_download_and_upload_round_trip_a_tenant(
     assert httpx.get(patient, headers=headers).status_code == 404
     row = page.locator('#tenants tr[data-tenant="snap"]')
     row.get_by_label("snapshot file for snap").set_input_files(str(snapshot))
-    row.get_by_role("button", name="Upload snapshot").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Restore snapshot").click()
     expect(page.locator("#status")).to_contain_text("restored")
     assert httpx.get(patient, headers=headers).json()["firstName"] == "Kept"
+
+
+def test_records_are_a_table_of_key_fields_newest_first_with_the_json_on_demand(
+    page: Page, base: str
+) -> None:
+    headers = {"TENANT": "newest", "API-KEY": "any"}
+    made = httpx.post(
+        f"{base}/user/patient/create",
+        json={"firstName": "Newest", "lastName": "Made"},
+        headers=headers,
+    )
+    assert made.status_code == 200, made.text
+    page.goto(UI + "/records?tenant=newest&api=decoda")
+    summary = page.locator("#records-summary")
+    expect(summary).to_have_text(re.compile("^charges 1\u2013"))
+    headings = page.locator("#records thead th")
+    expect(headings).to_contain_text(["charge", "patient", "total", "status", "created"])
+    rows = page.locator("#records tbody tr.record")
+    assert_newest_first(page)
+    # The patient just made comes first among the patients.
+    page.get_by_label("Kind").select_option("patients")
+    page.get_by_role("button", name="Show").click()
+    expect(summary).to_contain_text("patients 1\u2013")
+    first = rows.first
+    expect(first.locator("th")).to_have_text(made.json()["id"])
+    expect(first.locator("td").first).to_have_text("Newest Made")
+    # Its JSON only when asked for, and hidden again on a second click.
+    json_rows = page.locator("#records tr.json")
+    expect(json_rows.locator("pre")).to_have_count(0)
+    toggle = first.get_by_role("button", name="JSON")
+    toggle.click()
+    expect(json_rows.locator("pre")).to_have_count(1)
+    expect(json_rows.locator("pre")).to_contain_text('"firstName": "Newest"')
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    toggle.click()
+    expect(json_rows.locator("pre")).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    # The other APIs too: Candid's write-offs by their date, MYCURE's statements by createdAt.
+    for api, kind in (("candid", "write-offs"), ("mycure", "billing-soas")):
+        page.get_by_label("API").select_option(api)
+        page.get_by_role("button", name="Show").click()
+        expect(summary).to_have_text(re.compile(f"^{kind} 1\u2013"))
+        assert_newest_first(page)
+
+
+def assert_newest_first(page: Page) -> None:
+    """Each row's last date (when it was made) is no later than the row's above, on a full
+    page of rows (the summary, read first, says the page has loaded)."""
+    made: list[str] = page.locator("#records tbody tr.record").evaluate_all(
+        "rows => rows.map(r => [...r.querySelectorAll('time')].pop().getAttribute('datetime'))"
+    )
+    assert len(made) >= 10 and made == sorted(made, reverse=True), made
+    assert made[0] != made[-1]
+
+
+def test_destructive_actions_stand_apart_and_each_asks_first(
+    page: Page, base: str, tmp_path: Path
+) -> None:
+    headers = {"TENANT": "careful", "API-KEY": "any"}
+    made = httpx.post(f"{base}/user/patient/create", json={}, headers=headers)
+    assert made.status_code == 200, made.text
+    patient = f"{base}/user/patient/{made.json()['id']}"
+    page.goto(UI + "/tenants?tenant=careful")
+    row = page.locator('#tenants tr[data-tenant="careful"]')
+    safe = row.get_by_role("group", name="careful's clock and snapshot")
+    danger = row.get_by_role("group", name="destructive: careful")
+    for name in ("Reset", "Restore snapshot"):
+        expect(danger.get_by_role("button", name=name, exact=True)).to_be_visible()
+        expect(safe.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    for name in ("Freeze clock", "Advance", "Resume clock", "Download snapshot"):
+        expect(safe.get_by_role("button", name=name, exact=True)).to_be_visible()
+        expect(danger.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    # Set apart in colour too: the destructive cell and buttons are not drawn as the others.
+    look = "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor].join()"
+    reset = danger.get_by_role("button", name="Reset", exact=True)
+    download = safe.get_by_role("button", name="Download snapshot")
+    assert reset.evaluate(look) != download.evaluate(look)
+    assert row.locator("td.danger").evaluate(look) != row.locator("td.clock").evaluate(look)
+    with page.expect_download() as downloading:
+        download.click()
+    snapshot = tmp_path / "careful.json"
+    downloading.value.save_as(snapshot)
+    later = httpx.post(f"{base}/user/patient/create", json={}, headers=headers)
+    later_patient = f"{base}/user/patient/{later.json()['id']}"
+
+    # Each asks first; answered "no", it changes nothing.
+    asked: list[str] = []
+
+    def refuse(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
+    status = page.locator("#status")
+    danger.get_by_role("button", name="Reset", exact=True).click()
+    expect(status).to_have_text("careful left as it was.")
+    status.evaluate("node => { node.textContent = '' }")
+    danger.get_by_label("snapshot file for careful").set_input_files(str(snapshot))
+    danger.get_by_role("button", name="Restore snapshot").click()
+    expect(status).to_have_text("careful left as it was.")
+    page.get_by_role("button", name="Reset every tenant").click()
+    expect(status).to_have_text("Every tenant left as it was.")
+    page.remove_listener("dialog", refuse)
+    assert len(asked) == 3, asked
+    assert "careful" in asked[0] and "careful.json" in asked[1] and "every tenant" in asked[2]
+    assert httpx.get(patient, headers=headers).status_code == 200
+    assert httpx.get(later_patient, headers=headers).status_code == 200
+    # Answered "yes", it does what it says.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Reset every tenant").click()
+    expect(status).to_have_text("Every tenant reset.")
+    assert httpx.get(patient, headers=headers).status_code == 404
 
 
 def test_markup_in_records_and_requests_is_shown_as_text(page: Page, base: str) -> None:
@@ -180,8 +302,12 @@ def test_markup_in_records_and_requests_is_shown_as_text(page: Page, base: str) 
     page.get_by_role("button", name="Show").click()
     # The seeded charges stay on the page until the search answers: wait for its summary (a
     # locator matching the charges' fourteen records would fail at once, in strict mode).
-    expect(page.locator("#records-summary")).to_have_text("patients 1–1 of 1")
-    # As text (in the record's JSON, its quotes escaped), not as markup.
+    expect(page.locator("#records-summary")).to_have_text("patients 1\u20131 of 1, newest first")
+    # As text: in the table's name column, and in the record's JSON (its quotes escaped).
+    row = page.locator("#records tbody tr.record")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").first).to_have_text(SCRIPT)
+    row.get_by_role("button", name="JSON").click()
     shown = page.locator("#records pre")
     expect(shown).to_have_count(1)
     expect(shown).to_contain_text("<script>window.__pwned = 1</script>")

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from billing_sandbox.settings import Settings
+from tests.conformance.config import config_file
 from tests.support.live import live_server
 
 # A CI step of its own (`pytest -m fuzz`): see pyproject.toml.
@@ -40,7 +41,7 @@ def run_schemathesis(url: str, config: str, selection: list[str], workdir: Path)
     command = [
         str(ST),
         "--config-file",
-        str(HERE / config),
+        str(config_file("candid", config, workdir)),
         "run",
         str(SPEC),
         "--url",

@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 import pytest
 
 from billing_sandbox.conformance import main
+from billing_sandbox.conformance.answers import expected_statuses
 from billing_sandbox.conformance.apis import APIS
 from billing_sandbox.conformance.command import is_loopback
 from billing_sandbox.conformance.runner import Plan, command, config_text
@@ -90,6 +91,80 @@ def test_a_secret_that_is_short_or_a_json_word_leaves_the_reports_whole(
     assert events and all(isinstance(json.loads(line), dict) for line in events)
     report = ElementTree.parse(tmp_path / "junit.xml")  # noqa: S314 (our own run's report)
     assert report.getroot().tag == "testsuites"
+
+
+WEBHOOK_WRITES = ("createWebhook", "updateWebhook")
+
+
+def test_the_shipped_answers_accept_the_webhook_host_rule() -> None:
+    """A webhook URL with a public host (or none) is Decoda's documented 422: with no other
+    flag, the command expects it rather than calling the sandbox non-conforming."""
+    with live_server() as url:
+        code, output = conformance("--api", "decoda", "--base-url", url, *only(*WEBHOOK_WRITES))
+    assert code == 0, output
+    assert output.rstrip().endswith("conforms")
+
+
+def test_expected_statuses_replace_an_operations_shipped_answers() -> None:
+    """`ID=` takes the shipped 422 away: the same run then finds the webhook host rule's
+    answers unexpected, which shows that the shipped answers are what accepted them."""
+    with live_server() as url:
+        code, output = conformance(
+            "--api", "decoda", "--base-url", url, *only(*WEBHOOK_WRITES),
+            "--expected-statuses", "createWebhook=", "--expected-statuses", "updateWebhook=409,5xx",
+        )  # fmt: skip
+    assert code == 1, output
+    assert "createWebhook: business-rule statuses none (--expected-statuses)" in output
+    assert "updateWebhook: business-rule statuses 409, 5xx (--expected-statuses)" in output
+    verdict = output.rstrip().splitlines()[-1]
+    assert verdict.startswith("does not conform:")
+    assert "POST /webhook/decoda/create" in verdict
+    assert "PUT /webhook/decoda/update/{webhook_id}" in verdict
+    assert "positive_data_acceptance (ST202 Schema-valid request rejected)" in output
+
+
+@pytest.mark.parametrize(
+    ("flag", "problem"),
+    [
+        ("createWebhook", "is not ID=STATUS,..."),
+        ("createWebhook=42", "is not ID=STATUS,..."),
+        ("=422", "is not ID=STATUS,..."),
+    ],
+)
+def test_a_malformed_expected_status_is_refused_by_the_parser(
+    flag: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        conformance(
+            "--api", "decoda", "--base-url", "http://127.0.0.1:9", "--expected-statuses", flag
+        )
+    assert exited.value.code == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_expected_statuses_for_an_unknown_operation_cannot_run() -> None:
+    code, output = conformance(
+        "--api", "mycure", "--base-url", "http://127.0.0.1:9",
+        "--expected-statuses", "createWebhook=422",
+    )  # fmt: skip
+    assert code == 2
+    assert "cannot run: no operation createWebhook in mycure-billing-soas.yaml" in output
+
+
+@pytest.mark.fuzz
+def test_with_no_other_flag_the_sandbox_conforms_to_each_of_its_specs() -> None:
+    """`billing-sandbox conformance --api API --base-url SANDBOX` and the API's credentials,
+    every operation, stateful on: the shipped answers (answers.py) hold the sandbox's business
+    rules. One example per operation and phase keeps it to about 80 s (the coverage phase,
+    whose cases do not depend on it, is most of that), hence the fuzz step of CI."""
+    with live_server() as url:
+        for api in sorted(APIS):
+            out = io.StringIO()
+            bounded = ["--max-examples", "1", "--seed", "20261121"]
+            code = main(["--api", api, "--base-url", url, *CREDENTIALS, *bounded], ENV, out)
+            assert code == 0, out.getvalue()
+            assert "stateful on" in out.getvalue()
+            assert out.getvalue().rstrip().endswith("conforms")
 
 
 def test_any_failure_is_exit_2_with_a_message_never_a_traceback(tmp_path: Path) -> None:
@@ -185,9 +260,10 @@ def test_loopback_is_decided_from_the_url_alone(url: str, loopback: bool) -> Non
 def test_a_read_only_run_sends_no_undeclared_method_probes(tmp_path: Path) -> None:
     plan = Plan(
         api=APIS["candid"],
-        spec=tmp_path / "spec.yaml",
+        spec=Settings().specs_dir / APIS["candid"].spec_file,
         base_url="https://api.example.test",
         operation_ids=("getWriteOffs", "getWriteOff"),
+        expected_statuses=expected_statuses("candid"),
         max_examples=5,
         seed=None,
         stateful=False,
@@ -224,3 +300,33 @@ def test_the_command_line_against_a_sandbox_process_exits_0(tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert "conforms" in done.stdout
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_the_targets_are_the_served_apis_own_descriptors() -> None:
+    from billing_sandbox.apis import VENDOR_APIS
+
+    # One statement of each vendor fact: a renamed spec file or title reaches conformance.
+    assert [(a.name, a.title, a.spec_file) for a in APIS.values()] == [
+        (api.name, api.title, api.spec_file) for api in VENDOR_APIS
+    ]
+
+
+@pytest.mark.parametrize(("api", "scheme", "key"), [("candid", "BearerAuth", "bearer"),
+                                                    ("decoda", "ApiKey", "api_key")])  # fmt: skip
+def test_the_credentials_go_to_the_security_schemes_the_spec_declares(
+    api: str, scheme: str, key: str, tmp_path: Path
+) -> None:
+    plan = Plan(
+        api=APIS[api],
+        spec=Settings().specs_dir / APIS[api].spec_file,
+        base_url="http://127.0.0.1:1",
+        operation_ids=(),
+        max_examples=1,
+        seed=None,
+        stateful=False,
+        read_only=True,
+        rate_limit=None,
+        report_dir=tmp_path,
+        expected_statuses=expected_statuses(api),
+    )
+    assert f"[auth.openapi.{scheme}]\n{key} = " in config_text(plan)

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from billing_sandbox.settings import Settings
+from tests.conformance.config import config_file
 from tests.support.live import live_server
 
 # A CI step of its own (`pytest -m fuzz`): see pyproject.toml.
@@ -103,11 +104,11 @@ class Outcome:
     output: str
 
 
-def command(url: str, run: Run) -> list[str]:
+def command(url: str, run: Run, workdir: Path) -> list[str]:
     return [
         str(ST),
         "--config-file",
-        str(HERE / run.config),
+        str(config_file("decoda", run.config, workdir)),
         "run",
         str(SPEC),
         "--url",
@@ -139,7 +140,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Out
             # Each run writes .hypothesis/ and .schemathesis/ into its own directory.
             workdir = tmp_path_factory.mktemp(f"decoda-{name}")
             done = subprocess.run(
-                command(url, run), cwd=workdir, env=env, capture_output=True, text=True,
+                command(url, run, workdir), cwd=workdir, env=env, capture_output=True, text=True,
                 timeout=600, check=False,
             )  # fmt: skip
             results[name] = Outcome(done.returncode, done.stdout + done.stderr)

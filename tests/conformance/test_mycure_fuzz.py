@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from billing_sandbox.settings import Settings
+from tests.conformance.config import config_file
 from tests.support.live import live_server
 
 # A CI step of its own (`pytest -m fuzz`): see pyproject.toml.
@@ -58,7 +59,7 @@ def run_schemathesis(url: str, workdir: Path) -> str:
     command = [
         str(ST),
         "--config-file",
-        str(HERE / "mycure.toml"),
+        str(config_file("mycure", "mycure.toml", workdir)),
         "run",
         str(SPEC),
         "--url",

@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from billing_sandbox.app import create_app
-from billing_sandbox.cli import banner
+from billing_sandbox.cli.banner import banner
 from billing_sandbox.control.access import CONTROL_COOKIE
 from billing_sandbox.settings import Settings
 from billing_sandbox.ui.pages import PAGES
@@ -141,5 +141,5 @@ async def test_the_root_page_and_the_banner_lead_to_the_dashboard(
 ) -> None:
     root = await browser.get("/", headers={"Accept": "text/html"})
     assert f'href="{UI}/"' in root.text
-    assert (await browser.get("/")).json()["dashboard"] == f"{UI}/"
+    assert (await browser.get("/")).json()["dashboard"] == f"{OWN}{UI}/"
     assert f"dashboard  http://127.0.0.1:8000{UI}/" in banner(Settings())

@@ -1,4 +1,4 @@
-"""The three APIs as `conformance` sees them: spec, operations, links, documented refusals."""
+"""The served APIs as `conformance` sees them: spec, security schemes, operations, links."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from billing_sandbox.apis import VENDOR_APIS
+
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Methods that change nothing on the server, the only ones sent off loopback by default.
 READ_ONLY_METHODS = frozenset({"GET"})
@@ -16,68 +18,23 @@ READ_ONLY_METHODS = frozenset({"GET"})
 
 @dataclass(frozen=True)
 class Api:
-    """One vendor API: its spec file, its security schemes, and its documented refusals."""
+    """One vendor API as its descriptor states it (its business-rule answers are in
+    answers.py, its security schemes in its spec)."""
 
     name: str
     title: str
     spec_file: str
-    # The names under `components.securitySchemes` that carry the credentials.
-    schemes: tuple[str, ...]
-    # Statuses a schema-valid request may still get, by operationId, beyond schemathesis'
-    # defaults (2xx, 401, 403, 404, 409): the refusals the spec documents for the *state* of
-    # the records named (see docs/fidelity.md and tests/conformance/*.toml).
-    refusals: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-APIS: dict[str, Api] = {
-    "candid": Api(
-        "candid",
-        "Candid Health write-offs v1",
-        "candid-write-offs.yaml",
-        ("BearerAuth",),
-        (
-            # A page token the server did not issue.
-            ("getWriteOffs", ("422",)),
-            # Reverting twice, reverting a reversal, or on the wrong path.
-            ("revertWriteOff", ("422",)),
-            ("revertEraOriginatedInsuranceBalanceAdjustment", ("422",)),
-        ),
-    ),
-    "decoda": Api(
-        "decoda",
-        "Decoda Health billing",
-        "decoda-billing.yaml",
-        ("Tenant", "ApiKey"),
-        (
-            # One of two optional ids is needed (a spec cannot say "one of two").
-            ("getChargeTimeline", ("400",)),
-            # Statuses that disagree with the numbers, amounts beyond what is owed, ...
-            ("createChargeV1", ("422",)),
-            ("createCharge", ("422",)),
-            ("adjustChargeV1", ("422",)),
-            ("createAdjustment", ("422",)),
-            ("createCashSettledPayment", ("422",)),
-            ("createWriteOff", ("422",)),
-            ("refundPayment", ("422",)),
-            ("createPaymentPlanWithCharges", ("422",)),
-            ("cancelPaymentPlan", ("422",)),
-            ("archiveCharge", ("422",)),
-        ),
-    ),
-    "mycure": Api(
-        "mycure",
-        "MYCURE billing statements of account",
-        "mycure-billing-soas.yaml",
-        ("BearerAuth",),
-        (
-            # A customer of another kind than `type` names.
-            ("createBillingSoa", ("400",)),
-            # A finalized statement takes no change; only finalized ones can be deleted.
-            ("patchBillingSoa", ("400",)),
-            ("removeBillingSoa", ("400",)),
-        ),
-    ),
-}
+# Built from the served APIs' own descriptors: a vendor fact is stated once.
+APIS: dict[str, Api] = {api.name: Api(api.name, api.title, api.spec_file) for api in VENDOR_APIS}
+
+
+def security_schemes(spec: Path) -> dict[str, str]:
+    """The spec's security schemes, by name, each with its type (`http` or `apiKey`)."""
+    document: dict[str, Any] = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    return {name: str(scheme.get("type")) for name, scheme in schemes.items()}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 import sys
 import tempfile
 import urllib.parse
@@ -12,16 +13,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from billing_sandbox.conformance.answers import expected_statuses
 from billing_sandbox.conformance.apis import APIS, READ_ONLY_METHODS, has_links, load_operations
 from billing_sandbox.conformance.login import CannotRun, Credentials, authenticate
 from billing_sandbox.conformance.report import Masker, describe, read_events, table
-from billing_sandbox.conformance.runner import Plan, command, find_st, run, tail
+from billing_sandbox.conformance.runner import Plan, command, find_st, tail
+from billing_sandbox.conformance.runner import run as run_schemathesis
 from billing_sandbox.settings import Settings
 
 CONFORMS, DIFFERS, CANNOT_RUN = 0, 1, 2
 ENV = "BILLING_SANDBOX_CONFORMANCE_"
 # Off loopback the run talks to someone's real server: a cap keeps it a polite client.
 DEFAULT_REMOTE_RATE_LIMIT = "10/s"
+# What schemathesis takes as an expected status: `422`, or a class such as `4xx`.
+_STATUS = re.compile(r"[1-5](?:[0-9]{2}|xx)")
 # Secrets travel in environment variables (never flags, which `ps` shows to everyone);
 # each option names the variable, defaulting to BILLING_SANDBOX_CONFORMANCE_<FIELD>.
 SECRET_FIELDS = (
@@ -33,13 +38,23 @@ SECRET_FIELDS = (
 )
 
 
+NAME = "conformance"
+HELP = "run schemathesis with our spec against a server"
+DESCRIPTION = (
+    "Check a server (the vendor's, or a sandbox) against our OpenAPI spec of one API with "
+    "schemathesis. Exit 0: it conforms; 1: it differs; 2: it could not run."
+)
+
+
 def parser() -> argparse.ArgumentParser:
+    """`billing-sandbox conformance` on its own (`main`)."""
+    p = argparse.ArgumentParser(prog="billing-sandbox conformance", description=DESCRIPTION)
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `billing-sandbox conformance`."""
-    p = argparse.ArgumentParser(
-        prog="billing-sandbox conformance",
-        description="Check a server (the vendor's, or a sandbox) against our OpenAPI spec of "
-        "one API with schemathesis. Exit 0: it conforms; 1: it differs; 2: it could not run.",
-    )
     p.add_argument("--api", required=True, choices=sorted(APIS), help="which API's spec to use")
     p.add_argument("--base-url", required=True, metavar="URL", help="the server to check")
     p.add_argument("--candid-client-id", default="", metavar="ID")
@@ -85,13 +100,33 @@ def parser() -> argparse.ArgumentParser:
         help="keep junit.xml, events.ndjson and schemathesis.log here (secrets masked)",
     )
     p.add_argument(
+        "--expected-statuses",
+        action="append",
+        default=[],
+        type=_statuses,
+        metavar="ID=STATUS,...",
+        help="statuses operation ID may answer a schema-valid request beyond 2xx, 401, 403, "
+        "404 and 409, replacing the business-rule answers shipped for it (repeatable; "
+        "`ID=` allows none)",
+    )
+    p.add_argument(
         "--include-operation-id",
         action="append",
         default=[],
         metavar="ID",
         help="check only these operations (repeatable); default: every operation",
     )
-    return p
+
+
+def _statuses(text: str) -> tuple[str, tuple[str, ...]]:
+    """`ID=STATUS,...` as (ID, statuses): a status is three digits or a class such as 4xx."""
+    operation_id, equals, listed = text.partition("=")
+    statuses = tuple(status.strip().lower() for status in listed.split(",") if status.strip())
+    if not (operation_id.strip() and equals) or not all(_STATUS.fullmatch(s) for s in statuses):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not ID=STATUS,... (e.g. createWebhook=400,422, or createWebhook=)"
+        )
+    return operation_id.strip(), statuses
 
 
 def is_loopback(base_url: str) -> bool:
@@ -114,8 +149,16 @@ def main(
     environ: Mapping[str, str] | None = None,
     out: TextIO | None = None,
 ) -> int:
+    """`billing-sandbox conformance ARGV`; returns the exit code (as `run`)."""
+    return run(parser().parse_args(argv), environ, out)
+
+
+def run(
+    args: argparse.Namespace,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+) -> int:
     """Run the command; returns the exit code (0 conforms, 1 differs, 2 could not run)."""
-    args = parser().parse_args(argv)
     env = os.environ if environ is None else environ
     stdout = out or sys.stdout
     try:
@@ -140,7 +183,7 @@ def _conformance(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
     spec = Settings().specs_dir / api.spec_file
     operations = load_operations(spec)
     known = {operation.operation_id for operation in operations}
-    unknown = sorted(set(args.include_operation_id) - known)
+    unknown = sorted({*args.include_operation_id, *dict(args.expected_statuses)} - known)
     if unknown:
         raise CannotRun(f"no operation {', '.join(unknown)} in {spec.name}")
     wanted = [o for o in operations if o.operation_id in args.include_operation_id] or operations
@@ -180,6 +223,9 @@ def _conformance(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
         file=out,
         flush=True,
     )
+    for operation_id, statuses in args.expected_statuses:
+        shown = ", ".join(statuses) or "none"
+        print(f"  {operation_id}: business-rule statuses {shown} (--expected-statuses)", file=out)
     try:
         auth = authenticate(api.name, base_url, credentials)
     except CannotRun as error:
@@ -194,6 +240,7 @@ def _conformance(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
             spec=spec,
             base_url=base_url,
             operation_ids=tuple(o.operation_id for o in selected),
+            expected_statuses=expected_statuses(api.name, dict(args.expected_statuses)),
             max_examples=args.max_examples,
             seed=args.seed,
             stateful=stateful,
@@ -201,7 +248,7 @@ def _conformance(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
             rate_limit=rate_limit,
             report_dir=(args.report_dir or workdir / "report").resolve(),
         )
-        code = run(plan, auth, workdir, out)
+        code = run_schemathesis(plan, auth, workdir, out)
         for name in ("junit.xml", "events.ndjson", "schemathesis.log"):
             masker.file(plan.report_dir / name)
         results = read_events(plan.report_dir / "events.ndjson", masker)

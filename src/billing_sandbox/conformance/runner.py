@@ -8,24 +8,26 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from billing_sandbox.conformance.apis import Api
+from billing_sandbox.conformance.answers import answers_toml
+from billing_sandbox.conformance.apis import Api, security_schemes
 from billing_sandbox.conformance.login import Auth, CannotRun
 from billing_sandbox.conformance.report import Masker
 
-# schemathesis' defaults for a schema-valid request, which every API's refusals extend.
-ACCEPTED = ("2xx", "401", "403", "404", "409")
 POLL_SECONDS = 0.25
 # Credentials reach `st` through its environment, referenced from the config file, so they
 # never appear on a command line (visible to every user of the machine in `ps`).
 ENV_PREFIX = "BILLING_SANDBOX_CONFORMANCE_AUTH_"
+# billing-sandbox is on no public index: the extra comes from a checkout or a built wheel.
 INSTALL_HINT = (
-    "schemathesis is not installed: pip install 'billing-sandbox[conformance]' "
-    "(or '[test]'), which provides the `st` command"
+    "schemathesis is not installed: install the conformance extra, which provides the `st` "
+    "command: `pip install -e '.[conformance]'` in a checkout of billing-sandbox, or "
+    "`pip install 'dist/billing_sandbox-<version>-py3-none-any.whl[conformance]'` from its "
+    "built wheel"
 )
 
 
@@ -37,6 +39,8 @@ class Plan:
     spec: Path
     base_url: str
     operation_ids: tuple[str, ...]
+    # The statuses each operation may answer beyond schemathesis' defaults (answers.py).
+    expected_statuses: Mapping[str, tuple[str, ...]]
     max_examples: int
     seed: int | None
     stateful: bool
@@ -57,26 +61,15 @@ def find_st() -> Path:
 
 
 def config_text(plan: Plan) -> str:
-    """The `--config-file` TOML: credentials by reference, documented refusals, safety."""
+    """The `--config-file` TOML: credentials by reference, business-rule answers, safety."""
     lines = [
         "# Written by `billing-sandbox conformance`; secrets come from the environment.",
-        "[checks.positive_data_acceptance]",
-        f"expected-statuses = {json.dumps(list(ACCEPTED))}",
-        "",
+        *answers_toml(plan.expected_statuses, plan.operation_ids),
     ]
-    for scheme in plan.api.schemes:
+    for scheme, kind in security_schemes(plan.spec).items():
         # http bearer schemes take `bearer`, apiKey schemes `api_key`.
-        key = "bearer" if scheme == "BearerAuth" else "api_key"
+        key = "bearer" if kind == "http" else "api_key"
         lines += [f"[auth.openapi.{scheme}]", f'{key} = "${{{ENV_PREFIX}{scheme.upper()}}}"', ""]
-    for operation_id, statuses in plan.api.refusals:
-        if operation_id in plan.operation_ids:
-            allowed = json.dumps([*ACCEPTED, *statuses])
-            lines += [
-                "[[operations]]",
-                f'include-operation-id = "{operation_id}"',
-                f"checks.positive_data_acceptance.expected-statuses = {allowed}",
-                "",
-            ]
     # Only the spec's explicit links: inferred ones spread scenarios over chains that
     # mostly end in 404s (see tests/conformance/*.toml).
     lines += ["[phases.stateful.inference]", "algorithms = []", ""]

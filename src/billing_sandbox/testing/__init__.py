@@ -2,7 +2,7 @@
 
 from billing_sandbox.testing.clock import Clock, ClockState
 from billing_sandbox.testing.control import SandboxControl, TenantControl
-from billing_sandbox.testing.faults import FaultRule, Faults, FaultSpec
+from billing_sandbox.testing.faults import AddedRules, FaultRule, Faults, FaultSpec
 from billing_sandbox.testing.http import SandboxError
 from billing_sandbox.testing.journal import (
     Journal,
@@ -15,6 +15,7 @@ from billing_sandbox.testing.server import SandboxServer, serve
 from billing_sandbox.testing.tenants import SandboxTenant, SandboxTenantFactory, tenant_id
 
 __all__ = [
+    "AddedRules",
     "Clock",
     "ClockState",
     "FaultRule",

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from billing_sandbox.testing.clock import Clock
-from billing_sandbox.testing.faults import Faults
+from billing_sandbox.testing.faults import AddedRules, Faults
 from billing_sandbox.testing.http import TIMEOUT_SECONDS, Connection, segment
 from billing_sandbox.testing.journal import Journal
 from billing_sandbox.testing.ratelimits import RateLimits
@@ -16,11 +16,19 @@ from billing_sandbox.testing.ratelimits import RateLimits
 class SandboxControl:
     """The control API of the sandbox at `url`, sending `control_token` when it is set:
     `faults` and `journal` of the whole server, each tenant's `clock`, snapshots, resets and
-    reference data. `tenant(id)` gives the same, scoped to one tenant."""
+    reference data. `tenant(id)` gives the same, scoped to one tenant. With `added_rules`,
+    the fault rules added through it (and its tenants) are noted there."""
 
-    def __init__(self, url: str, control_token: str = "", timeout: float = TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        url: str,
+        control_token: str = "",
+        timeout: float = TIMEOUT_SECONDS,
+        added_rules: AddedRules | None = None,
+    ):
         self.connection = Connection(url, control_token, timeout)
-        self.faults = Faults(self.connection)
+        self.added_rules = added_rules
+        self.faults = Faults(self.connection, added=added_rules)
         self.journal = Journal(self.connection)
 
     @property
@@ -80,7 +88,7 @@ class TenantControl:
     def __init__(self, server: SandboxControl, tenant: str) -> None:
         self.server = server
         self.id = tenant
-        self.faults = Faults(server.connection, tenant)
+        self.faults = Faults(server.connection, tenant, server.added_rules)
         self.journal = Journal(server.connection, tenant)
         self.clock = Clock(server.connection, tenant)
         self.rate_limits = RateLimits(server.connection, tenant)

@@ -74,21 +74,56 @@ class FaultRule:
                    rule["count"], rule["fired"], until)  # fmt: skip
 
 
+class AddedRules:
+    """The ids of the fault rules added through one server's clients (its own and its
+    tenants'), in order, so that those added since a `mark()` can be removed: the pytest
+    plugin removes a test's after it."""
+
+    def __init__(self) -> None:
+        self._order: dict[str, tuple[int, FaultRule]] = {}
+        self._next = 0
+
+    def mark(self) -> int:
+        """A point in the order: `since(mark)` is what is added after it."""
+        return self._next
+
+    def since(self, mark: int) -> list[FaultRule]:
+        """The rules added since `mark` and not removed through these clients, oldest first."""
+        return [rule for place, rule in self._order.values() if place >= mark]
+
+    def added(self, rule: FaultRule) -> None:
+        self._order[rule.id] = (self._next, rule)
+        self._next += 1
+
+    def removed(self, rule_id: str) -> None:
+        self._order.pop(rule_id, None)
+
+    def cleared(self) -> None:
+        self._order.clear()
+
+
 class Faults:
     """The sandbox's fault rules. Scoped to a tenant, it fills the tenant into every rule it
-    adds, and lists and clears only the rules of that tenant."""
+    adds, and lists and clears only the rules of that tenant. With `added`, it notes the
+    rules it adds there (see `remove_added`)."""
 
-    def __init__(self, connection: Connection, tenant: str | None = None) -> None:
+    def __init__(
+        self, connection: Connection, tenant: str | None = None, added: AddedRules | None = None
+    ) -> None:
         self._connection = connection
         self.tenant = tenant
+        self._added = added
 
     def add(self, **rule: Unpack[FaultSpec]) -> FaultRule:
         """Add a rule: `add(operation_id="createCharge", status=503, count=1)`; an outage,
         `add(status=503, for_seconds=30)`; a lost answer, `add(operation_id="createCharge",
         drop=True, after_commit=True, count=1)`."""
-        return FaultRule.from_json(
+        added = FaultRule.from_json(
             self._connection.control("POST", "/faults", json=self._body(rule))
         )
+        if self._added is not None:
+            self._added.added(added)
+        return added
 
     def rules(self) -> list[FaultRule]:
         """The rules, in the order they apply, with how often each fired."""
@@ -100,16 +135,39 @@ class Faults:
     def remove(self, rule: FaultRule | str) -> FaultRule:
         """Remove one rule (a `SandboxError` naming 404 when there is none of that id)."""
         rule_id = rule.id if isinstance(rule, FaultRule) else rule
-        return FaultRule.from_json(
+        removed = FaultRule.from_json(
             self._connection.control("DELETE", f"/faults/{segment(rule_id)}")
         )
+        if self._added is not None:
+            self._added.removed(rule_id)
+        return removed
 
     def clear(self) -> int:
         """Remove every rule (of the tenant, when scoped); how many were removed."""
         if self.tenant is None:
             cleared: int = self._connection.control("DELETE", "/faults")["cleared"]
+            if self._added is not None:
+                self._added.cleared()
             return cleared
         return sum(self._discard(rule.id) for rule in self.rules())
+
+    def remove_added(self, since: int = 0) -> int:
+        """Remove the rules added through these clients since `AddedRules.mark()` gave
+        `since`, and only those, whichever tenant they match; how many were still there."""
+        added = [] if self._added is None else self._added.since(since)
+        if not added:
+            return 0  # no call at all for a test that added none
+        held = {rule["id"]: rule for rule in self._connection.control("GET", "/faults")["faults"]}
+        found = 0
+        for rule in reversed(added):
+            there = held.get(rule.id)
+            # The same id with another match or effect is someone else's rule: a sandbox
+            # that restarted numbers its rules from 1 again.
+            if there is not None and (there["match"], there["effect"]) == (rule.match, rule.effect):
+                found += self._discard(rule.id)
+            elif self._added is not None:
+                self._added.removed(rule.id)
+        return found
 
     @contextmanager
     def injected(self, **rule: Unpack[FaultSpec]) -> Iterator[FaultRule]:
@@ -128,6 +186,8 @@ class Faults:
         except SandboxError as error:
             if error.status != 404:
                 raise
+            if self._added is not None:
+                self._added.removed(rule_id)
             return False
         return True
 
@@ -139,7 +199,9 @@ class Faults:
         if self.tenant is not None:
             given.setdefault("tenant", self.tenant)
             if given["tenant"] != self.tenant:
-                raise ValueError(f"the faults of tenant {self.tenant!r} match that tenant only")
+                raise ValueError(
+                    f"the fault rules of tenant {self.tenant!r} match that tenant only"
+                )
         body: dict[str, Any] = {
             "match": {name: given[key] for key, name in _MATCH.items() if key in given},
             # Flags are true or absent: the sandbox takes no `"drop": false`.

@@ -13,6 +13,7 @@ from typing import Any
 
 from billing_sandbox.settings import Settings
 from billing_sandbox.testing.control import SandboxControl
+from billing_sandbox.testing.faults import AddedRules
 from billing_sandbox.testing.http import SandboxError
 from billing_sandbox.testing.tenants import SandboxTenant
 
@@ -29,15 +30,20 @@ class SandboxServer:
     settings: Settings | None = None
     # Sent to the control API when set: `BILLING_SANDBOX_CONTROL_TOKEN`, as the server reads it.
     control_token: str = field(default="", repr=False)
+    # The fault rules added through `control` and the tenants made here, whole-server rules
+    # included: the pytest plugin removes those a test added after it.
+    added_rules: AddedRules = field(default_factory=AddedRules, repr=False, compare=False)
 
     @cached_property
     def control(self) -> SandboxControl:
         """The control API of the whole server: faults, journal, clocks, snapshots, resets."""
-        return SandboxControl(self.url, self.control_token)
+        return SandboxControl(self.url, self.control_token, added_rules=self.added_rules)
 
     def tenant(self, tenant_id: str) -> SandboxTenant:
         """The tenant `tenant_id` of this sandbox, as it is (see `SandboxTenant.reset`)."""
-        return SandboxTenant(tenant_id, self.url, control_token=self.control_token)
+        return SandboxTenant(
+            tenant_id, self.url, control_token=self.control_token, added_rules=self.added_rules
+        )
 
     def health(self) -> dict[str, Any]:
         """`GET /_sandbox/health`; raises `SandboxError` when nothing answers."""
@@ -64,7 +70,7 @@ def serve(settings: Settings | None = None) -> Iterator[SandboxServer]:
         # lifespan="on": the app's lifespan runs the periodic check that sends webhook retries
         # as a running tenant clock reaches them, as `billing-sandbox serve` does.
         # http=: each request gets its connection, for the faults below HTTP (a reset, a cut).
-        from billing_sandbox.control.wire import ConnectionAwareProtocol
+        from billing_sandbox.asgi.protocol import ConnectionAwareProtocol
 
         config = uvicorn.Config(
             create_app(settings),

@@ -12,7 +12,7 @@ from typing import Any
 
 from billing_sandbox.testing.clock import Clock
 from billing_sandbox.testing.control import SandboxControl, TenantControl
-from billing_sandbox.testing.faults import Faults
+from billing_sandbox.testing.faults import AddedRules, Faults
 from billing_sandbox.testing.journal import Journal
 from billing_sandbox.testing.ratelimits import RateLimits
 
@@ -41,6 +41,9 @@ class SandboxTenant:
     mycure_password: str = "sandbox-password"  # noqa: S105
     # For the control API, when the sandbox was started with a control token.
     control_token: str = field(default="", repr=False)
+    # Where the fault rules added through this tenant are noted (its server's, when it made
+    # the tenant), so the pytest plugin can remove a test's rules after it.
+    added_rules: AddedRules | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _TENANT_ID.fullmatch(self.id):
@@ -49,7 +52,8 @@ class SandboxTenant:
     @cached_property
     def control(self) -> TenantControl:
         """The control API for this tenant (the attributes below are its short forms)."""
-        return SandboxControl(self.base_url, self.control_token).tenant(self.id)
+        control = SandboxControl(self.base_url, self.control_token, added_rules=self.added_rules)
+        return control.tenant(self.id)
 
     @property
     def faults(self) -> Faults:

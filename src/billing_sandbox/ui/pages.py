@@ -6,6 +6,7 @@ anyone holding the control token (entered once on the sign-in page, kept in a co
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,10 +17,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from billing_sandbox.asgi.limits import BodyTooLarge, check_declared, read_within
 from billing_sandbox.control import access
 from billing_sandbox.errors import Forbidden, Unauthenticated
-from billing_sandbox.limits import BodyTooLarge, check_declared, read_within
-from billing_sandbox.tenancy import Sandbox
+from billing_sandbox.sandbox import Sandbox
 
 BASE = "/_sandbox/ui"
 # Each page: its path below BASE, its template, and its name in the navigation.
@@ -33,7 +34,7 @@ PAGES = (
 )
 _LOGIN_FORM_BYTES = 4096  # a token and a path; anything longer is not a sign-in
 # Nothing of the dashboard is framed by another site, and only its own script runs.
-_SECURITY_HEADERS = {
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -44,16 +45,20 @@ _SECURITY_HEADERS = {
 }
 
 
+@cache
+def environment() -> Environment:
+    """The dashboard's templates, which the root page (`GET /`) shares."""
+    return Environment(
+        loader=PackageLoader("billing_sandbox.ui", "templates"),
+        # Everything a record or a request holds is shown as text, never as markup.
+        autoescape=select_autoescape(default=True),
+    )
+
+
 def routes(sandbox: Sandbox, about_at: Callable[[str], dict[str, Any]]) -> list[BaseRoute]:
     """The dashboard's routes, for one server's sandbox; `about_at(base)` says what the server
     serves, its links beginning with `base` (the URL the browser reached it at)."""
-    templates = Jinja2Templates(
-        env=Environment(
-            loader=PackageLoader("billing_sandbox.ui", "templates"),
-            # Everything a record or a request holds is shown as text, never as markup.
-            autoescape=select_autoescape(default=True),
-        )
-    )
+    templates = Jinja2Templates(env=environment())
 
     def page(template: str) -> Any:
         async def show(request: Request) -> Response:
@@ -69,7 +74,7 @@ def routes(sandbox: Sandbox, about_at: Callable[[str], dict[str, Any]]) -> list[
                 "current": request.url.path.removeprefix(BASE) or "/",
             }
             response = templates.TemplateResponse(request, template, context)
-            response.headers.update(_SECURITY_HEADERS)
+            response.headers.update(SECURITY_HEADERS)
             return response
 
         return show
@@ -117,7 +122,7 @@ def _refusal(request: Request, sandbox: Sandbox, templates: Jinja2Templates) -> 
     except Forbidden as refusal:
         context = {"message": refusal.message, "base": BASE}
         response = templates.TemplateResponse(request, "refused.html", context, status_code=403)
-        response.headers.update(_SECURITY_HEADERS)
+        response.headers.update(SECURITY_HEADERS)
         return response
     return None
 
@@ -133,7 +138,7 @@ def _sign_in_page(
     wanted = wanted or (request.url.path if request.method == "GET" else BASE + "/")
     context = {"base": BASE, "next": _local(wanted), "problem": problem}
     response = templates.TemplateResponse(request, "sign-in.html", context, status_code=status)
-    response.headers.update(_SECURITY_HEADERS)
+    response.headers.update(SECURITY_HEADERS)
     return response
 
 

@@ -196,7 +196,35 @@ function requests() {
     .finally(listen);
 }
 
-// ---- Tenants: counts, clocks, reset, snapshots ----
+// ---- Tenants: counts, clocks, snapshots; resets and restores set apart ----
+
+// A span of time as a person says it: the two largest units ("3 days 2 hours", "5 minutes").
+function spanOf(seconds) {
+  let rest = Math.round(Math.abs(seconds));
+  const parts = [];
+  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]]) {
+    const n = Math.floor(rest / size);
+    if (n && parts.length < 2) parts.push(`${n} ${unit}${n === 1 ? "" : "s"}`);
+    rest -= n * size;
+  }
+  return parts.join(" ");
+}
+
+// A tenant's clock: its instant (UTC), and how far it is from the server's own time.
+function clockOf(clock) {
+  const at = new Date(clock.now);
+  const iso = at.toISOString();
+  // The server says how far ahead the tenant is; an older one did not: measure it here.
+  const ahead = typeof clock.offsetSeconds === "number" ? clock.offsetSeconds : (at.getTime() - Date.now()) / 1000;
+  const offset = Math.abs(ahead) < 1 ? "in step with the server"
+    : `${ahead > 0 ? "+" : "−"}${spanOf(ahead)} ${ahead > 0 ? "ahead" : "behind"}`;
+  return el("div", {},
+    el("time", { datetime: clock.now }, `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`),
+    el("div", { class: "offset" }, offset),
+    clock.frozen ? el("span", { class: "tag frozen" }, "frozen") : null);
+}
+
+const UNITS = [["minutes", 60], ["hours", 3600], ["days", 86400]];
 
 function tenants() {
   const body = document.querySelector("#tenants tbody");
@@ -222,42 +250,52 @@ function tenants() {
     say(`Snapshot of ${tenant} downloaded.`);
   }
 
+  const button = (label, work, attributes) => {
+    const b = el("button", { type: "button", ...attributes }, label);
+    b.addEventListener("click", acting(b, work));
+    return b;
+  };
+
+  // What changes nothing that cannot be changed back: the clock, a download.
   function actions(tenant) {
-    const seconds = el("input", { type: "number", min: "0", value: "3600", name: "seconds", "aria-label": `seconds to advance ${tenant}'s clock` });
-    const upload = el("input", { type: "file", accept: "application/json,.json", "aria-label": `snapshot file for ${tenant}` });
-    const box = el("div", { class: "actions" });
-    const button = (label, work) => {
-      const b = el("button", { type: "button" }, label);
-      b.addEventListener("click", acting(b, work));
-      return b;
-    };
-    box.append(
-      button("Reset", async () => {
-        if (!window.confirm(`Reset ${tenant}? Its writes are forgotten.`)) return;
-        await control("POST", `${tenantPath(tenant)}/reset`);
-        say(`${tenant} reset.`); await load();
-      }),
+    const amount = el("input", { type: "number", min: "1", value: "1", name: "amount", "aria-label": `how far to advance ${tenant}'s clock` });
+    const unit = el("select", { name: "unit", "aria-label": `unit to advance ${tenant}'s clock by` },
+      ...UNITS.map(([name, size]) => el("option", { value: size, selected: name === "hours" }, name)));
+    return el("div", { class: "actions", role: "group", "aria-label": `${tenant}'s clock and snapshot` },
       button("Freeze clock", async () => {
         const clock = await control("GET", `${tenantPath(tenant)}/clock`);
         await control("POST", `${tenantPath(tenant)}/clock`, { freezeAt: clock.now });
         say(`${tenant}'s clock frozen.`); await load();
       }),
-      el("span", { class: "inline" }, seconds, button("Advance", async () => {
-        await control("POST", `${tenantPath(tenant)}/clock`, { advanceSeconds: Number(seconds.value) });
-        say(`${tenant}'s clock advanced ${seconds.value} s.`); await load();
+      el("span", { class: "inline" }, amount, unit, button("Advance", async () => {
+        const seconds = Math.round(Number(amount.value) * Number(unit.value));
+        if (!(seconds > 0)) throw new Error("advance the clock by a positive amount");
+        await control("POST", `${tenantPath(tenant)}/clock`, { advanceSeconds: seconds });
+        say(`${tenant}'s clock advanced ${spanOf(seconds)}.`); await load();
       })),
       button("Resume clock", async () => {
         await control("POST", `${tenantPath(tenant)}/clock`, { resume: true });
         say(`${tenant}'s clock runs again.`); await load();
       }),
-      button("Download snapshot", () => download(tenant)),
-      el("span", { class: "inline" }, upload, button("Upload snapshot", async () => {
+      button("Download snapshot", () => download(tenant)));
+  }
+
+  // What forgets the tenant's writes: each asks first, and a "no" leaves everything as it was.
+  function destructive(tenant) {
+    const upload = el("input", { type: "file", accept: "application/json,.json", "aria-label": `snapshot file for ${tenant}` });
+    return el("div", { class: "actions", role: "group", "aria-label": `destructive: ${tenant}` },
+      button("Reset", async () => {
+        if (!window.confirm(`Reset ${tenant}? Its writes and its clock are forgotten.`)) { say(`${tenant} left as it was.`); return; }
+        await control("POST", `${tenantPath(tenant)}/reset`);
+        say(`${tenant} reset.`); await load();
+      }, { class: "danger" }),
+      el("span", { class: "inline" }, upload, button("Restore snapshot", async () => {
         if (!upload.files.length) throw new Error("choose a snapshot file first");
-        await control("PUT", `${tenantPath(tenant)}/state`, await upload.files[0].text());
-        say(`${tenant} restored from ${upload.files[0].name}.`); await load();
-      })),
-    );
-    return box;
+        const file = upload.files[0];
+        if (!window.confirm(`Replace ${tenant}'s records with ${file.name}? What it holds now is lost.`)) { say(`${tenant} left as it was.`); return; }
+        await control("PUT", `${tenantPath(tenant)}/state`, await file.text());
+        say(`${tenant} restored from ${file.name}.`); await load();
+      }, { class: "danger" })));
   }
 
   async function load() {
@@ -268,15 +306,16 @@ function tenants() {
     }
     body.replaceChildren();
     for (const t of rows.values()) {
-      const clock = t.clock ? `${t.clock.now}${t.clock.frozen ? " (frozen)" : ""}` : (t.spilled ? "spilled to disk" : "not seeded yet");
+      const clock = t.clock ? clockOf(t.clock) : (t.spilled ? "spilled to disk" : "not seeded yet");
       body.append(el("tr", { "data-tenant": t.id },
         el("th", { scope: "row" }, t.id),
         el("td", {}, Object.keys(t.apis).length ? counts(t.id, t.apis) : "-"),
         el("td", {}, t.spilled ? "yes (spilled)" : t.written ? "yes" : "no"),
         el("td", { class: "clock" }, clock),
-        el("td", {}, actions(t.id))));
+        el("td", {}, actions(t.id)),
+        el("td", { class: "danger" }, destructive(t.id))));
     }
-    if (!rows.size) body.append(el("tr", {}, el("td", { colspan: 5 }, "No tenant yet: one is made by its first request.")));
+    if (!rows.size) body.append(el("tr", {}, el("td", { colspan: 6 }, "No tenant yet: one is made by its first request.")));
   }
 
   const pick = document.getElementById("pick-tenant");
@@ -284,45 +323,171 @@ function tenants() {
     wanted.add(new FormData(pick).get("tenant").trim());
     await load();
   }));
+  const all = document.getElementById("reset-all");
+  all.addEventListener("click", acting(all, async () => {
+    if (!window.confirm("Reset every tenant? Every tenant's writes and clock are forgotten.")) { say("Every tenant left as it was."); return; }
+    await control("POST", "/reset");
+    say("Every tenant reset."); await load();
+  }));
   if (param("tenant")) wanted.add(param("tenant"));
   load().catch((error) => say(error.message, true));
 }
 
-// ---- Records ----
+// ---- Records: a table of each kind's key fields, newest first, the JSON on demand ----
+
+const USD = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+const cents = (n) => (typeof n === "number" ? USD.format(n / 100) : n);
+const fullName = (p) => (p ? [p.firstName, p.lastName].filter(Boolean).join(" ") : "");
+const listed = (values) => (Array.isArray(values) ? values.join(", ") : values);
+
+// An instant as a person reads it, UTC, in a <time> that keeps it exact: from ISO text (Decoda,
+// Candid) or milliseconds since the epoch (MYCURE).
+function when(value) {
+  if (value === null || value === undefined || value === "") return "";
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) return String(value);
+  const iso = at.toISOString();
+  return el("time", { datetime: iso }, `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`);
+}
+
+function day(value) {
+  if (value === null || value === undefined) return "";
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? String(value) : at.toISOString().slice(0, 10);
+}
+
+// The fields a person scans in each kind of record, as [heading, read it from the record as
+// its API serves it]. The first is the record's id; a kind not named here shows its id and its
+// first few plain fields.
+const COLUMNS = {
+  candid: {
+    "write-offs": [
+      ["write-off", (r) => r.write_off_id],
+      ["type", (r) => r.type],
+      ["patient or payer", (r) => r.patient_external_id || (r.payer && r.payer.payer_name)
+        || (r.non_insurance_payer && r.non_insurance_payer.name)],
+      ["amount", (r) => cents(r.amount_cents)],
+      ["reason", (r) => r.write_off_reason],
+      ["status", (r) => (r.reverted_by_write_off_id ? "reverted" : r.reverts_write_off_id ? "a reversal" : "")],
+      ["written off", (r) => when(r.write_off_timestamp)],
+    ],
+  },
+  decoda: {
+    charges: [
+      ["charge", (r) => r.id], ["patient", (r) => fullName(r.patient) || r.patientId],
+      ["description", (r) => r.description], ["total", (r) => cents(r.total)],
+      ["outstanding", (r) => cents(r.totalOutstanding)], ["status", (r) => r.status],
+      ["created", (r) => when(r.createdDate)],
+    ],
+    payments: [
+      ["payment", (r) => r.id], ["patient", (r) => r.patientId], ["amount", (r) => cents(r.amount)],
+      ["medium", (r) => r.paymentMedium], ["status", (r) => r.status], ["created", (r) => when(r.createdDate)],
+    ],
+    refunds: [
+      ["refund", (r) => r.id], ["payment", (r) => r.paymentId], ["amount", (r) => cents(r.amount)],
+      ["reason", (r) => r.reason], ["status", (r) => r.status], ["created", (r) => when(r.createdDate)],
+    ],
+    adjustments: [
+      ["adjustment", (r) => r.id], ["charge", (r) => r.chargeId], ["amount", (r) => cents(r.amount)],
+      ["type", (r) => r.adjustmentType], ["reason", (r) => r.reason], ["created", (r) => when(r.createdDate)],
+    ],
+    plans: [
+      ["plan", (r) => r.id], ["charges", (r) => listed(r.chargeIds)], ["frequency", (r) => r.frequency],
+      ["installments", (r) => r.installments], ["each", (r) => cents(r.installmentAmount)],
+      ["starts", (r) => day(r.startDate)],
+    ],
+    patients: [
+      ["patient", (r) => r.id], ["name", fullName], ["email", (r) => r.email],
+      ["phone", (r) => r.phoneNumber], ["spent", (r) => cents(r.totalSpent)], ["created", (r) => when(r.createdDate)],
+    ],
+    webhooks: [
+      ["webhook", (r) => r.id], ["url", (r) => r.url], ["subscriptions", (r) => listed(r.subscriptions)],
+      ["archived", (r) => (r.isArchived ? "yes" : "no")], ["created", (r) => when(r.createdDate)],
+    ],
+  },
+  mycure: {
+    "billing-soas": [
+      ["statement", (r) => r.id], ["SOA number", (r) => r.externalSOAId],
+      ["customer", (r) => [r.customerType, r.customerSubtype].filter(Boolean).join(" / ")],
+      ["period", (r) => `${day(r.startAt)} – ${day(r.endAt)}`],
+      ["status", (r) => (r.finalizedAt ? "finalized" : r.preparedAt ? "prepared" : "draft")],
+      ["created", (r) => when(r.createdAt)],
+    ],
+  },
+};
+
+function columnsOf(api, kind, records) {
+  const known = (COLUMNS[api] || {})[kind];
+  if (known) return known;
+  const idOf = (r) => r.id || r._id || "";
+  const plain = [];
+  for (const record of records) {
+    for (const [name, value] of Object.entries(record)) {
+      if (name === "id" || name === "_id" || plain.includes(name)) continue;
+      if (value === null || typeof value === "object") continue;
+      if (plain.length < 5) plain.push(name);
+    }
+  }
+  return [[kind, idOf], ...plain.map((name) => [name, (r) => r[name]])];
+}
 
 function records() {
   const form = document.getElementById("records-query");
-  const list = document.getElementById("records");
+  const table = document.getElementById("records");
   const summary = document.getElementById("records-summary");
   const prev = document.getElementById("records-prev");
   const next = document.getElementById("records-next");
   const limit = 20;
   let offset = 0;
 
+  // One record: its key fields, and a button that shows (and hides) its JSON in a row below.
+  function rows(columns, record, index) {
+    const id = String(columns[0][1](record) || `#${offset + index + 1}`);
+    const json = el("tr", { class: "json", hidden: true, id: `record-json-${index}` });
+    const toggle = el("button", { type: "button", class: "small", "aria-expanded": "false",
+      "aria-controls": json.id, "aria-label": `JSON of ${id}` }, "JSON");
+    toggle.addEventListener("click", () => {
+      if (!json.firstChild) {
+        json.append(el("td", { colspan: columns.length + 1 }, el("pre", {}, JSON.stringify(record, null, 2))));
+      }
+      json.hidden = !json.hidden;
+      toggle.setAttribute("aria-expanded", String(!json.hidden));
+    });
+    const cells = columns.map(([, read], n) => {
+      const value = read(record);
+      const shown = value === null || value === undefined || value === "" ? "—" : value;
+      return n === 0 ? el("th", { scope: "row" }, shown) : el("td", {}, shown);
+    });
+    return [el("tr", { class: "record", "data-id": id }, ...cells, el("td", {}, toggle)), json];
+  }
+
   async function load() {
     const wanted = new FormData(form);
     const tenant = String(wanted.get("tenant")).trim();
     if (!tenant) return;
-    const query = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+    const api = String(wanted.get("api"));
+    const query = new URLSearchParams({ limit: String(limit), offset: String(offset), order: "newest" });
     if (wanted.get("kind")) query.set("kind", wanted.get("kind"));
     if (wanted.get("q")) query.set("q", wanted.get("q"));
-    const page = await control("GET", `${tenantPath(tenant)}/records/${wanted.get("api")}?${query}`);
+    const page = await control("GET", `${tenantPath(tenant)}/records/${api}?${query}`);
     const kind = form.elements.kind;
     const chosen = page.kind;
     kind.replaceChildren(...Object.entries(page.kinds).map(([name, n]) => el("option", { value: name, selected: name === chosen }, `${name} (${n})`)));
+    const columns = columnsOf(api, page.kind, page.records);
+    table.tHead.replaceChildren(el("tr", {}, ...columns.map(([heading]) => el("th", { scope: "col" }, heading)),
+      el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "JSON"))));
+    table.tBodies[0].replaceChildren(...page.records.flatMap((record, index) => rows(columns, record, index)));
     const last = Math.min(offset + page.records.length, page.total);
-    summary.textContent = page.total ? `${page.kind} ${offset + 1}–${last} of ${page.total}` : `no ${page.kind} match`;
-    list.replaceChildren(...page.records.map((record) => el("article", { class: "record" },
-      el("h2", {}, record.id || record.write_off_id || record._id || page.kind),
-      el("pre", {}, JSON.stringify(record, null, 2)))));
+    summary.textContent = page.total ? `${page.kind} ${offset + 1}–${last} of ${page.total}, newest first` : `no ${page.kind} match`;
     prev.disabled = offset === 0;
     next.disabled = last >= page.total;
   }
 
   form.addEventListener("submit", acting(null, async () => { offset = 0; await load(); }));
   form.elements.api.addEventListener("change", () => { form.elements.kind.replaceChildren(el("option", { value: "" }, "first")); });
-  prev.addEventListener("click", acting(prev, async () => { offset = Math.max(0, offset - limit); await load(); }));
-  next.addEventListener("click", acting(next, async () => { offset += limit; await load(); }));
+  // Not `acting(prev, …)`: the page just loaded decides whether each button is enabled.
+  prev.addEventListener("click", acting(null, async () => { offset = Math.max(0, offset - limit); await load(); }));
+  next.addEventListener("click", acting(null, async () => { offset += limit; await load(); }));
   for (const name of ["tenant", "api", "q"]) if (param(name)) form.elements[name].value = param(name);
   load().catch((error) => say(error.message, true));
 }
@@ -413,7 +578,8 @@ function events() {
   sockets().catch((error) => say(error.message, true));
 }
 
-const PAGES = { overview, requests, tenants, records, faults, events };
+// The root page (`GET /`) shows the overview's first calls, with the same copy buttons.
+const PAGES = { overview, root: overview, requests, tenants, records, faults, events };
 document.addEventListener("DOMContentLoaded", () => {
   const page = PAGES[document.body.dataset.page];
   if (page) page();
