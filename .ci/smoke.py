@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -62,13 +63,17 @@ def main(base: str) -> None:
         base, "GET", "/billing-soas?$limit=2", Authorization=f"Bearer {signed_in['accessToken']}"
     )
     assert len(soas) == 2, soas
+    # MYCURE's live updates: the Socket.IO handshake in Engine.IO 3's framing (`<length>:` and
+    # an open packet, `0{"sid": …}`), as the socket.io 2 under Feathers 4 answers it.
+    handshake = call(base, "GET", "/socket.io/?EIO=3&transport=polling&b64=1")
+    assert re.match(r'\d+:0\{"sid"', handshake), handshake[:80]
     spec = call(base, "GET", "/_sandbox/openapi/candid-write-offs.yaml")
     assert spec.startswith("openapi: 3.1"), spec[:80]
     dashboard = call(base, "GET", "/_sandbox/ui/requests")
     assert "<h1>Requests</h1>" in dashboard, dashboard[:200]
     script = call(base, "GET", "/_sandbox/ui/static/dashboard.js")
     assert "EventSource" in script, script[:80]
-    print(f"smoke: {base} serves Candid, Decoda, MYCURE, its specs and the dashboard")
+    print(f"smoke: {base} serves Candid, Decoda, MYCURE and its socket, specs, the dashboard")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-import socketio
+import socketio_v4
 
 from billing_sandbox.cluster.placement import owner, split
 from tests.support.kill_loop import (
@@ -235,7 +235,7 @@ def test_a_socket_names_its_organisation_and_hears_its_shard(three: Cluster) -> 
     access = signed.json()["accessToken"]
 
     async def listen() -> Any:
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio_v4.AsyncClient(reconnection=False)
         heard: asyncio.Queue[Any] = asyncio.Queue()
         client.on("billing-soas created", heard.put)
         await client.connect(f"{three.url}?organization={tenant}", transports=["websocket"])

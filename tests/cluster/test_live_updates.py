@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-import socketio
+import socketio_v4
 
 from billing_sandbox.cluster.haproxy import NO_TENANT
 from billing_sandbox.cluster.placement import owner
@@ -162,7 +162,7 @@ def test_a_socket_sign_in_on_a_shard_without_the_tenant_checks_the_token(
     tampered = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
 
     async def sign_in(token: Any) -> Any:
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio_v4.AsyncClient(reconnection=False)
         await client.connect(running.url, transports=["websocket"])
         try:
             return await client.call(

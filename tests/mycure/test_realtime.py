@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-import socketio
+import socketio_v4
 
 from tests.mycure.helpers import FACILITY, HMO, ORG, create
 from tests.support.live import live_server
@@ -36,7 +36,7 @@ class Listener:
     """A socket's `billing-soas` events, as they arrive."""
 
     def __init__(self) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
+        self.client = socketio_v4.AsyncClient(reconnection=False)
         self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         for name in ("created", "patched", "removed"):
             self.client.on(f"billing-soas {name}", self._keep(name))
@@ -61,7 +61,7 @@ class Listener:
 @asynccontextmanager
 async def listening(url: str, token: str | None = None) -> AsyncIterator[Listener]:
     listener = Listener()
-    await listener.client.connect(url, transports=["websocket"], socketio_path="socket.io")
+    await listener.client.connect(url, transports=["websocket"], socketio_v4_path="socket.io")
     try:
         if token is not None:
             acked = await listener.sign_in({"strategy": "jwt", "accessToken": token})

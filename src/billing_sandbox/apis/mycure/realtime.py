@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 import orjson
-import socketio
-from socketio import packet
+import socketio_v4
+from socketio_v4 import packet
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
@@ -20,8 +20,8 @@ from billing_sandbox.api import Call, Mount
 from billing_sandbox.apis.mycure import auth
 from billing_sandbox.apis.mycure.envelope import render_error
 from billing_sandbox.apis.mycure.rooms import Rooms, SharedRooms
-from billing_sandbox.control.requestlog import shown
-from billing_sandbox.cors import origin_allowed
+from billing_sandbox.asgi.cors import origin_allowed
+from billing_sandbox.asgi.limits import BodyLimit
 from billing_sandbox.errors import (
     ApiError,
     Issue,
@@ -29,9 +29,9 @@ from billing_sandbox.errors import (
     MethodNotAllowed,
     ValidationFailed,
 )
-from billing_sandbox.limits import BodyLimit
+from billing_sandbox.observe.requestlog import shown
+from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.spec.body import MAX_JSON_DEPTH, decode_json
-from billing_sandbox.tenancy import Sandbox
 
 PATH = "/socket.io"  # the Feathers client's default (socket.io-client's `path`)
 SERVICE = "billing-soas"
@@ -54,15 +54,16 @@ class Hub:
             # In a cluster, every shard's rooms (through Redis); alone, this server's.
             client_manager=_rooms(sandbox.settings.redis_url),
             cors_allowed_origins=[],
-            logger=_BoundedLog(logging.getLogger("socketio.server")),
-            engineio_logger=_BoundedLog(logging.getLogger("engineio.server")),
+            # The renamed distribution renamed its keyword arguments too (`engineio_v3_logger`).
+            logger=_BoundedLog(logging.getLogger("socketio_v4.server")),
+            engineio_v3_logger=_BoundedLog(logging.getLogger("engineio_v3.server")),
             # Packets are decoded with the same depth limit as REST bodies (`_PacketJson`).
             json=_PacketJson,
             # Engine.IO's own default is 100 MB; a polling body is refused past the REST cap
             # (`BodyLimit` in `endpoint` refuses it first, before a byte is buffered past it).
             max_http_buffer_size=sandbox.settings.max_body_bytes,
         )
-        self.app = socketio.ASGIApp(self.server, socketio_path=PATH.strip("/"))
+        self.app = socketio_v4.ASGIApp(self.server, socketio_v4_path=PATH.strip("/"))
         self.server.on("connect", self._connect)
         self.server.on("disconnect", self._disconnect)
         # Feathers' socket protocol: `emit(method, service, ...args, ack)`.
@@ -170,7 +171,7 @@ class _PacketJson:
             raise ValueError(error.message) from None
 
 
-class _Server(socketio.AsyncServer):  # type: ignore[misc]
+class _Server(socketio_v4.AsyncServer):  # type: ignore[misc]
     """python-socketio 4's server, answering a packet it cannot use instead of failing on it
     (the exception would end in the log, traceback and all): an event that asked for an ack
     gets a Feathers `BadRequest`, as REST answers a body it cannot read; anything else is

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-import socketio
+import socketio_v4
 from redis.exceptions import RedisError
-from socketio.asyncio_pubsub_manager import AsyncPubSubManager
+from socketio_v4.asyncio_pubsub_manager import AsyncPubSubManager
 
 log = logging.getLogger(__name__)
 CHANNEL = "billing-sandbox:mycure"
@@ -26,7 +26,7 @@ _SKIP_SECONDS = 1.0  # after a failed publish, events are dropped without trying
 _WARN_EVERY_SECONDS = 30.0  # a Redis that stays down is said once in this long, not per write
 
 
-class Rooms(socketio.AsyncManager):  # type: ignore[misc]
+class Rooms(socketio_v4.AsyncManager):  # type: ignore[misc]
     """python-socketio 4's own manager, but sending to a room's sockets with `gather`: its
     `emit` hands `asyncio.wait` bare coroutines, which Python 3.11 refuses (the 4 line is the
     one that speaks Engine.IO 3, and it has had no release since Python 3.9)."""
