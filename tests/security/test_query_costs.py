@@ -448,9 +448,11 @@ def test_a_health_call_answers_at_once_while_the_worst_regex_runs() -> None:
         health_seconds = time.perf_counter() - started
         finding.join(timeout=10)
         assert health.status_code == 200
-        assert health_seconds < 0.25, f"{health_seconds:.2f} s"
+        # Bounds far from both sides: a loaded CI machine stays well inside them, and a held
+        # event loop (backtracking) would not answer within the clients' timeouts at all.
+        assert health_seconds < 1.0, f"{health_seconds:.2f} s"
         assert "error" not in answers and len(answers["seconds"]) == 10, answers
         assert answers["find"].status_code == 200, answers["find"].text
         assert answers["find"].json() == []
         # Tens of milliseconds through HTTP, for half a megabyte searched.
-        assert max(answers["seconds"]) < 0.1, answers["seconds"]
+        assert max(answers["seconds"]) < 1.0, answers["seconds"]
