@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from billing_sandbox.clock import ManualClock
+from billing_sandbox.observe import journal as journal_module
+from billing_sandbox.observe.journal import Journal
 from billing_sandbox.settings import Settings
 from tests.decoda.helpers import CHARGE, CREATE, PATIENT, creds
 from tests.mycure.helpers import bearer
@@ -106,3 +108,35 @@ async def test_clearing_all_or_one_tenant(client: httpx.AsyncClient) -> None:
     assert [e["tenant"] for e in (await journal(client))["requests"]] == ["globex"]
     assert (await client.delete("/_sandbox/requests")).json() == {"cleared": 1}
     assert (await journal(client))["requests"] == []
+
+
+def test_it_counts_each_tenants_entries_that_fell_out() -> None:
+    """What a recording made from the journal needs to say that it may miss writes."""
+    kept = Journal(capacity=2, body_limit=100)
+    for tenant in ("acme", "acme", "globex", "acme"):
+        kept.record(0.0, tenant, "decoda", "createPatient", "POST", "/p", "", 200, 1.0, b"", b"")
+    assert (kept.dropped("acme"), kept.dropped("globex"), kept.dropped("initech")) == (2, 0, 0)
+    kept.clear("acme")  # the tenant's record starts afresh
+    assert kept.dropped("acme") == 0
+    kept.record(0.0, "globex", "decoda", "createPatient", "POST", "/p", "", 200, 1.0, b"", b"")
+    kept.record(0.0, "globex", "decoda", "createPatient", "POST", "/p", "", 200, 1.0, b"", b"")
+    assert kept.dropped("globex") == 1
+    kept.clear()
+    assert kept.dropped("globex") == 0
+
+
+def test_a_journal_that_keeps_nothing_drops_every_entry() -> None:
+    kept = Journal(capacity=0, body_limit=100)
+    kept.record(0.0, "acme", "decoda", "createPatient", "POST", "/p", "", 200, 1.0, b"", b"")
+    assert kept.dropped("acme") == 1 and len(kept) == 0
+
+
+def test_past_so_many_tenants_the_others_drops_are_counted_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(journal_module, "_DROPS_NAMED", 1)
+    kept = Journal(capacity=1, body_limit=100)
+    for tenant in ("acme", "globex", "initech", "acme"):
+        kept.record(0.0, tenant, "decoda", "createPatient", "POST", "/p", "", 200, 1.0, b"", b"")
+    # acme's one drop is named; globex's and initech's are not, and count for everyone.
+    assert kept.dropped("acme") == 1 + 2 and kept.dropped("globex") == 0 + 2

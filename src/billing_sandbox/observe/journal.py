@@ -79,6 +79,9 @@ class Filter:
 
 
 _TENANT = 2  # where an entry's tenant is in its tuple (the order of `Entry`'s fields)
+# How many tenants the count of fallen-out entries names one by one; past it, the rest are
+# counted together (and each tenant is told it may have lost that many), so memory stays bounded.
+_DROPS_NAMED = 10_000
 
 
 class Journal:
@@ -91,6 +94,10 @@ class Journal:
         self._entries: deque[tuple[Any, ...]] = deque(maxlen=capacity)
         self._body_limit = body_limit
         self._seq = 0
+        # Entries that fell out of the ring, by tenant: a recording made from the journal
+        # (`control/recording.py`) says when it may miss some of a tenant's writes.
+        self._dropped: dict[str | None, int] = {}
+        self._dropped_unnamed = 0
 
     def record(
         self,
@@ -111,15 +118,29 @@ class Journal:
         """Keep one request (on every request's path, so it only slices and appends). `time`
         is seconds since the epoch: made a datetime only when the entry is read."""
         self._seq += 1
+        entries = self._entries
+        if len(entries) == entries.maxlen:  # full: the oldest falls out (this one, at size 0)
+            self._count_dropped(entries[0][_TENANT] if entries else tenant)
         limit = self._body_limit
         left_out = (0, 0)
         if len(request_body) > limit or len(response_body) > limit:
             left_out = (max(0, len(request_body) - limit), max(0, len(response_body) - limit))
             request_body, response_body = request_body[:limit], response_body[:limit]
-        self._entries.append(
+        entries.append(
             (self._seq, time, tenant, api, operation_id, method, path, query, status,
              duration_ms, request_body, response_body, left_out, violations, fault)
         )  # fmt: skip
+
+    def _count_dropped(self, tenant: str | None) -> None:
+        if tenant in self._dropped or len(self._dropped) < _DROPS_NAMED:
+            self._dropped[tenant] = self._dropped.get(tenant, 0) + 1
+        else:
+            self._dropped_unnamed += 1
+
+    def dropped(self, tenant: str | None) -> int:
+        """How many of the tenant's entries fell out of the ring since it was last cleared (at
+        most: past `_DROPS_NAMED` tenants, the others' count is everyone's)."""
+        return self._dropped.get(tenant, 0) + self._dropped_unnamed
 
     def find(self, wanted: Filter, limit: int) -> tuple[list[Entry], int | None]:
         """Newest first; also the cursor for the next (older) page, if there is one."""
@@ -149,7 +170,13 @@ class Journal:
         return self._seq
 
     def clear(self, tenant: str | None = None) -> int:
-        """Forget every entry (or one tenant's); returns how many were forgotten."""
+        """Forget every entry (or one tenant's), and that any fell out: the tenant's record
+        starts afresh. Returns how many were forgotten."""
+        if tenant is None:
+            self._dropped.clear()
+            self._dropped_unnamed = 0
+        else:
+            self._dropped.pop(tenant, None)
         kept = [e for e in self._entries if tenant is not None and e[_TENANT] != tenant]
         forgotten = len(self._entries) - len(kept)
         self._entries = deque(kept, maxlen=self._entries.maxlen)
