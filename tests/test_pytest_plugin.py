@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from billing_sandbox.settings import Settings
 from billing_sandbox.testing import (
@@ -346,3 +349,106 @@ def test_the_fault_rules_a_test_added_are_removed_after_it_and_only_those(
         finally:
             for rule in inner_rules(faults):  # left by a plugin that did not remove them
                 faults.remove(rule)
+
+
+# ---- scenarios: `sandbox_tenant.apply_scenario(…)` and `@pytest.mark.scenario(…)` ----
+
+ZIA: dict[str, Any] = {
+    "scenario": 1,
+    "name": "one-patient",
+    "apis": ["decoda"],
+    "steps": [{"name": "zia", "call": "POST /user/patient/create", "body": {"firstName": "Zia"}}],
+}
+
+
+def patients_named(tenant: SandboxTenant, name: str) -> int:
+    found = tenant.control.server.connection.control(
+        "GET", f"/tenants/{tenant.id}/records/decoda", params={"kind": "patients", "q": name}
+    )
+    total: int = found["total"]
+    return total
+
+
+def test_a_scenario_is_applied_by_mapping_file_or_pack_name(
+    sandbox_tenant: SandboxTenant, tmp_path: Path
+) -> None:
+    applied = sandbox_tenant.apply_scenario(ZIA)
+    assert (applied["tenant"], applied["steps"]) == (sandbox_tenant.id, 1)
+    assert applied["named"]["zia"]["firstName"] == "Zia"
+    # A file is read here (YAML; a bare date stays text) and sent whole.
+    file = tmp_path / "born.yaml"
+    file.write_text(
+        "scenario: 1\nname: born\napis: [decoda]\nsteps:\n  - name: born\n"
+        "    call: POST /user/patient/create\n"
+        "    body: {firstName: Zia, dateOfBirth: 1986-12-09}\n"
+    )
+    born = sandbox_tenant.apply_scenario(file)
+    assert born["named"]["born"]["dateOfBirth"].startswith("1986-12-09")
+    assert sandbox_tenant.apply_scenario(str(file))["steps"] == 1
+    assert patients_named(sandbox_tenant, "Zia") == 3
+    assert sandbox_tenant.apply_scenario("decoda-front-desk-day")["steps"] > 10
+
+
+def test_a_scenario_that_fails_raises_naming_the_step_and_changes_nothing(
+    sandbox_tenant: SandboxTenant,
+) -> None:
+    failing = {**ZIA, "steps": [*ZIA["steps"], {"call": "GET /billing/charge/get/chg_nope"}]}
+    before = sandbox_tenant.export_state()
+    with pytest.raises(SandboxError) as raised:
+        sandbox_tenant.apply_scenario(failing)
+    assert raised.value.status == 422
+    assert raised.value.message.startswith("StepFailed: step 1 (steps[1]) failed: GET ")
+    assert raised.value.body["answer"]["status"] == 404
+    assert sandbox_tenant.export_state() == before
+
+
+def test_an_unknown_pack_or_unreadable_file_is_said_plainly(
+    sandbox_tenant: SandboxTenant, tmp_path: Path
+) -> None:
+    with pytest.raises(SandboxError, match="no scenario pack is named 'no-such-pack'") as raised:
+        sandbox_tenant.apply_scenario("no-such-pack")
+    assert raised.value.status == 404
+    with pytest.raises(ValueError, match="cannot read the scenario file"):
+        sandbox_tenant.apply_scenario(tmp_path / "missing.yaml")
+
+
+MARKED = """
+    import pytest
+
+    pytestmark = pytest.mark.scenario("one-patient.yaml")
+
+    def count(tenant, name):
+        found = tenant.control.server.connection.control(
+            "GET", f"/tenants/{tenant.id}/records/decoda",
+            params={"kind": "patients", "q": name})
+        return found["total"]
+
+    @pytest.mark.scenario("decoda-front-desk-day")
+    def test_marked_by_module_and_by_name(sandbox_tenant):
+        assert count(sandbox_tenant, "Zia") == 1
+        assert sandbox_tenant.journal.query(operation_id="createPatient").entries
+
+    def test_marked_by_module_only_through_the_factory(sandbox_tenant_factory):
+        assert count(sandbox_tenant_factory(""), "Zia") == 1
+        assert count(sandbox_tenant_factory("other"), "Zia") == 0
+
+    @pytest.mark.scenario()
+    def test_a_marker_without_a_scenario(sandbox_tenant):
+        pass
+"""
+
+
+def test_the_scenario_marker_applies_to_the_tests_tenant_first(
+    pytester: pytest.Pytester, billing_sandbox: SandboxServer
+) -> None:
+    pytester.makefile(".yaml", **{"one-patient": yaml.safe_dump(ZIA)})
+    pytester.makepyfile(MARKED)
+    result = pytester.runpytest("--billing-sandbox-url", billing_sandbox.url, "-W", "error")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.scenario takes the scenarios to apply*"])
+
+
+def test_the_scenario_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MARKED)
+    result = pytester.runpytest("--strict-markers", "--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.scenario(name_or_path, ...): apply these*"])

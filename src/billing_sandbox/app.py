@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
-from billing_sandbox import __version__, control, credentials
+from billing_sandbox import __version__, control, credentials, scenarios
+from billing_sandbox import sandbox as served
 from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.asgi import cors
 from billing_sandbox.asgi.dispatch import RouteTable, SpecRoutesFirst
-from billing_sandbox.clock import Clock, SystemClock
+from billing_sandbox.clock import Clock, Schedule, SystemClock, recurring
 from billing_sandbox.control import views
 from billing_sandbox.credentials import Credentials
+from billing_sandbox.errors import counted
 from billing_sandbox.events.courier import Courier, Outbox
 from billing_sandbox.observe import requestlog
 from billing_sandbox.pipeline.replay import CallReplayer
 from billing_sandbox.pipeline.routes import build_routes
 from billing_sandbox.recordings import Loadable, Recordings, read_recordings
 from billing_sandbox.sandbox import Sandbox
-from billing_sandbox.settings import Settings
+from billing_sandbox.settings import Settings, reset_schedule
 from billing_sandbox.spec.document import Spec, load_spec
 from billing_sandbox.state import persistence
 from billing_sandbox.state.spill import SpillDirectory
@@ -37,6 +42,8 @@ from billing_sandbox.tenants.tenant import StoreKind, tried
 from billing_sandbox.ui import pages as ui_pages
 from billing_sandbox.ui import root as ui_root
 from billing_sandbox.ui.root import BASE_URL, at_base
+
+log = logging.getLogger("billing_sandbox")
 
 CONTROL_API = control.API
 # The control spec also serves what the dashboard reads (`views`), the root page (`GET /`,
@@ -109,11 +116,19 @@ def _spill_directory(settings: Settings) -> Callable[[Sandbox], SpillDirectory]:
     return lambda sandbox: SpillDirectory(directory, sandbox, remove_when_done=own)
 
 
+def load_specs(settings: Settings) -> dict[str, Spec]:
+    """Every served API's spec, the control API's too, by API name."""
+    return {
+        api.name: load_spec(settings.specs_dir / api.spec_file)
+        for api in (*VENDOR_APIS, CONTROL_API)
+    }
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     """The whole server. Loads and checks every spec; refuses to start if one has drifted."""
     settings = settings or Settings()
     apis = (*VENDOR_APIS, CONTROL_API)
-    specs = {api.name: load_spec(settings.specs_dir / api.spec_file) for api in apis}
+    specs = load_specs(settings)
     kinds = {api.name: api.store for api in VENDOR_APIS if api.store is not None}
     sandbox = Sandbox(
         settings,
@@ -158,6 +173,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         exception_handlers={404: unknown_path},
         lifespan=_lifespan(sandbox, courier),
     )
+    # A scenario's steps are calls to this very app, as a client's would be.
+    sandbox.scenarios = app.state.scenarios = ServedScenarios(app, sandbox, specs)
     app.state.sandbox = sandbox
     app.state.courier = courier
     return app
@@ -212,21 +229,188 @@ def _outbox(kinds: dict[str, StoreKind], name: str, store: object) -> Outbox | N
 def _lifespan(
     sandbox: Sandbox, courier: Courier
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """The periodic check for due deliveries while the server runs; at shutdown, deliveries
-    in flight stop and the state file is saved."""
+    """The start scenarios applied (unless `serve` applied them already), then the periodic
+    check for due deliveries and the schedule of `--reset-every` while the server runs; at
+    shutdown, deliveries in flight stop and the state file is saved."""
     save_at_shutdown = persistence.lifespan(sandbox)
 
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
         async with save_at_shutdown(app):
-            checking = asyncio.get_running_loop().create_task(courier.run())
+            starting: ServedScenarios = app.state.scenarios
+            await starting.start()
+            loop = asyncio.get_running_loop()
+            tasks = [loop.create_task(courier.run()), loop.create_task(starting.keep_resetting())]
             try:
                 yield
             finally:
-                checking.cancel()
-                await asyncio.gather(checking, return_exceptions=True)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
                 await courier.close()
                 # Before uvicorn raises the signal it caught again, which ends the process.
                 requestlog.flush()
 
     return run
+
+
+class ServedScenarios:
+    """`sandbox.scenarios`: the packs this server lists and applies (the shipped ones and
+    `--scenarios-dir`'s) or a scenario given whole, each step a call to the app itself (the
+    engine's `Applier`); and the start scenarios (`--scenario`), applied at start and again
+    at each `--reset-every`, each to its tenant reset first."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox, specs: Mapping[str, Spec]) -> None:
+        settings = sandbox.settings
+        self._app = app
+        self._token = settings.control_token
+        self._clock = sandbox.clock
+        self._directories = [] if settings.scenarios_dir is None else [settings.scenarios_dir]
+        self._applier = scenarios.Applier(app, settings.control_token or None, specs=specs)
+        self._entries = settings.scenarios
+        self._every = reset_schedule(settings.reset_every)
+        # The start scenarios, as read when they were first applied, with their tenants.
+        self._started: list[tuple[scenarios.Scenario, str]] | None = None
+
+    def packs(self) -> dict[str, Path]:
+        return scenarios.catalogue(self._directories)
+
+    def listed(self) -> list[dict[str, Any]]:
+        return [self._pack(name, path) for name, path in self.packs().items()]
+
+    def _pack(self, name: str, path: Path) -> dict[str, Any]:
+        own = any(path.parent.resolve() == folder.resolve() for folder in self._directories)
+        entry: dict[str, Any] = {
+            "name": name,
+            "description": "",
+            "apis": [],
+            "steps": 0,
+            "source": "directory" if own else "shipped",
+        }
+        try:
+            scenario = scenarios.load_scenario(path)
+        except scenarios.ScenarioInvalid as invalid:
+            return {**entry, "problems": [str(problem) for problem in invalid.problems]}
+        except OSError as error:
+            return {**entry, "problems": [f"{path.name} cannot be read: {error.strerror}"]}
+        described = {"description": scenario.description, "apis": list(scenario.apis)}
+        return {**entry, **described, "steps": len(scenario.steps)}
+
+    async def apply(
+        self, tenant: str, name: str | None, scenario: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        loaded = self._named(name) if name is not None else _loaded(scenario or {})
+        return (await self._apply(loaded, tenant)).as_json()
+
+    def _named(self, name: str) -> scenarios.Scenario:
+        packs = self.packs()
+        if name not in packs:
+            listed = ", ".join(packs) or "none"
+            raise served.UnknownScenario(
+                f"no scenario pack is named {name!r}; the packs are: {listed}",
+                {"available": list(packs)},
+            )
+        return _loaded(packs[name])
+
+    async def _apply(self, scenario: scenarios.Scenario, tenant: str) -> scenarios.Applied:
+        try:
+            return await self._applier.apply(scenario, tenant)
+        except (scenarios.ScenarioInvalid, scenarios.StepFailed) as refused:
+            raise _refusal(refused) from None
+
+    async def start(self) -> list[str]:
+        """Apply each start scenario to its tenant, reset first (once: again, it does nothing);
+        what was done, a line each. A `ScenarioRefusal` says which scenario and why."""
+        if self._started is not None:
+            return []
+        self._started = []
+        for entry in self._entries:
+            scenario, tenant = self._start_entry(entry)
+            self._started.append((scenario, tenant))
+        return [await self._reset_and_apply(scenario, tenant) for scenario, tenant in self._started]
+
+    def _start_entry(self, entry: str) -> tuple[scenarios.Scenario, str]:
+        """`NAME|PATH[@TENANT]`: a pack's name or a scenario file, and the tenant (by
+        default the scenario's name). A file whose own name holds an `@` is taken whole."""
+        source, at, tenant = entry.rpartition("@")
+        if not at or Path(entry).is_file():
+            source, tenant = entry, ""
+        try:
+            scenario = _loaded(Path(source)) if _names_file(source) else self._named(source)
+        except served.ScenarioRefusal as refused:
+            refused.message = f"scenario {entry}: {refused.message}"
+            raise
+        return scenario, tenant or scenario.name
+
+    async def _reset_and_apply(self, scenario: scenarios.Scenario, tenant: str) -> str:
+        """The tenant reset and the scenario applied, as one: when it fails, a tenant the
+        sandbox held is put back as it was before the reset. Through the control API, so
+        that a state file's log keeps each change as it keeps any other."""
+        path = f"/_sandbox/tenants/{quote(tenant, safe='')}"
+        token = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        transport = httpx.ASGITransport(app=self._app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=token
+        ) as client:
+            held = (await client.get("/_sandbox/tenants")).json()["tenants"]
+            before = None
+            if any(summary["id"] == tenant for summary in held):
+                before = (await client.get(f"{path}/state")).content
+            try:
+                reset = await client.post(f"{path}/reset")
+                if reset.status_code != 200:
+                    raise served.ScenarioRefusal(f"its reset was refused: {reset.text}")
+                applied = await self._apply(scenario, tenant)
+            except served.ScenarioRefusal as refused:
+                if before is not None:
+                    await client.put(f"{path}/state", content=before)
+                refused.message = f"scenario {scenario.name} on tenant {tenant}: {refused.message}"
+                raise
+        return f"{scenario.name} applied to tenant {tenant} ({counted(applied.steps, 'step')})"
+
+    async def keep_resetting(
+        self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        """With `--reset-every`: at each period or time of day, each start scenario's tenant
+        reset and the scenario applied again, so a shared demo starts each day clean and with
+        dates relative to it. A scenario that fails is said in the log; the others go on."""
+        if self._every is None:
+            return
+        schedule = Schedule(self._every, self._clock.now())
+        await recurring(schedule, self.apply_again, self._clock, sleep)
+
+    async def apply_again(self) -> None:
+        for scenario, tenant in self._started or []:
+            try:
+                log.warning("%s, again", await self._reset_and_apply(scenario, tenant))
+            except served.ScenarioRefusal as refused:
+                log.error("%s", refused.message)
+            except Exception:
+                # A sandbox bug: said, and the schedule (and the other scenarios) go on.
+                log.exception("scenario %s on tenant %s crashed", scenario.name, tenant)
+
+
+def _names_file(source: str) -> bool:
+    """A start scenario's source names a file (else a pack): a path, or a file's name."""
+    return Path(source).suffix in (".yaml", ".yml", ".json") or "/" in source or os.sep in source
+
+
+def _loaded(source: Path | Mapping[str, Any]) -> scenarios.Scenario:
+    try:
+        return scenarios.load_scenario(source)
+    except scenarios.ScenarioInvalid as invalid:
+        raise _refusal(invalid) from None
+    except OSError as error:
+        raise served.ScenarioInvalid(
+            f"{source} cannot be read: {error.strerror}",
+            {"problems": [{"location": "", "message": f"cannot be read: {error.strerror}"}]},
+        ) from None
+
+
+def _refusal(error: scenarios.ScenarioInvalid | scenarios.StepFailed) -> served.ScenarioRefusal:
+    """The engine's refusal as the control API answers it (its JSON, its message)."""
+    body = error.as_json()
+    details = {key: value for key, value in body.items() if key not in ("error", "message")}
+    if isinstance(error, scenarios.ScenarioInvalid):
+        return served.ScenarioInvalid(str(body["message"]), details)
+    return served.StepFailed(str(body["message"]), details)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as time_of_day
 from typing import Protocol
 
 
@@ -109,6 +111,56 @@ class TenantClock:
             self.frozen_at += delta
         else:
             self.offset += delta
+
+
+class Schedule:
+    """When something recurs on the server's own time (a shared demo's reset): every `every`
+    from `start`, or, `every` being a time of day, daily at it in `zone` (by default the
+    server's local time)."""
+
+    def __init__(
+        self, every: timedelta | time_of_day, start: datetime, zone: tzinfo | None = None
+    ) -> None:
+        self.every = every
+        self.start = start
+        self.zone = zone
+
+    def next_after(self, now: datetime) -> datetime:
+        """The first instant of the schedule after `now`."""
+        every = self.every
+        if isinstance(every, timedelta):
+            turns = max(0, (now - self.start) // every) + 1
+            return self.start + turns * every
+        local = now.astimezone(self.zone)
+        at = local.replace(hour=every.hour, minute=every.minute, second=0, microsecond=0)
+        if at <= local:
+            at = (local + timedelta(days=1)).replace(
+                hour=every.hour, minute=every.minute, second=0, microsecond=0
+            )
+        return at
+
+
+# The longest a schedule sleeps before it reads the clock again: a clock set forward, or a
+# machine woken from sleep, is noticed within it.
+_LONGEST_WAIT_SECONDS = 60.0
+
+
+async def recurring(
+    schedule: Schedule,
+    work: Callable[[], Awaitable[None]],
+    clock: Clock,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Run `work` at each instant of `schedule`, as `clock` tells time, until cancelled;
+    instants missed meanwhile (a machine asleep) are made up once, not once each."""
+    due = schedule.next_after(clock.now())
+    while True:
+        left = (due - clock.now()).total_seconds()
+        if left > 0:
+            await sleep(min(left, _LONGEST_WAIT_SECONDS))
+            continue
+        await work()
+        due = schedule.next_after(max(due, clock.now()))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from billing_sandbox.testing import SandboxServer, SandboxTenant, SandboxTenantFactory
+    from billing_sandbox.testing import (
+        SandboxServer,
+        SandboxTenant,
+        SandboxTenantFactory,
+        ScenarioSource,
+    )
+
+SCENARIO_MARKER = "scenario"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{SCENARIO_MARKER}(name_or_path, ...): apply these scenarios (a pack's name, or a file, "
+        "relative to the test's own) to the test's sandbox_tenant before the test runs",
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -144,7 +160,46 @@ def sandbox_tenant_factory(
 
 
 @pytest.fixture
-def sandbox_tenant(sandbox_tenant_factory: SandboxTenantFactory) -> SandboxTenant:
+def sandbox_tenant(
+    sandbox_tenant_factory: SandboxTenantFactory, request: pytest.FixtureRequest
+) -> SandboxTenant:
     """This test's own tenant, with credentials for Candid, Decoda and MYCURE, and its control
-    API: `faults`, `clock`, `journal`, `snapshot()`."""
-    return sandbox_tenant_factory("")
+    API: `faults`, `clock`, `journal`, `snapshot()`, `apply_scenario(…)`. With
+    `@pytest.mark.scenario(…)`, the scenarios it names are applied to it first."""
+    tenant = sandbox_tenant_factory("")
+    for source in _marked_scenarios(request):
+        tenant.apply_scenario(source)
+    return tenant
+
+
+@pytest.fixture(autouse=True)
+def _billing_sandbox_scenarios(request: pytest.FixtureRequest) -> None:
+    """A test marked with `@pytest.mark.scenario` gets its tenant, scenarios applied, even
+    when it asks for it only through `sandbox_tenant_factory("")`."""
+    if request.node.get_closest_marker(SCENARIO_MARKER) is not None:
+        request.getfixturevalue("sandbox_tenant")
+
+
+def _marked_scenarios(request: pytest.FixtureRequest) -> list[ScenarioSource]:
+    """The scenarios the test's markers name, the outermost marker's first (a module's, a
+    class's, then the test's own); a path is taken from the test file's folder when a file
+    is there."""
+    from billing_sandbox.testing.scenarios import is_pack_name
+
+    markers = list(request.node.iter_markers(SCENARIO_MARKER))
+    folder = Path(str(request.node.path)).parent
+    sources: list[ScenarioSource] = []
+    for marker in reversed(markers):
+        if not marker.args or marker.kwargs:
+            pytest.fail(
+                "@pytest.mark.scenario takes the scenarios to apply, each a pack's name or a "
+                'file: @pytest.mark.scenario("decoda-overdue-clinic")',
+                pytrace=False,
+            )
+        for given in marker.args:
+            if is_pack_name(given) or not isinstance(given, str | Path):
+                sources.append(given)
+            else:
+                beside = folder / given
+                sources.append(beside if beside.is_file() else Path(given))
+    return sources

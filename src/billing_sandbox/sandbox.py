@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from billing_sandbox.clock import Clock, SystemClock
 from billing_sandbox.credentials import Credentials
-from billing_sandbox.errors import NotFound
+from billing_sandbox.errors import ApiError, NotFound
 from billing_sandbox.faults.rules import FaultRules
 from billing_sandbox.observe.journal import Journal
 from billing_sandbox.observe.ratelimits import RateLimiter, parse_limits
@@ -47,6 +47,61 @@ class Mounted(Protocol):
 
     def connected(self) -> dict[str, int]:
         """The sockets connected, by tenant."""
+
+
+class ScenarioRefusal(ApiError):
+    """A scenario that was not applied: a status, a message, and the JSON fields the control
+    API answers beside them (`details`: where a scenario is wrong, which step failed)."""
+
+    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = dict(details or {})
+
+
+class UnknownScenario(ScenarioRefusal):
+    """No pack of that name (404); `details["available"]` names those there are."""
+
+    status = 404
+
+
+class ScenarioInvalid(ScenarioRefusal):
+    """A scenario refused before anything ran (422); `details["problems"]`: each problem's
+    location in the file and message."""
+
+    status = 422
+
+
+class StepFailed(ScenarioRefusal):
+    """A step the vendor (or the control API) refused (422), every step before it undone;
+    `details`: its index, name and place in the file, its request and the answer it got."""
+
+    status = 422
+
+
+class ScenarioService(Protocol):
+    """The scenarios a server applies (the shipped packs and `--scenarios-dir`), as the control
+    API sees them. The app sets it (`create_app`): a scenario's steps go through the app."""
+
+    def listed(self) -> list[dict[str, Any]]:
+        """Each pack as JSON: name, description, apis, steps, source."""
+
+    async def apply(
+        self, tenant: str, name: str | None, scenario: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """Apply the pack `name`, or the `scenario` given whole, to `tenant`: what was done,
+        as JSON; raises a `ScenarioRefusal` (and leaves the tenant as it was)."""
+
+
+class NoScenarios:
+    """A sandbox no app wired scenarios into: none to list, none to apply."""
+
+    def listed(self) -> list[dict[str, Any]]:
+        return []
+
+    async def apply(
+        self, tenant: str, name: str | None, scenario: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        raise UnknownScenario("this sandbox applies no scenarios", {"available": []})
 
 
 class Sandbox:
@@ -98,6 +153,8 @@ class Sandbox:
         self.limits = RateLimiter(parse_limits(settings.rate_limits, self.kinds))
         # What an API's mount keeps for the whole server (MYCURE's socket hub), by API name.
         self.mounted: dict[str, Mounted] = {}
+        # The scenario packs and their applying (set by the app, which they go through).
+        self.scenarios: ScenarioService = NoScenarios()
         # Whether the server is stopping (`serve` says), so that a stream ends on its own.
         self.stopping: Callable[[], bool] = lambda: False
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,37 @@ def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+# `--reset-every`: a period (`24h`, `90m`, `7d`) or a daily time of day (`06:00`).
+_PERIOD = re.compile(r"(?P<count>[1-9][0-9]{0,4})(?P<unit>[dhm])")
+_TIME_OF_DAY = re.compile(r"(?P<hour>[01][0-9]|2[0-3]):(?P<minute>[0-5][0-9])")
+_UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+
+
+def reset_schedule(text: str) -> timedelta | time | None:
+    """`--reset-every` as what it means: a period, a time of day (on the server's local
+    time), or None (empty: never). A ValueError for any other text."""
+    text = text.strip()
+    if not text:
+        return None
+    if period := _PERIOD.fullmatch(text):
+        return int(period["count"]) * _UNITS[period["unit"]]
+    if at := _TIME_OF_DAY.fullmatch(text):
+        return time(int(at["hour"]), int(at["minute"]))
+    raise ValueError(text)
+
+
+def _schedule_text(text: str) -> str:
+    reset_schedule(text)
+    return text.strip()
+
+
+def _is_schedule(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and _schedule_text(value) == value
+    except ValueError:
+        return False
+
+
 BOOLEAN = Kind(
     f"true or false ({', '.join(TRUE_WORDS)}; {', '.join(FALSE_WORDS)})",
     _boolean,
@@ -126,6 +159,11 @@ LIST = Kind(
     "a comma-separated list",
     _list,
     lambda value: isinstance(value, tuple) and all(isinstance(item, str) for item in value),
+)
+SCHEDULE = Kind(
+    "a period such as 24h, 90m or 7d, or a time of day such as 06:00 (empty: never)",
+    _schedule_text,
+    _is_schedule,
 )
 
 
@@ -169,6 +207,9 @@ KINDS: dict[str, Kind] = {
     "max_cached_renders": whole(0),
     "rate_limits": LIST,
     "redis_url": TEXT,
+    "scenarios": LIST,
+    "scenarios_dir": OPTIONAL_PATH,
+    "reset_every": SCHEDULE,
 }
 # The files and directories read at start, which must be there (`Settings.check_files`): what
 # each is called, and whether it is a directory. (The state file and directories are made.)
@@ -177,6 +218,7 @@ READ_AT_START: dict[str, tuple[str, bool]] = {
     "fixtures_dir": ("fixtures directory", True),
     "credentials_file": ("credentials file", False),
     "recordings_dir": ("recordings directory", True),
+    "scenarios_dir": ("scenarios directory", True),
 }
 
 
@@ -310,6 +352,14 @@ class Settings:
     # (`redis://127.0.0.1:PORT/0`; `billing-sandbox cluster` sets it); empty: this server's
     # sockets only, and no Redis at all.
     redis_url: str = ""
+    # Scenarios applied at start, each `NAME|PATH[@TENANT]` (a pack's name or a scenario
+    # file; the tenant is the scenario's name unless given): each tenant reset, then applied.
+    scenarios: tuple[str, ...] = ()
+    # Packs of your own, beside the shipped ones (`GET /_sandbox/scenarios` lists them all).
+    scenarios_dir: Path | None = None
+    # A shared demo: the start scenarios' tenants reset and applied again at each period
+    # (`24h`) or daily at a time of day (`06:00`, the server's local time); empty: never.
+    reset_every: str = ""
 
     def __post_init__(self) -> None:
         # Every value, however it was given (code, a flag, a variable), is one its setting takes.
@@ -320,6 +370,12 @@ class Settings:
                 said = f"{item.name} ({variable(item.name)})"
                 raise InvalidSetting(f"{said} must be {kind.takes}, not {value!r}")
         check_webhook_hosts(self.webhook_hosts)
+        if self.reset_every and not self.scenarios:
+            raise InvalidSetting(
+                f"reset_every ({variable('reset_every')}) resets the tenants of the start "
+                f"scenarios, and none is given: add scenarios ({variable('scenarios')}, or "
+                "serve --scenario NAME)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -396,3 +396,54 @@ def test_with_a_token_the_dashboard_asks_for_it_once(browser: Browser, tmp_path:
         expect(page.locator("#status")).to_contain_text("acme reset")
         page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
         context.close()
+
+
+def test_a_scenario_pack_is_applied_to_a_tenant_from_the_tenants_page(
+    page: Page, base: str
+) -> None:
+    page.goto(UI + "/tenants")
+    pack = page.locator('#scenario-packs tr[data-scenario="decoda-front-desk-day"]')
+    expect(pack).to_contain_text("decoda")
+    form = page.locator("#apply-scenario")
+    form.get_by_label("Scenario").select_option("decoda-front-desk-day")
+    form.get_by_label("To tenant").fill("desk-demo")
+    # It writes, so it asks first; answered "no", nothing is sent.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    form.get_by_role("button", name="Apply scenario").click()
+    expect(page.locator("#status")).to_have_text("desk-demo left as it was.")
+    assert httpx.get(f"{base}/_sandbox/tenants/desk-demo/records/decoda").json()["total"] > 0
+    held = httpx.get(f"{base}/_sandbox/tenants").json()["tenants"]
+    assert "desk-demo" not in {t["id"] for t in held if t["written"]}
+    page.once("dialog", lambda dialog: dialog.accept())
+    form.get_by_role("button", name="Apply scenario").click()
+    expect(page.locator("#status")).to_have_text(
+        re.compile(r"^decoda-front-desk-day applied to desk-demo: \d+ steps\.$")
+    )
+    expect(page.locator('#tenants tr[data-tenant="desk-demo"]')).to_contain_text("yes")
+    found = httpx.get(f"{base}/_sandbox/requests", params={"tenant": "desk-demo"}).json()
+    assert len(found["requests"]) > 10
+
+
+def test_a_scenario_that_fails_shows_the_step_and_the_answer(page: Page, base: str) -> None:
+    rule = {"match": {"tenant": "desk-down", "operationId": "createPatient"},
+            "effect": {"status": 503}, "count": 1}  # fmt: skip
+    assert httpx.post(f"{base}/_sandbox/faults", json=rule).status_code == 201
+    page.goto(UI + "/tenants")
+    form = page.locator("#apply-scenario")
+    expect(form.get_by_label("Scenario").locator("option")).not_to_have_count(0)
+    form.get_by_label("Scenario").select_option("decoda-front-desk-day")
+    form.get_by_label("To tenant").fill("desk-down")
+    page.once("dialog", lambda dialog: dialog.accept())
+    form.get_by_role("button", name="Apply scenario").click()
+    failure = page.locator("#scenario-failure")
+    expect(failure).to_be_visible()
+    expect(page.locator("#status")).to_have_text(
+        "decoda-front-desk-day was not applied: desk-down is as it was."
+    )
+    expect(page.locator("#scenario-failure-summary")).to_contain_text(
+        "failed: POST /user/patient/create"
+    )
+    expect(page.locator("#scenario-failure-request")).to_contain_text(
+        '"path": "/user/patient/create"'
+    )
+    expect(page.locator("#scenario-failure-answer")).to_contain_text('"status": 503')

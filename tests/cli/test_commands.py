@@ -32,7 +32,7 @@ def test_help_lists_every_command_as_a_process() -> None:
         check=False,
     )
     assert shown.returncode == 0, shown.stderr
-    assert listed_commands(shown.stdout) == ["serve", "proxy", "conformance", "cluster"]
+    assert listed_commands(shown.stdout) == ["serve", "scenario", "proxy", "conformance", "cluster"]
 
 
 def test_help_lists_each_command_of_the_tuple_with_its_line(

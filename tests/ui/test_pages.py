@@ -143,3 +143,36 @@ async def test_the_root_page_and_the_banner_lead_to_the_dashboard(
     assert f'href="{UI}/"' in root.text
     assert (await browser.get("/")).json()["dashboard"] == f"{OWN}{UI}/"
     assert f"dashboard  http://127.0.0.1:8000{UI}/" in banner(Settings())
+
+
+async def test_the_tenants_page_offers_the_scenarios_to_apply(browser: httpx.AsyncClient) -> None:
+    page = await browser.get(f"{UI}/tenants")
+    for part in (
+        '<form id="apply-scenario"',
+        '<select name="scenario" required>',
+        '<table id="scenario-packs">',
+        '<section id="scenario-failure"',
+        '<pre id="scenario-failure-answer">',
+    ):
+        assert part in page.text
+    script = (await browser.get(f"{UI}/static/dashboard.js")).text
+    assert 'control("GET", "/scenarios")' in script and "/scenarios`, { name })" in script
+    assert "window.confirm(`Apply ${name} to ${tenant}?" in script  # it writes: it asks first
+
+
+async def test_the_dashboard_applies_a_scenario_with_its_cookie_from_its_own_page_only(
+    guarded: httpx.AsyncClient,
+) -> None:
+    signed = await guarded.post(f"{UI}/sign-in", data={"token": TOKEN}, headers={"Origin": OWN})
+    assert signed.status_code == 303
+    apply = "/_sandbox/tenants/acme/scenarios"
+    body = {"name": "decoda-front-desk-day"}
+    refused = await guarded.post(apply, json=body)  # the cookie, but no page of ours
+    assert refused.status_code == 403
+    assert (
+        await guarded.post(apply, json=body, headers={"Origin": "http://evil.test"})
+    ).status_code == 403
+    applied = await guarded.post(apply, json=body, headers={"Origin": OWN})
+    assert applied.status_code == 200, applied.text
+    listed = await guarded.get("/_sandbox/scenarios")
+    assert "decoda-front-desk-day" in {pack["name"] for pack in listed.json()["scenarios"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from billing_sandbox.app import about, spill_directory
 from billing_sandbox.recordings import Recordings, notice_lines
@@ -10,8 +11,11 @@ from billing_sandbox.settings import Settings
 from billing_sandbox.state.persistence import state_file_of
 
 
-def banner(settings: Settings, recordings: Recordings | None = None) -> str:
-    """What a user needs to start: the APIs, the base URL, credentials, specs, control."""
+def banner(
+    settings: Settings, recordings: Recordings | None = None, applied: Sequence[str] = ()
+) -> str:
+    """What a user needs to start: the APIs, the base URL, credentials, specs, control, and
+    the scenarios `applied` at start (a line each)."""
     base = f"http://{settings.host}:{settings.port}"
     seeding = f"seed {settings.seed}, {settings.records} records per tenant"
     # The same facts as the root page (`GET /`) and the answer to an unknown path.
@@ -23,6 +27,7 @@ def banner(settings: Settings, recordings: Recordings | None = None) -> str:
     )
     first, *others = (api["spec"]["yaml"] for api in served["apis"])
     specs = ", ".join([first, *(spec.rpartition("/")[2] for spec in others)])
+    started = scenarios(settings, applied)
     return f"""billing-sandbox serving on {base}  ({seeding})
 {apis}
   specs      {specs}  (or .json)
@@ -31,8 +36,20 @@ def banner(settings: Settings, recordings: Recordings | None = None) -> str:
   control    {base}/_sandbox/health   POST {base}/_sandbox/reset
              {base}/_sandbox/tenants/acme/reference/candid  (or /decoda;
              {base}/_sandbox/tenants/clinic-a.test/reference/mycure)
-{access(settings)}{memory(settings)}{state_file(settings)}{recorded(recordings)}
+{access(settings)}{memory(settings)}{state_file(settings)}{recorded(recordings)}{started}
 Press Ctrl+C to stop."""
+
+
+def scenarios(settings: Settings, applied: Sequence[str]) -> str:
+    """The scenarios applied at start, and when they are applied again."""
+    if not applied:
+        return ""
+    lines = "".join(f"\n  scenario   {line}" for line in applied)
+    every = settings.reset_every
+    if every:
+        when = f"daily at {every}, the server's local time" if ":" in every else f"every {every}"
+        lines += f"\n  reset      {when}: those tenants reset and their scenarios applied again"
+    return lines
 
 
 def memory(settings: Settings) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from typing import IO, Any
 
@@ -14,7 +15,7 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from billing_sandbox.app import create_app
+from billing_sandbox.app import ServedScenarios, create_app
 from billing_sandbox.asgi.cors import InvalidOrigin, check_origin
 from billing_sandbox.asgi.protocol import ConnectionAwareProtocol
 from billing_sandbox.cli.banner import banner
@@ -22,6 +23,7 @@ from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.observe import requestlog
 from billing_sandbox.observe.ratelimits import InvalidRateLimit
 from billing_sandbox.recordings import RecordingError
+from billing_sandbox.sandbox import ScenarioRefusal
 from billing_sandbox.settings import FSYNC_MODES, LOG_FORMATS, Settings, argument, variable
 from billing_sandbox.state.persistence import StateFileError
 
@@ -36,7 +38,11 @@ SHUTDOWN_GRACE_SECONDS = 3
 # How soon a request's log line reaches stderr at the latest.
 LOG_FLUSH_SECONDS = 0.2
 # The flags that name a file read at start, to say which one named a missing file.
-FILE_FLAGS = {"credentials_file": "--credentials", "recordings_dir": "--recordings"}
+FILE_FLAGS = {
+    "credentials_file": "--credentials",
+    "recordings_dir": "--recordings",
+    "scenarios_dir": "--scenarios-dir",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +189,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="limit each tenant to N calls per S seconds of its clock on an API, as the vendor "
         "does (429 with Retry-After past it), e.g. decoda=100/10; repeatable; none by default",
     )
+    serve(
+        "--scenario",
+        action="append",
+        dest="scenarios",
+        metavar="NAME|PATH[@TENANT]",
+        help="at start, reset TENANT (by default, the scenario's name) and apply a scenario "
+        "pack or file to it (docs: Scenarios); repeatable; one that fails stops the start, "
+        "naming the step",
+    )
+    serve(
+        "--scenarios-dir",
+        type=argument("scenarios_dir"),
+        metavar="DIR",
+        help="scenario packs of your own (DIR/NAME.yaml), beside the shipped ones: listed by "
+        "GET /_sandbox/scenarios, applied by name",
+    )
+    serve(
+        "--reset-every",
+        type=argument("reset_every"),
+        metavar="24h|90m|HH:MM",
+        help="a shared demo: every period, or daily at a time of day (the server's local time), "
+        "reset each --scenario's tenant and apply the scenario again, so each day starts "
+        "clean and with current dates " + default("reset_every", "never"),
+    )
 
 
 def _origin(text: str) -> str:
@@ -218,8 +248,21 @@ def run(args: argparse.Namespace) -> int:
         # The user's file or origin is wrong: say what and where, not a traceback.
         print(f"billing-sandbox: {error}", file=sys.stderr)
         return 2
-    print(banner(chosen, app.state.sandbox.recordings), flush=True)
-    requestlog.configure(_log_stream(), chosen.log_format, chosen.quiet, LOG_FLUSH_SECONDS)
+    starting: ServedScenarios = app.state.scenarios
+
+    async def start() -> bool:
+        """The start scenarios, applied on the loop the server then runs on, before it
+        listens; then the banner (which counts their calls: they are not logged a line
+        each) and the request log."""
+        try:
+            applied = await starting.start()
+        except ScenarioRefusal as refused:
+            print(f"billing-sandbox: {refused.message}", file=sys.stderr, flush=True)
+            return False
+        print(banner(chosen, app.state.sandbox.recordings, applied), flush=True)
+        requestlog.configure(_log_stream(), chosen.log_format, chosen.quiet, LOG_FLUSH_SECONDS)
+        return True
+
     config = uvicorn.Config(
         AnswerCutOffRequests(app, shutting_down=lambda: server.should_exit),
         host=chosen.host,
@@ -241,16 +284,34 @@ def run(args: argparse.Namespace) -> int:
         # would lose the state file) and the state file is saved after.
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
-    server = uvicorn.Server(config)
+    server = StartingServer(config, start)
     app.state.sandbox.stopping = lambda: server.should_exit
     # uvicorn raises Ctrl+C again once it has shut down (`uvicorn.run` swallows it too).
     # The request log is flushed at the end of the app's lifespan (before uvicorn re-raises
     # the signal that stopped it, which would end the process before anything after this).
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
+    if server.refused:
+        return 2  # a start scenario failed, and said so
     if not server.started:
         return 3  # uvicorn said why (say, the port is in use); 3 is its own startup failure
     return 0
+
+
+class StartingServer(uvicorn.Server):
+    """uvicorn's server, which first runs `before` on its own event loop (the start scenarios,
+    whose calls may leave tasks behind, a webhook's delivery) and serves only if it agrees."""
+
+    def __init__(self, config: uvicorn.Config, before: Callable[[], Awaitable[bool]]) -> None:
+        super().__init__(config)
+        self.before = before
+        self.refused = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        if not await self.before():
+            self.refused = True
+            return
+        await super().serve(sockets)
 
 
 def _log_stream() -> IO[str]:

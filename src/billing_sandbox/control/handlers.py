@@ -1,5 +1,5 @@
 """Handlers of the control API (`/_sandbox`): health, resets, reference data, the specs, the
-journal, faults and clocks. The root page (`GET /`) is the dashboard's (`ui/root.py`)."""
+journal, faults, clocks and scenarios. The root page (`GET /`) is the dashboard's (`ui/root.py`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from starlette.responses import Response
 
 from billing_sandbox import __version__
 from billing_sandbox.api import Call
+from billing_sandbox.control import recording
 from billing_sandbox.errors import ApiError, NotFound
 from billing_sandbox.faults.reach import Target, check_reach, targets
 from billing_sandbox.faults.rules import Match, effect_from_json
 from billing_sandbox.observe.journal import Filter
 from billing_sandbox.observe.ratelimits import OFF, Limit
-from billing_sandbox.sandbox import Sandbox
+from billing_sandbox.sandbox import Sandbox, ScenarioRefusal
 from billing_sandbox.state import persistence, snapshot
 from billing_sandbox.tenants.tenant import Tenant
 
@@ -204,6 +205,27 @@ def _clock_state(tenant: Tenant, settled: list[str]) -> dict[str, Any]:
     }
 
 
+async def list_scenarios(call: Call[None]) -> dict[str, Any]:
+    return {"scenarios": call.sandbox.scenarios.listed()}
+
+
+async def apply_scenario(call: Call[None]) -> dict[str, Any]:
+    """A pack by name, or a scenario given whole: its steps go through the app as a client's
+    calls would (each logged as it is carried out: `state.changes.COMPOSED`)."""
+    body = call.body
+    return await call.sandbox.scenarios.apply(
+        call.path["tenant"], body.get("name"), body.get("scenario")
+    )
+
+
+async def get_tenant_scenario(call: Call[None]) -> dict[str, Any] | Response:
+    """The tenant's journaled writes as a scenario (`control/recording.py`)."""
+    made = recording.record(call.sandbox, call.path["tenant"])
+    if call.query.get("format") == "yaml":
+        return Response(recording.as_yaml(made), media_type="application/yaml")
+    return made
+
+
 async def get_spec_yaml(call: Call[None]) -> Response:
     spec = call.sandbox.spec(call.path["name"])
     return Response(spec.raw_yaml, media_type="application/yaml")
@@ -216,5 +238,9 @@ async def get_spec_json(call: Call[None]) -> Response:
 
 def render_error(error: ApiError) -> tuple[int, dict[str, Any]]:
     """The control API's own envelope: `{"error": <kind>, "message": <text>}`, the kind
-    being the error's class name (`NotFound`, `ValidationFailed`): one style for every code."""
-    return error.status, {"error": type(error).__name__, "message": error.message}
+    being the error's class name (`NotFound`, `ValidationFailed`): one style for every code.
+    A scenario refused says more beside them (its problems, the step that failed)."""
+    body = {"error": type(error).__name__, "message": error.message}
+    if isinstance(error, ScenarioRefusal):
+        body.update(error.details)
+    return error.status, body

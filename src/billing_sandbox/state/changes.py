@@ -27,6 +27,10 @@ Record = dict[str, Any]
 EVERY_TENANT = frozenset({"resetAll", "putState"})
 # The control operation that sets a tenant's own rate limits (kept apart from its records).
 RATE_LIMITS = "setTenantRateLimits"
+# Control operations made of other calls through the app (a scenario's steps, each a vendor or
+# control call logged as it is carried out, and its undoing, a restore): they log nothing of
+# their own, or replaying the log would carry their changes out twice.
+COMPOSED = frozenset({"applyScenario"})
 # ---- records ----
 
 

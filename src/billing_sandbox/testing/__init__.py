@@ -11,6 +11,7 @@ from billing_sandbox.testing.journal import (
     JournalPage,
     JournalTimeout,
 )
+from billing_sandbox.testing.scenarios import ScenarioSource
 from billing_sandbox.testing.server import SandboxServer, serve
 from billing_sandbox.testing.tenants import SandboxTenant, SandboxTenantFactory, tenant_id
 
@@ -31,6 +32,7 @@ __all__ = [
     "SandboxServer",
     "SandboxTenant",
     "SandboxTenantFactory",
+    "ScenarioSource",
     "TenantControl",
     "serve",
     "tenant_id",

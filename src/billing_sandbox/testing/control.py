@@ -11,6 +11,7 @@ from billing_sandbox.testing.faults import AddedRules, Faults
 from billing_sandbox.testing.http import TIMEOUT_SECONDS, Connection, segment
 from billing_sandbox.testing.journal import Journal
 from billing_sandbox.testing.ratelimits import RateLimits
+from billing_sandbox.testing.scenarios import ScenarioSource, scenario_request
 
 
 class SandboxControl:
@@ -70,6 +71,23 @@ class SandboxControl:
         sandbox's answer names the tenants restored and their APIs."""
         return self.connection.control("PUT", _state_path(tenant), json=dict(snapshot))
 
+    def scenarios(self) -> list[dict[str, Any]]:
+        """The scenario packs the sandbox can apply: name, description, apis, steps, source."""
+        listed: dict[str, Any] = self.connection.control("GET", "/scenarios")
+        return list(listed["scenarios"])
+
+    def apply_scenario(self, tenant: str, source: ScenarioSource) -> dict[str, Any]:
+        """Apply a pack (by name), a scenario file (YAML or JSON, read here) or a scenario
+        (a mapping) to `tenant`: what was applied (the steps run, what named steps were
+        answered). A scenario refused, or a step that failed, is a `SandboxError` whose
+        message names the problem or the step (`body` has the rest); the tenant is as
+        it was."""
+        path = f"/tenants/{segment(tenant)}/scenarios"
+        applied: dict[str, Any] = self.connection.control(
+            "POST", path, json=scenario_request(source)
+        )
+        return applied
+
     @contextmanager
     def snapshot(self, tenant: str | None = None) -> Iterator[dict[str, Any]]:
         """Export one tenant (or every tenant) on entry and restore it on exit, also when the
@@ -112,6 +130,10 @@ class TenantControl:
     def snapshot(self) -> AbstractContextManager[dict[str, Any]]:
         """Export the tenant on entry, restore it on exit: what the block writes is undone."""
         return self.server.snapshot(self.id)
+
+    def apply_scenario(self, source: ScenarioSource) -> dict[str, Any]:
+        """Apply a pack (by name), a scenario file or a scenario (a mapping) to the tenant."""
+        return self.server.apply_scenario(self.id, source)
 
 
 def _state_path(tenant: str | None) -> str:

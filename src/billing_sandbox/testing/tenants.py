@@ -15,6 +15,7 @@ from billing_sandbox.testing.control import SandboxControl, TenantControl
 from billing_sandbox.testing.faults import AddedRules, Faults
 from billing_sandbox.testing.journal import Journal
 from billing_sandbox.testing.ratelimits import RateLimits
+from billing_sandbox.testing.scenarios import ScenarioSource
 
 # A tenant id is also the MYCURE organisation, an email domain: lower case (MYCURE lowercases
 # emails, so an upper-case id would split one tenant in two), no `@`, `/` or spaces.
@@ -94,6 +95,13 @@ class SandboxTenant:
     def reference(self, api: str) -> dict[str, Any]:
         """The records this tenant was seeded with in `api` (candid, decoda, mycure)."""
         return self.control.reference(api)
+
+    def apply_scenario(self, source: ScenarioSource) -> dict[str, Any]:
+        """Apply a scenario to this tenant, through the control API (so on a shared sandbox
+        too): a pack's name (`"decoda-overdue-clinic"`), a scenario file's path (YAML or
+        JSON, read here) or a scenario as a mapping. Its steps add to what the tenant
+        holds; a step that fails undoes them all and raises `SandboxError` naming it."""
+        return self.control.apply_scenario(source)
 
     @property
     def candid_client_id(self) -> str:

@@ -39,7 +39,10 @@ async function control(method, path, body) {
   try { data = JSON.parse(text); } catch (_) { /* not JSON: keep the text */ }
   if (!response.ok) {
     const message = data && data.message ? data.message : text;
-    throw new Error(`${response.status}: ${message}`);
+    const error = new Error(`${response.status}: ${message}`);
+    error.status = response.status;
+    error.body = data; // what the sandbox said beside its message (a scenario's failed step)
+    throw error;
   }
   return data;
 }
@@ -323,6 +326,63 @@ function tenants() {
     wanted.add(new FormData(pick).get("tenant").trim());
     await load();
   }));
+
+  // Scenarios: the packs, and one applied to a tenant (it writes: it asks first).
+  const applying = document.getElementById("apply-scenario");
+  const failure = document.getElementById("scenario-failure");
+
+  async function packs() {
+    const { scenarios } = await control("GET", "/scenarios");
+    applying.elements.scenario.replaceChildren(...scenarios.map((s) => el("option", { value: s.name }, s.name)));
+    const rows = document.querySelector("#scenario-packs tbody");
+    rows.replaceChildren(...scenarios.map((s) => el("tr", { "data-scenario": s.name },
+      el("th", { scope: "row" }, s.name),
+      el("td", {}, s.problems ? el("span", { class: "problem" }, `not a valid scenario: ${s.problems.join("; ")}`) : s.description),
+      el("td", {}, s.apis.join(", ")), el("td", {}, s.steps),
+      el("td", {}, s.source === "shipped" ? "shipped" : "--scenarios-dir"))));
+    if (!scenarios.length) rows.append(el("tr", {}, el("td", { colspan: 5 }, "No scenario pack here: add your own with --scenarios-dir.")));
+  }
+
+  // Why a scenario was not applied: its problems, each where it is in the file, or the step
+  // that failed, with its request and the answer it got.
+  function notApplied(body) {
+    document.getElementById("scenario-failure-summary").textContent = body.message;
+    document.getElementById("scenario-failure-problems").replaceChildren(
+      ...(body.problems || []).map((p) => el("li", {}, p.location ? `${p.location}: ${p.message}` : p.message)));
+    const step = document.getElementById("scenario-failure-step");
+    step.hidden = body.error !== "StepFailed";
+    if (!step.hidden) {
+      document.getElementById("scenario-failure-request").textContent = JSON.stringify(body.request, null, 2);
+      document.getElementById("scenario-failure-answer").textContent = body.answer
+        ? JSON.stringify(body.answer, null, 2) : `never sent: ${body.reason}`;
+    }
+    failure.hidden = false;
+    failure.focus({ preventScroll: true });
+    failure.scrollIntoView({ block: "nearest" });
+  }
+
+  applying.addEventListener("submit", acting(applying.querySelector("button[type=submit]"), async () => {
+    const given = new FormData(applying);
+    const name = String(given.get("scenario") || "");
+    if (!name) throw new Error("no scenario to apply");
+    const tenant = String(given.get("tenant") || "").trim() || name;
+    if (!window.confirm(`Apply ${name} to ${tenant}? Its steps add records to ${tenant}.`)) { say(`${tenant} left as it was.`); return; }
+    failure.hidden = true;
+    let applied;
+    try {
+      applied = await control("POST", `${tenantPath(tenant)}/scenarios`, { name });
+    } catch (error) {
+      const kind = error.body && error.body.error;
+      if (kind !== "StepFailed" && kind !== "ScenarioInvalid") throw error;
+      notApplied(error.body);
+      say(`${name} was not applied: ${tenant} is as it was.`, true);
+      return;
+    }
+    say(`${name} applied to ${tenant}: ${applied.steps} steps.`);
+    wanted.add(tenant);
+    await load();
+  }));
+  packs().catch((error) => say(error.message, true));
   const all = document.getElementById("reset-all");
   all.addEventListener("click", acting(all, async () => {
     if (!window.confirm("Reset every tenant? Every tenant's writes and clock are forgotten.")) { say("Every tenant left as it was."); return; }
