@@ -73,7 +73,14 @@ def main(base: str) -> None:
     assert "<h1>Requests</h1>" in dashboard, dashboard[:200]
     script = call(base, "GET", "/_sandbox/ui/static/dashboard.js")
     assert "EventSource" in script, script[:80]
-    print(f"smoke: {base} serves Candid, Decoda, MYCURE and its socket, specs, the dashboard")
+    # The shipped scenario packs, found where the package is installed (two per API).
+    packs = call(base, "GET", "/_sandbox/scenarios")["scenarios"]
+    shipped = [pack["name"] for pack in packs if pack["source"] == "shipped"]
+    assert len(shipped) >= 6 and "decoda-overdue-clinic" in shipped, packs
+    print(
+        f"smoke: {base} serves Candid, Decoda, MYCURE and its socket, specs, the dashboard, "
+        f"{len(shipped)} scenario packs"
+    )
 
 
 if __name__ == "__main__":
