@@ -19,9 +19,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from candid_rounds import Options, run_all
 from loadgen import BenchError
 from report import report
-from scenarios import Options, run_all
 from servers import split_cpus
 
 Number = TypeVar("Number", int, float)
