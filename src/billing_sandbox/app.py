@@ -263,6 +263,7 @@ class ServedScenarios:
     def __init__(self, app: ASGIApp, sandbox: Sandbox, specs: Mapping[str, Spec]) -> None:
         settings = sandbox.settings
         self._app = app
+        self._sandbox = sandbox
         self._token = settings.control_token
         self._clock = sandbox.clock
         self._directories = [] if settings.scenarios_dir is None else [settings.scenarios_dir]
@@ -320,14 +321,22 @@ class ServedScenarios:
 
     async def start(self) -> list[str]:
         """Apply each start scenario to its tenant, reset first (once: again, it does nothing);
-        what was done, a line each. A `ScenarioRefusal` says which scenario and why."""
+        what was done, a line each. A `ScenarioRefusal` says which scenario and why. A tenant
+        the state file brought back is kept as it is: its writes survive a restart, as every
+        tenant's do (`--reset-every` applies the scenario afresh when it falls due)."""
         if self._started is not None:
             return []
         self._started = []
         for entry in self._entries:
             scenario, tenant = self._start_entry(entry)
             self._started.append((scenario, tenant))
-        return [await self._reset_and_apply(scenario, tenant) for scenario, tenant in self._started]
+        done = []
+        for scenario, tenant in self._started:
+            if self._sandbox.held(tenant) is not None or tenant in self._sandbox.spilled():
+                done.append(f"{scenario.name}: tenant {tenant} kept as the state file holds it")
+            else:
+                done.append(await self._reset_and_apply(scenario, tenant))
+        return done
 
     def _start_entry(self, entry: str) -> tuple[scenarios.Scenario, str]:
         """`NAME|PATH[@TENANT]`: a pack's name or a scenario file, and the tenant (by

@@ -228,6 +228,29 @@ def test_serve_applies_start_scenarios_each_to_its_tenant(tmp_path: Path) -> Non
         assert {"one-patient", "elsewhere", "desk"} <= {t["id"] for t in held}
 
 
+def test_a_restart_on_a_state_file_keeps_the_tenant_a_start_scenario_made(tmp_path: Path) -> None:
+    good = write(tmp_path, GOOD)
+    flags = ("--state-file", str(tmp_path / "state.json"), "--scenario", f"{good}@kept")
+    headers = {"TENANT": "kept", "API-KEY": "any"}
+    search = {"kind": "patients", "q": "Zia"}
+    with serving(*flags) as (base, server):
+        made = httpx.post(
+            f"{base}/user/patient/create", json={"firstName": "Later"}, headers=headers
+        )
+        assert made.status_code == 200, made.text
+        server.terminate()
+        server.wait(timeout=15)
+    with serving(*flags) as (base, server):
+        assert server.stdout is not None
+        banner = list(iter(server.stdout.readline, "Press Ctrl+C to stop.\n"))
+        assert any("tenant kept kept as the state file holds it" in line for line in banner)
+        # The write made after the scenario survived, and the scenario was not applied twice.
+        later = httpx.get(f"{base}/user/patient/{made.json()['id']}", headers=headers)
+        assert later.status_code == 200, later.text
+        found = httpx.get(f"{base}/_sandbox/tenants/kept/records/decoda", params=search).json()
+        assert found["total"] == 1, found
+
+
 def test_a_start_scenario_that_fails_stops_the_start_in_one_line_naming_the_step(
     tmp_path: Path, taken_port: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
