@@ -4,30 +4,18 @@ on another machine applies a file of this one)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
-
 # What names a pack (`decoda-overdue-clinic`); any other text names a file.
 _PACK_NAME = re.compile(r"[a-z0-9-]+")
 
 # A pack's name, a scenario file's path, or a scenario itself.
 ScenarioSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML as JSON reads it: a date or a time written bare stays the text it is (the sandbox
-    reads the file the same way), so that the scenario travels as JSON."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def is_pack_name(source: ScenarioSource) -> bool:
@@ -47,10 +35,39 @@ def scenario_request(source: ScenarioSource) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read the scenario file {str(path)!r}: {error}") from None
-    try:
-        scenario = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not YAML or JSON: {error}") from None
+    scenario = _json(text, path) if path.suffix == ".json" else _yaml(text, path)
     if not isinstance(scenario, dict):
         raise ValueError(f"{path}: a scenario file holds one mapping (scenario: 1, name: …)")
     return {"scenario": scenario}
+
+
+def _json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{path}: not JSON: {error}") from None
+
+
+def _yaml(text: str, path: Path) -> Any:
+    """YAML as JSON reads it: a date or a time written bare stays the text it is (the sandbox
+    reads the file the same way), so that the scenario travels as JSON. PyYAML is imported
+    here: the client runs in projects that install the plugin without its dependencies."""
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError(
+            f"{path}: reading a YAML scenario needs PyYAML in this environment "
+            "(pip install pyyaml); a JSON file, a pack's name or a mapping needs nothing"
+        ) from None
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rule) for tag, rule in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not YAML or JSON: {error}") from None
