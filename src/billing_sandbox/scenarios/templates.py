@@ -9,6 +9,7 @@ is text, values written as JSON would write them. `$${` writes a literal `${`.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,11 +77,14 @@ def instant_problem(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Expr:
+class Expr(abc.ABC):
+    """What one `${...}` stands for; each kind says how it is worked out."""
+
     text: str  # as written between the braces, for messages
 
+    @abc.abstractmethod
     def value(self, ctx: Context) -> Any:
-        raise NotImplementedError
+        """The value, at the moment the step runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +174,14 @@ def _shape(value: Any) -> str:
 # ---- values: a string, list or object with templates inside, compiled ----
 
 
-class Node:
+class Node(abc.ABC):
     """A value as written, ready to render; `exprs()` lists the templates inside."""
 
     __slots__ = ()
 
+    @abc.abstractmethod
     def render(self, ctx: Context) -> Any:
-        raise NotImplementedError
+        """The value with every template in it worked out."""
 
     def exprs(self) -> Iterator[Expr]:
         return iter(())
