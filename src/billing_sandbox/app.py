@@ -30,6 +30,7 @@ from billing_sandbox.credentials import Credentials
 from billing_sandbox.errors import counted
 from billing_sandbox.events.courier import Courier, Outbox
 from billing_sandbox.observe import requestlog
+from billing_sandbox.observe.stories import AppliedScenario, flattened
 from billing_sandbox.pipeline.replay import CallReplayer
 from billing_sandbox.pipeline.routes import build_routes
 from billing_sandbox.recordings import Loadable, Recordings, read_recordings
@@ -314,10 +315,17 @@ class ServedScenarios:
         return _loaded(packs[name])
 
     async def _apply(self, scenario: scenarios.Scenario, tenant: str) -> scenarios.Applied:
+        """Apply it, and remember it in the tenant's story (with the journal's entries its
+        steps made): a pact exported later names it as its interactions' provider state."""
+        first = self._sandbox.journal.last_seq
         try:
-            return await self._applier.apply(scenario, tenant)
+            applied = await self._applier.apply(scenario, tenant)
         except (scenarios.ScenarioInvalid, scenarios.StepFailed) as refused:
             raise _refusal(refused) from None
+        values = flattened(applied.named)
+        story = AppliedScenario(scenario.name, first, self._sandbox.journal.last_seq, values)
+        self._sandbox.stories.applied(tenant, story)
+        return applied
 
     async def start(self) -> list[str]:
         """Apply each start scenario to its tenant, reset first (once: again, it does nothing);

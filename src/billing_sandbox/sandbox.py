@@ -14,6 +14,7 @@ from billing_sandbox.errors import ApiError, NotFound
 from billing_sandbox.faults.rules import FaultRules
 from billing_sandbox.observe.journal import Journal
 from billing_sandbox.observe.ratelimits import RateLimiter, parse_limits
+from billing_sandbox.observe.stories import Stories
 from billing_sandbox.recordings import Recordings
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import Spec
@@ -145,6 +146,8 @@ class Sandbox:
         self.held_tenants = HeldTenants(settings.max_tenants, self.new_tenant)
         self.held_tenants.overflow = None if overflow is None else overflow(self)
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
+        # Each tenant's resets and the scenarios applied to it: a pact's provider states.
+        self.stories = Stories()
         # Fault probabilities draw from the seed, so a run with the same rules repeats.
         self.faults = FaultRules(random.Random(f"{settings.seed}:faults"))  # noqa: S311
         # Bodies already checked against their spec (response validation checks each once).
@@ -200,3 +203,4 @@ class Sandbox:
 
     def reset(self, tenant_id: str | None = None) -> None:
         self.held_tenants.reset(tenant_id)
+        self.stories.reset(tenant_id, self.journal.last_seq)
