@@ -3,6 +3,7 @@ journal, faults, clocks and scenarios. The root page (`GET /`) is the dashboard'
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,12 +11,13 @@ from starlette.responses import Response
 
 from billing_sandbox import __version__
 from billing_sandbox.api import Call
-from billing_sandbox.control import recording
+from billing_sandbox.control import pact, recording
 from billing_sandbox.errors import ApiError, NotFound
 from billing_sandbox.faults.reach import Target, check_reach, targets
 from billing_sandbox.faults.rules import Match, effect_from_json
 from billing_sandbox.observe.journal import Filter
 from billing_sandbox.observe.ratelimits import OFF, Limit
+from billing_sandbox.observe.stories import flattened
 from billing_sandbox.sandbox import Sandbox, ScenarioRefusal
 from billing_sandbox.state import persistence, snapshot
 from billing_sandbox.tenants.tenant import Tenant
@@ -224,6 +226,48 @@ async def get_tenant_scenario(call: Call[None]) -> dict[str, Any] | Response:
     if call.query.get("format") == "yaml":
         return Response(recording.as_yaml(made), media_type="application/yaml")
     return made
+
+
+async def get_tenant_pact(call: Call[None]) -> dict[str, Any]:
+    """The tenant's calls as Pact v4 files (`control/pact.py`): the one for `provider`, or
+    every provider's the tenant called."""
+    tenant = call.path["tenant"]
+    made = pact.pacts(call.sandbox, tenant, call.query["consumer"])
+    provider = call.query.get("provider")
+    if provider is None:
+        return {"pacts": list(made.values())}
+    if provider not in made:
+        missing = NotFound("pact", provider)
+        missing.message = (
+            f"tenant {tenant!r} made no call to {provider!r} that the journal holds; "
+            f"it called: {', '.join(made)}"
+        )
+        raise missing
+    return made[provider]
+
+
+async def change_provider_state(call: Call[None]) -> dict[str, Any]:
+    """Pact's state-change call (`{state, params, action}`, in the body or the query, as Pact's
+    verifiers send it): `setup` applies the scenario pack the state names to the tenant and
+    answers the values its named steps answered, flattened (`{"charge.id": …}`), for the
+    pact's ProviderState generators; `teardown` resets the tenant."""
+    sent = call.body if isinstance(call.body, dict) else {}
+    state = sent.get("state", call.query.get("state")) or ""
+    action = sent.get("action", call.query.get("action")) or "setup"
+    tenant = call.path["tenant"]
+    if action == "teardown":
+        call.sandbox.reset(tenant)
+        return {}
+    if not state:
+        return {}  # an interaction that needs no state: nothing to set up
+    applied = await call.sandbox.scenarios.apply(tenant, pack_name(state), None)
+    return flattened(applied["named"])
+
+
+def pack_name(state: str) -> str:
+    """The scenario pack a provider state names: its name as it is (`decoda-overdue-clinic`),
+    or a sentence made one (`A patient with an open charge` → `a-patient-with-an-open-charge`)."""
+    return "-".join(re.findall(r"[a-z0-9]+", state.lower()))
 
 
 async def get_spec_yaml(call: Call[None]) -> Response:
