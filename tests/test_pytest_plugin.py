@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +157,7 @@ def test_the_entry_point_gives_a_project_the_fixtures(pytester: pytest.Pytester)
     pytester.makepyfile(INNER)
     result = pytester.runpytest_subprocess("-W", "error", "--billing-sandbox-seed", "7")
     result.assert_outcomes(passed=2)
+    assert not list(pytester.path.glob("**/*.json"))  # no pact is written unless asked for
 
 
 def test_a_running_sandbox_is_used_with_its_control_token(
@@ -452,3 +454,61 @@ def test_the_scenario_marker_is_registered_for_strict_markers(pytester: pytest.P
     pytester.makepyfile(MARKED)
     result = pytester.runpytest("--strict-markers", "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.scenario(name_or_path, ...): apply these*"])
+
+
+PACT_TESTS = """
+import httpx
+import pytest
+
+
+@pytest.mark.scenario("decoda-front-desk-day")
+def test_reads_charges(billing_sandbox, sandbox_tenant):
+    got = httpx.get(billing_sandbox.url + "/billing/charge/list",
+                    headers=sandbox_tenant.decoda_headers)
+    assert got.status_code == 200
+
+
+def test_reads_write_offs(billing_sandbox, sandbox_tenant):
+    got = httpx.get(billing_sandbox.url + "/api/write-offs/v1",
+                    headers=sandbox_tenant.candid_headers())
+    assert got.status_code == 200
+
+
+def test_fails_after_a_call(billing_sandbox, sandbox_tenant):
+    httpx.get(billing_sandbox.url + "/billing/charge/get/chg_sandbox_0001",
+              headers=sandbox_tenant.decoda_headers)
+    assert False, "a failing test's calls are no part of the contract"
+"""
+
+
+def test_the_session_s_pacts_are_written_one_per_provider(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(PACT_TESTS)
+    result = pytester.runpytest_subprocess(
+        "--billing-sandbox-pacts", "pacts", "--billing-sandbox-pact-consumer", "front-desk"
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["billing-sandbox: pacts written: *front-desk-*.json*"])
+    folder = pytester.path / "pacts"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "front-desk-candid-write-offs.json",
+        "front-desk-decoda-billing.json",
+    ]
+    decoda = json.loads((folder / "front-desk-decoda-billing.json").read_text())
+    assert decoda["consumer"] == {"name": "front-desk"}
+    [interaction] = decoda["interactions"]  # the failing test's call is not in it
+    assert interaction["request"]["path"] == "/billing/charge/list"
+    assert interaction["providerStates"] == [{"name": "decoda-front-desk-day", "params": {}}]
+    assert interaction["comments"]["testname"].endswith("::test_reads_charges")
+    # The plugin's sandbox keeps whole answers while it writes pacts: the body is expected.
+    assert interaction["response"]["body"]["content"]
+
+
+def test_a_consumer_name_that_cannot_name_a_file_ends_the_session(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(PACT_TESTS)
+    result = pytester.runpytest_subprocess(
+        "--billing-sandbox-pacts", "pacts", "--billing-sandbox-pact-consumer", "../up"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*billing-sandbox: a pact consumer name is*"])

@@ -7,6 +7,7 @@ and uvicorn are imported, and the server started, when a test first asks for a f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,8 +22,15 @@ if TYPE_CHECKING:
         SandboxTenantFactory,
         ScenarioSource,
     )
+    from billing_sandbox.testing.pacts import SessionPacts
 
 SCENARIO_MARKER = "scenario"
+# The session's pacts (with --billing-sandbox-pacts), and whether each test's call passed.
+_PACTS = pytest.StashKey["SessionPacts | None"]()
+_PASSED = pytest.StashKey[bool]()
+# What the journal keeps of each body when the session writes pacts: whole answers, so that
+# each interaction expects the body the sandbox gave (BILLING_SANDBOX_JOURNAL_BODY_BYTES wins).
+_PACT_BODY_BYTES = 1 << 20
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,6 +39,52 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{SCENARIO_MARKER}(name_or_path, ...): apply these scenarios (a pack's name, or a file, "
         "relative to the test's own) to the test's sandbox_tenant before the test runs",
     )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With --billing-sandbox-pacts, the session's pacts start empty (a bad consumer name ends
+    the session at once, in one line)."""
+    config = session.config
+    config.stash[_PACTS] = None
+    folder = _option(config, "billing_sandbox_pacts")
+    if folder is None:
+        return
+    from billing_sandbox.testing.pacts import SessionPacts, check_consumer
+
+    named = _option(config, "billing_sandbox_pact_consumer")
+    consumer = named or _folder_consumer(config.rootpath)
+    try:
+        config.stash[_PACTS] = SessionPacts(check_consumer(consumer))
+    except ValueError as error:
+        raise pytest.UsageError(f"billing-sandbox: {error}") from None
+
+
+def _folder_consumer(root: Path) -> str:
+    """A consumer name from the project's folder: its letters, digits, '.', '_' and '-'."""
+    kept = "".join(c if c.isalnum() or c in "._-" else "-" for c in root.name).strip("-._")
+    return kept or "consumer"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Note whether the test itself passed: only a passing test's calls go into the pacts."""
+    report = yield
+    if call.when == "call":
+        item.stash[_PASSED] = bool(getattr(report, "passed", False))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the session's pacts, a file per provider, when any test's tenant made a call."""
+    pacts = session.config.stash.get(_PACTS, None)
+    if pacts is None or not pacts.providers:
+        return
+    folder = Path(str(_option(session.config, "billing_sandbox_pacts")))
+    written = pacts.write(folder if folder.is_absolute() else session.config.rootpath / folder)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"billing-sandbox: pacts written: {', '.join(map(str, written))}")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,8 +102,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed of the sandbox the plugin starts (ini: billing_sandbox_seed; "
         "default: BILLING_SANDBOX_SEED, else 0)",
     )
+    group.addoption(
+        "--billing-sandbox-pacts",
+        metavar="DIR",
+        help="write the calls the tests' tenants made as Pact v4 files into DIR at the end of "
+        "the session, one per provider (ini: billing_sandbox_pacts)",
+    )
+    group.addoption(
+        "--billing-sandbox-pact-consumer",
+        metavar="NAME",
+        help="the consumer the pacts name (ini: billing_sandbox_pact_consumer; default: the "
+        "name of the project's root folder)",
+    )
     parser.addini("billing_sandbox_url", "base URL of a running sandbox to use", default="")
     parser.addini("billing_sandbox_seed", "seed of the sandbox the plugin starts", default="")
+    parser.addini("billing_sandbox_pacts", "folder to write the session's pacts into", default="")
+    parser.addini("billing_sandbox_pact_consumer", "the consumer the pacts name", default="")
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -80,6 +148,10 @@ def billing_sandbox(pytestconfig: pytest.Config) -> Iterator[SandboxServer]:
         _check_shared(server, pytestconfig)
         yield server
         return
+    if pytestconfig.stash.get(_PACTS, None) is not None and (
+        "BILLING_SANDBOX_JOURNAL_BODY_BYTES" not in os.environ
+    ):
+        settings = replace(settings, journal_body_bytes=_PACT_BODY_BYTES)
     if seed is not None:
         if not seed.lstrip("-").isdigit():
             raise pytest.UsageError(f"billing-sandbox seed must be an integer, not {seed!r}")
@@ -156,7 +228,21 @@ def sandbox_tenant_factory(
             made[name] = tenant
         return made[name]
 
+    pacts = request.config.stash.get(_PACTS, None)
+    if pacts is not None:
+        request.addfinalizer(lambda: _keep_pacts(pacts, made, request))
     return make
+
+
+def _keep_pacts(
+    pacts: SessionPacts, made: dict[str, SandboxTenant], request: pytest.FixtureRequest
+) -> None:
+    """After a passing test, its tenants' calls go into the session's pacts (read now: the
+    journal keeps only the latest requests, and later tests would push these out)."""
+    if not request.node.stash.get(_PASSED, False):
+        return
+    for tenant in made.values():
+        pacts.add(tenant.pacts(pacts.consumer), test=request.node.nodeid)
 
 
 @pytest.fixture

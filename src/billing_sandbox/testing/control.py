@@ -8,7 +8,7 @@ from typing import Any
 
 from billing_sandbox.testing.clock import Clock
 from billing_sandbox.testing.faults import AddedRules, Faults
-from billing_sandbox.testing.http import TIMEOUT_SECONDS, Connection, segment
+from billing_sandbox.testing.http import TIMEOUT_SECONDS, Connection, SandboxError, segment
 from billing_sandbox.testing.journal import Journal
 from billing_sandbox.testing.ratelimits import RateLimits
 from billing_sandbox.testing.scenarios import ScenarioSource, scenario_request
@@ -88,6 +88,20 @@ class SandboxControl:
         )
         return applied
 
+    def pacts(self, tenant: str, consumer: str) -> list[dict[str, Any]]:
+        """`tenant`'s calls as Pact v4 files, one per provider it called (none when the
+        journal holds no call of it)."""
+        path = f"/tenants/{segment(tenant)}/pact"
+        try:
+            made: dict[str, Any] = self.connection.control(
+                "GET", path, params={"consumer": consumer}
+            )
+        except SandboxError as error:
+            if error.status == 404:
+                return []
+            raise
+        return list(made["pacts"])
+
     @contextmanager
     def snapshot(self, tenant: str | None = None) -> Iterator[dict[str, Any]]:
         """Export one tenant (or every tenant) on entry and restore it on exit, also when the
@@ -134,6 +148,10 @@ class TenantControl:
     def apply_scenario(self, source: ScenarioSource) -> dict[str, Any]:
         """Apply a pack (by name), a scenario file or a scenario (a mapping) to the tenant."""
         return self.server.apply_scenario(self.id, source)
+
+    def pacts(self, consumer: str) -> list[dict[str, Any]]:
+        """The tenant's calls as Pact v4 files, one per provider it called."""
+        return self.server.pacts(self.id, consumer)
 
 
 def _state_path(tenant: str | None) -> str:

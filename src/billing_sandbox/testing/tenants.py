@@ -103,6 +103,12 @@ class SandboxTenant:
         holds; a step that fails undoes them all and raises `SandboxError` naming it."""
         return self.control.apply_scenario(source)
 
+    def pacts(self, consumer: str = "consumer") -> list[dict[str, Any]]:
+        """The calls this tenant made, from the sandbox's journal, as Pact v4 files: one per
+        provider it called (`candid-write-offs`, `decoda-billing`, `mycure-billing-soas`),
+        the scenarios applied to it as provider states. Empty when it made no call."""
+        return self.control.pacts(consumer)
+
     @property
     def candid_client_id(self) -> str:
         return self.id
