@@ -32,7 +32,14 @@ def test_help_lists_every_command_as_a_process() -> None:
         check=False,
     )
     assert shown.returncode == 0, shown.stderr
-    assert listed_commands(shown.stdout) == ["serve", "scenario", "proxy", "conformance", "cluster"]
+    assert listed_commands(shown.stdout) == [
+        "serve",
+        "scenario",
+        "proxy",
+        "conformance",
+        "contract",
+        "cluster",
+    ]
 
 
 def test_help_lists_each_command_of_the_tuple_with_its_line(

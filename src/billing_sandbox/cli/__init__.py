@@ -10,6 +10,7 @@ from typing import Protocol
 from billing_sandbox.cli import scenario, serve
 from billing_sandbox.cluster import command as cluster
 from billing_sandbox.conformance import command as conformance
+from billing_sandbox.contracts import command as contract
 from billing_sandbox.proxy import command as proxy
 from billing_sandbox.settings import InvalidSetting
 
@@ -29,7 +30,7 @@ class Command(Protocol):
 
 # Every command, in the order `billing-sandbox --help` lists them. The tools' commands live in
 # their packages (tools built on the core), in the same shape.
-COMMANDS: tuple[Command, ...] = (serve, scenario, proxy, conformance, cluster)
+COMMANDS: tuple[Command, ...] = (serve, scenario, proxy, conformance, contract, cluster)
 # A command that hands on the options it does not know (the cluster, to every shard's `serve`)
 # asks for them with `parser.set_defaults(passed_on=[])`; any other command refuses them.
 PASSED_ON = "passed_on"

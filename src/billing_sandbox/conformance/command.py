@@ -53,10 +53,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of `billing-sandbox conformance`."""
-    p.add_argument("--api", required=True, choices=sorted(APIS), help="which API's spec to use")
-    p.add_argument("--base-url", required=True, metavar="URL", help="the server to check")
+def add_credential_arguments(p: argparse.ArgumentParser) -> None:
+    """The credentials of each API: names as flags, secrets named by the environment variable
+    that holds them (flags show in `ps`). `contract verify` takes the same."""
     p.add_argument("--candid-client-id", default="", metavar="ID")
     p.add_argument("--decoda-tenant", default="", metavar="TENANT")
     p.add_argument("--mycure-email", default="", metavar="EMAIL")
@@ -69,6 +68,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             help=f"environment variable holding the {name.replace('_', ' ')} "
             "(default: %(default)s)",
         )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `billing-sandbox conformance`."""
+    p.add_argument("--api", required=True, choices=sorted(APIS), help="which API's spec to use")
+    p.add_argument("--base-url", required=True, metavar="URL", help="the server to check")
+    add_credential_arguments(p)
     p.add_argument(
         "--max-examples", type=int, default=20, metavar="N", help="cases per operation and phase"
     )
