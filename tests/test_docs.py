@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -303,3 +304,22 @@ def test_decoda_webhook_example_reaches_its_webhook(billing_sandbox: SandboxServ
     assert triggered["type"] == "PATIENT_CREATED" and triggered["eventId"] is not None
     assert len(triggered["deliveries"]) == 1
     assert deliveries["deliveries"][0]["webhookId"] == webhook["id"]
+
+
+def test_the_contract_commands_of_the_contracts_page_parse() -> None:
+    """Each `billing-sandbox contract …` line the page shows is one the command line takes
+    (a flag renamed or removed fails here)."""
+    from billing_sandbox.cli import parse_args
+
+    shown = [
+        line.strip().removeprefix(".venv/bin/").removeprefix("- run: ")
+        for block in BLOCKS
+        if block.page == DOCS / "contracts.md"
+        for line in block.code.splitlines()
+        if "billing-sandbox contract " in line
+    ]
+    assert len(shown) >= 4
+    for line in shown:
+        words = shlex.split(line[line.index("billing-sandbox contract ") :])
+        args = parse_args(words[1:])
+        assert args.command == "contract", line
