@@ -30,10 +30,10 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def decoda_consumer_pact(total: Any) -> Pact:
+def decoda_consumer_pact(total: Any, specification: str = "V4") -> Pact:
     """The front desk's expectations of Decoda, as a consumer writes them with pact-python:
     a seeded charge read by its id, given the front-desk scenario."""
-    pact = Pact("front-desk", "decoda-billing").with_specification("V4")
+    pact = Pact("front-desk", "decoda-billing").with_specification(specification)
     (
         pact.upon_receiving("the seeded charge")
         .given(FRONT_DESK)
@@ -101,11 +101,12 @@ def verify(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.parametrize(("specification", "version"), [("V4", "4.0"), ("V3", "3.0.0")])
 def test_pacts_pact_python_writes_pass_against_the_sandbox(
-    sandbox: SandboxServer, tmp_path: Path
+    sandbox: SandboxServer, tmp_path: Path, specification: str, version: str
 ) -> None:
     decoda = consume(
-        decoda_consumer_pact(total=match.int(10000)),
+        decoda_consumer_pact(total=match.int(10000), specification=specification),
         tmp_path,
         [(f"/billing/charge/get/{CHARGE}", {"TENANT": "front-desk", "API-KEY": "its-key"})],
     )
@@ -115,7 +116,7 @@ def test_pacts_pact_python_writes_pass_against_the_sandbox(
         [("/api/write-offs/v1?limit=2", {"Authorization": "Bearer abc"})],
     )
     written = json.loads(decoda.read_text())
-    assert written["metadata"]["pactSpecification"]["version"] == "4.0"
+    assert written["metadata"]["pactSpecification"]["version"] == version
     report = tmp_path / "results.json"
     code, out, err = verify(
         str(decoda), str(candid), "--against", sandbox.url, "--json", str(report)
