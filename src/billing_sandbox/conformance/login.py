@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-import urllib.error
+import time
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 TIMEOUT_SECONDS = 10
+# A sign-in answers a token, a check one record: past this, something else is answering.
+MAX_ANSWER_BYTES = 256 * 1024
 # Statuses that mean "these credentials are not accepted", as opposed to a broken server.
 REFUSED = frozenset({401, 403})
 
@@ -142,25 +145,61 @@ def _call(
     headers: Mapping[str, str] | None = None,
     body: Any = None,
 ) -> tuple[int, Any]:
-    """One request: its status and JSON body (None when not JSON). Network errors → CannotRun."""
-    if not base_url.lower().startswith(("http://", "https://")):
-        # urllib would also open file: and ftp: URLs; a server is only ever reached by HTTP.
+    """One request: its status and JSON body (None when not JSON). Network errors, a redirect
+    (credentials never follow one to another place), an answer past `MAX_ANSWER_BYTES` or not
+    whole within `TIMEOUT_SECONDS` → CannotRun."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise CannotRun(f"{base_url!r} is not an http(s) URL")
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 (http(s) only: checked above)
-        base_url.rstrip("/") + path, data=data, method=method, headers=dict(headers or {})
-    )
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+    if parts.username is not None or parts.password is not None:
+        raise CannotRun(
+            f"{_without_userinfo(parts)} carries a user name or password in the URL: give "
+            "credentials by the flags and environment variables instead"
+        )
+    deadline = time.monotonic() + TIMEOUT_SECONDS
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise CannotRun(f"cannot reach {base_url}: {reason}") from error
+        with (
+            httpx.Client(follow_redirects=False, timeout=TIMEOUT_SECONDS) as client,
+            client.stream(
+                method, base_url.rstrip("/") + path, headers=dict(headers or {}), json=body
+            ) as response,
+        ):
+            if response.is_redirect:
+                where = response.headers.get("location", "elsewhere")
+                raise CannotRun(
+                    f"{method} {path} answered {response.status_code} to {where}: credentials "
+                    "are not sent on to another address; give the address it names instead"
+                )
+            raw = _bounded(response, deadline)
+            status = response.status_code
+    except httpx.HTTPError as error:
+        raise CannotRun(f"cannot reach {base_url}: {error}") from error
     try:
         return status, json.loads(raw)
     except ValueError:
         return status, None
+
+
+def _bounded(response: httpx.Response, deadline: float) -> bytes:
+    """The answer's body, read no further than `MAX_ANSWER_BYTES` nor past `deadline` (a
+    server dripping bytes resets each read's timeout, not this)."""
+    kept = bytearray()
+    for chunk in response.iter_bytes():
+        kept += chunk
+        if len(kept) > MAX_ANSWER_BYTES:
+            raise CannotRun(
+                f"{response.request.method} {response.request.url.path} answered more than "
+                f"{MAX_ANSWER_BYTES // 1024} KiB: not a sign-in or a one-record read"
+            )
+        if time.monotonic() > deadline:
+            raise CannotRun(
+                f"{response.request.method} {response.request.url.path} gave no whole answer "
+                f"within {TIMEOUT_SECONDS} s"
+            )
+    return bytes(kept)
+
+
+def _without_userinfo(parts: urllib.parse.SplitResult) -> str:
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
