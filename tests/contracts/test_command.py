@@ -3,22 +3,29 @@ its refusals; `contract check` wired to the static check."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
-from collections.abc import Iterator
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
 
 from billing_sandbox import cli
-from billing_sandbox.contracts.command import main
+from billing_sandbox.contracts import command, openapi
+from billing_sandbox.contracts.command import CONTROL_TOKEN_VARIABLE, main
+from billing_sandbox.contracts.urls import is_loopback
 from billing_sandbox.settings import Settings
 from tests.contracts.test_verify import serve_app
 from tests.support.live import live_server
@@ -367,3 +374,202 @@ def test_check_misuse_is_one_line_and_exit_2(tmp_path: Path, given: str, said: s
     code, out, err = contract("check", *argv, "--spec", spec)
     assert (code, out) == (2, "")
     assert said in err and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# What the review found
+
+
+def test_a_scenario_applied_part_way_through_a_story_is_set_up_for_its_later_calls(
+    sandbox: str, tmp_path: Path
+) -> None:
+    tenant = "story-part-way"
+    decoda = {"TENANT": tenant, "API-KEY": "any"}
+    with httpx.Client(base_url=sandbox, timeout=10) as client:
+        assert client.post(f"/_sandbox/tenants/{tenant}/reset").status_code == 200
+        assert client.get("/billing/charge/list", headers=decoda).status_code == 200
+        applied = client.post(
+            f"/_sandbox/tenants/{tenant}/scenarios", json={"name": "decoda-overdue-clinic"}
+        )
+        charge = applied.json()["named"]["rivera_visit"]["id"]
+        assert client.get(f"/billing/charge/get/{charge}", headers=decoda).status_code == 200
+        exported = client.get(
+            f"/_sandbox/tenants/{tenant}/pact",
+            params={"consumer": "front-desk", "provider": "decoda-billing"},
+        )
+    document = exported.json()
+    read, fetch = document["interactions"]
+    assert (read["providerStates"], fetch["providerStates"]) == (
+        [],
+        [{"name": "decoda-overdue-clinic", "params": {}}],
+    )
+    pact = tmp_path / "story.json"
+    pact.write_text(json.dumps(document))
+    code, out, err = contract("verify", str(pact), "--against", sandbox)
+    assert (code, err) == (0, ""), out
+    assert out.rstrip().endswith("1 pact: 2 passed, 0 failed, 0 skipped")
+
+
+def lookalike(kept: list[tuple[str, str]]) -> Starlette:
+    """A server answering GET /_sandbox/health as a sandbox does, and anything else with
+    `{"ok": true}`, keeping each call and the Authorization it carried."""
+
+    async def health(_: HttpRequest) -> HttpResponse:
+        return JSONResponse({"status": "ok", "apis": ["decoda"]})
+
+    async def anything(request: HttpRequest) -> HttpResponse:
+        kept.append((f"{request.method} {request.url.path}",
+                     request.headers.get("authorization", "")))  # fmt: skip
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route("/_sandbox/health", health),
+            Route("/{rest:path}", anything, methods=["GET", "POST"]),
+        ]
+    )
+
+
+def test_a_lookalike_sandbox_off_loopback_is_a_vendor_unless_said_to_be_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(command, "is_loopback", lambda _: False)  # as if it were elsewhere
+    token = "control-token-for-a-sandbox-only"
+    env = {**ENV, CONTROL_TOKEN_VARIABLE: token}
+    pact = str(pact_file(tmp_path, a_read(), a_write()))
+    report = tmp_path / "report.json"
+    kept: list[tuple[str, str]] = []
+    with serve_app(lookalike(kept)) as url:
+        code, out, err = contract(
+            "verify", pact, "--against", url, *CREDENTIALS, "--json", str(report), env=env
+        )
+        assert (code, err) == (0, ""), out
+        calls = [call for call, _ in kept]
+        assert not [call for call in calls if call.startswith("POST")], calls
+        assert not [auth for _, auth in kept if token in auth]
+        said = "answers like a billing-sandbox; pass --sandbox to reset it and set provider states"
+        assert said in out
+        document = json.loads(report.read_text())
+        assert document["sandbox"] is False
+        assert any(said in note for note in document["pacts"][0]["notes"])
+
+        kept.clear()
+        code, out, err = contract("verify", pact, "--against", url, *CREDENTIALS, "--sandbox",
+                                  env=env)  # fmt: skip
+    assert (code, err) == (0, ""), out
+    assert ("POST /_sandbox/tenants/acme/reset", f"Bearer {token}") in kept
+    assert ("POST /_sandbox/tenants/acme/provider-states", f"Bearer {token}") in kept
+    assert ("POST /v1/patient/create", "") in kept  # a sandbox's writes are sent
+    assert token not in out
+
+
+def test_sandbox_given_for_a_server_that_is_none_is_misuse(tmp_path: Path) -> None:
+    kept: list[tuple[str, str]] = []
+    pact = str(pact_file(tmp_path, a_read()))
+    with serve_app(vendor(kept)) as url:
+        code, _, err = contract("verify", pact, "--against", url, *CREDENTIALS, "--sandbox",
+                                env=ENV)  # fmt: skip
+    assert code == 2
+    assert "does not answer GET /_sandbox/health as a billing-sandbox does" in err
+    assert [call for call, _ in kept] == ["GET /_sandbox/health"]
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8000", True),
+        ("http://127.8.9.10", True),
+        ("http://[::1]:8000/", True),
+        ("http://[::ffff:127.0.0.1]:8000", True),
+        ("http://LOCALHOST:8000", True),
+        ("http://sandbox:8000", False),  # a container's name: --sandbox says so
+        ("http://10.0.0.7:8000", False),
+        ("http://localhost.example.com", False),
+        ("http://[::2]", False),
+    ],
+)
+def test_only_loopback_is_taken_for_this_machine(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
+
+
+def test_a_report_that_cannot_be_written_stops_the_run_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    pact = str(pact_file(tmp_path, a_read(), a_write()))
+    kept: list[tuple[str, str]] = []
+    with serve_app(vendor(kept)) as url:
+        for flag, path, said in [
+            ("--json", tmp_path / "absent" / "r.json", "its folder"),
+            ("--junit-xml", tmp_path, "is a folder"),
+        ]:
+            code, out, err = contract("verify", pact, "--against", url, *CREDENTIALS,
+                                      "--allow-writes", flag, str(path), env=ENV)  # fmt: skip
+            assert (code, out) == (2, "")
+            assert f"{flag} {path}: " in err and said in err
+    assert kept == []  # not even the probe
+
+
+def test_credentials_in_a_url_are_refused_and_never_shown(tmp_path: Path) -> None:
+    pact = str(pact_file(tmp_path, list_charges()))
+    password = "hunter2-in-the-url"
+    code, out, err = contract(
+        "verify", pact, "--against", f"http://someone:{password}@127.0.0.1:9/"
+    )
+    assert (code, out) == (2, "")
+    assert password not in err and "someone" not in err
+    assert "--against http://[masked]@127.0.0.1:9/" in err
+    assert "give credentials by the flags and environment variables" in err
+
+    code, out, err = contract("check", pact, "--spec",
+                              f"HTTPS://{password}@127.0.0.1:9/spec.yaml")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert password not in err
+    assert "HTTPS://[masked]@127.0.0.1:9/spec.yaml: a user name or password" in err
+
+
+@pytest.mark.parametrize("given", ["--spec", "--journal"])
+def test_check_refuses_a_fifo_rather_than_waiting_on_it(tmp_path: Path, given: str) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:
+        """Should the command open the FIFO, give it an end at once: the test then fails
+        on what is said rather than hanging."""
+        for _ in range(50):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:  # nobody reading yet
+                time.sleep(0.05)
+
+    threading.Thread(target=unblock, daemon=True).start()
+    pact = str(pact_file(tmp_path, list_charges()))
+    argv = {
+        "--spec": [pact, "--spec", str(fifo)],
+        "--journal": ["--journal", str(fifo), "--spec", DECODA_SPEC],
+    }[given]
+    code, out, err = contract("check", *argv)
+    assert (code, out) == (2, "")
+    assert f"{fifo}: not a file" in err
+
+
+def test_check_gives_up_on_a_spec_dripped_a_byte_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(openapi, "FETCH_TIMEOUT_SECONDS", 0.5)
+
+    async def drip(_: HttpRequest) -> HttpResponse:
+        async def bytes_slowly() -> AsyncIterator[bytes]:
+            for _ in range(60):  # 3 s in all, each byte well within a read's timeout
+                yield b" "
+                await asyncio.sleep(0.05)
+
+        return StreamingResponse(bytes_slowly(), media_type="application/yaml")
+
+    pact = str(pact_file(tmp_path, list_charges()))
+    with serve_app(Starlette(routes=[Route("/spec.yaml", drip)])) as url:
+        started = time.monotonic()
+        code, out, err = contract("check", pact, "--spec", f"{url}/spec.yaml")
+        assert time.monotonic() - started < 1.5
+    assert (code, out) == (2, "")
+    assert "no whole answer within 0.5 s" in err

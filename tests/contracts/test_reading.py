@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -522,3 +523,41 @@ def test_a_file_with_many_problems_lists_the_first_and_counts_the_rest() -> None
 
     assert len(raised.value.problems) == reading.MAX_PROBLEMS + 1
     assert raised.value.problems[-1] == "and 7 more problems"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "problem"),
+    [
+        (
+            {"pactSpecification": {"version": "9" * 5000}},
+            'metadata.pactSpecification.version: must be a version such as "4.0", got "999',
+        ),
+        (
+            {"pact-specification": {"version": "9" * 30}},
+            'metadata.pact-specification.version: Pact specification "999',
+        ),
+        (
+            {"pactSpecificationVersion": "v12345"},
+            'metadata.pactSpecificationVersion: Pact specification "v12345" is not one',
+        ),
+    ],
+)
+def test_a_version_of_too_many_digits_is_a_problem_naming_its_field(
+    metadata: dict[str, Any], problem: str
+) -> None:
+    document = {"consumer": {"name": "a"}, "provider": {"name": "b"}, "interactions": [],
+                "metadata": metadata}  # fmt: skip
+    with pytest.raises(PactInvalid) as raised:
+        parse_pact(document, "x.json")
+
+    (only,) = raised.value.problems
+    assert only.startswith(problem), only
+    assert len(only) < 200  # the value is shown cut short
+
+
+def test_load_pact_refuses_a_fifo_without_waiting_on_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pact.json"
+    os.mkfifo(fifo)
+    with pytest.raises(PactInvalid) as raised:
+        load_pact(fifo)
+    assert raised.value.problems == ["not a file"]

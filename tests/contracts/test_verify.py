@@ -9,9 +9,10 @@ import datetime
 import json
 import re
 import socket
+import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
@@ -33,10 +34,12 @@ from billing_sandbox.contracts.model import (
     ProviderState,
     Request,
     Response,
+    RuleSet,
 )
 from billing_sandbox.contracts.replay import (
     CannotPrepare,
     Signing,
+    expected_response,
     format_moment,
     learn,
     prepare,
@@ -269,8 +272,8 @@ class StandIn:
 
 
 def stand_in_sandbox(kept: StandIn) -> Starlette:
-    """Answers as a sandbox does: health, resets, provider states (`charge` sets up a charge
-    and answers its id), and a charge by id."""
+    """Answers as a sandbox does: health, resets, provider states (`a charge` and `another
+    charge` set up a charge each and answer its id), and a charge by id."""
 
     async def health(_: HttpRequest) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": "0", "apis": ["decoda"]})
@@ -284,14 +287,20 @@ def stand_in_sandbox(kept: StandIn) -> Starlette:
     async def states(request: HttpRequest) -> JSONResponse:
         change = await request.json()
         kept.calls.append((f"{change['action']} {change['state']}", change.get("params")))
-        if change["state"] != "a charge":
+        answers = {
+            "a charge": {"charge.id": "chg_made"},
+            "another charge": {"other.id": "chg_other"},
+        }
+        if change["state"] not in answers:
             return JSONResponse({"error": "UnknownScenario", "message": "unknown",
-                                 "available": ["a charge"]}, 404)  # fmt: skip
-        return JSONResponse({"charge.id": "chg_made"} if change["action"] == "setup" else {})
+                                 "available": list(answers)}, 404)  # fmt: skip
+        return JSONResponse(answers[change["state"]] if change["action"] == "setup" else {})
 
     async def charge(request: HttpRequest) -> JSONResponse:
         kept.calls.append((f"GET {request.url.path}", dict(request.headers)))
-        return JSONResponse({"id": request.path_params["id"], "total": 5000})
+        charge_id = request.path_params["id"]
+        return JSONResponse({"id": charge_id, "total": 5000},
+                            headers={"Location": f"/billing/charge/get/{charge_id}"})  # fmt: skip
 
     return Starlette(
         routes=[
@@ -338,7 +347,10 @@ def test_an_unknown_state_fails_the_interaction_naming_the_states_the_sandbox_kn
         result = verify_pact(a_charge_pact("no such state"), target(url), client)
     (only,) = result.interactions
     assert only.result == FAILED
-    assert "'no such state' is no state this sandbox knows (it knows: a charge)" in only.reasons[0]
+    assert (
+        "'no such state' is no state this sandbox knows (it knows: a charge, another charge)"
+        in only.reasons[0]
+    )
     assert not any(call.startswith("GET") for call, _ in kept.calls)  # not sent
 
 
@@ -437,4 +449,161 @@ def test_a_slow_answer_fails_after_the_timeout() -> None:
         assert time.monotonic() - started < 0.9
     (only,) = result.interactions
     assert only.result == FAILED
-    assert only.reasons == ["request: GET /slow: no answer within 0.2 s"]
+    assert only.reasons == ["request: GET /slow: no whole answer within 0.2 s"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole answer within the timeout
+
+
+def test_an_answer_dripped_a_byte_at_a_time_fails_at_the_deadline() -> None:
+    async def drip(_: HttpRequest) -> HttpResponse:
+        async def bytes_slowly() -> AsyncIterator[bytes]:
+            for _ in range(60):  # 3 s in all, each byte well within a read's timeout
+                yield b" "
+                await asyncio.sleep(0.05)
+
+        return StreamingResponse(bytes_slowly(), media_type="application/json")
+
+    pact = Pact("app", "decoda-billing", "3.0.0", (interaction(Request("GET", "/drip")),))
+    with serve_app(Starlette(routes=[Route("/drip", drip)])) as url, httpx.Client() as client:
+        hasty = Target(url, DECODA, sandbox=False, timeout_seconds=0.5)
+        started = time.monotonic()
+        result = verify_pact(pact, hasty, client)
+        assert time.monotonic() - started < 1.5
+    (only,) = result.interactions
+    assert only.reasons == ["request: GET /drip: no whole answer within 0.5 s"]
+
+
+@contextmanager
+def dripping_head() -> Iterator[str]:
+    """A server that answers every request with a status line, then a header line every
+    0.05 s for 3 s: a head that never ends within any sane deadline."""
+
+    class Drip(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            try:
+                self.request.sendall(b"HTTP/1.1 200 OK\r\n")
+                for count in range(60):
+                    self.request.sendall(b"X-Slow-%d: y\r\n" % count)
+                    time.sleep(0.05)
+            except OSError:
+                return  # the client cut it: the point
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Drip)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_head_dripped_a_line_at_a_time_fails_at_the_deadline() -> None:
+    pact = Pact("app", "decoda-billing", "3.0.0", (interaction(Request("GET", "/head")),))
+    with dripping_head() as url, httpx.Client() as client:
+        started = time.monotonic()
+        with pytest.raises(CannotVerify, match=r"no whole answer within 0.5 s"):
+            probe(client, url, timeout=0.5)
+        hasty = Target(url, DECODA, sandbox=False, timeout_seconds=0.5)
+        result = verify_pact(pact, hasty, client)
+        assert time.monotonic() - started < 2.5
+    (only,) = result.interactions
+    assert only.reasons == ["request: GET /head: no whole answer within 0.5 s"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A story's provider states, and the states' values in the expected answer
+
+
+def test_a_story_sets_up_the_states_each_interaction_adds_and_merges_their_values() -> None:
+    def fetch(index: int, states: tuple[str, ...], value: str) -> Interaction:
+        request = Request(
+            "GET",
+            "/billing/charge/get/chg_example",
+            generators={"path": {"": {"type": "ProviderState",
+                                      "expression": f"/billing/charge/get/${{{value}}}"}}},
+        )  # fmt: skip
+        response = Response(200, body={"id": "chg_example", "total": 5000}, has_body=True,
+                            rules={"body": {"$.id": RuleSet(({"match": "type"},))}})  # fmt: skip
+        made = tuple(ProviderState(name) for name in states)
+        return interaction(request, response, index=index, states=made, story="t1")
+
+    pact = Pact(
+        "app",
+        "decoda-billing",
+        "4.0",
+        (
+            fetch(0, ("a charge",), "charge.id"),
+            fetch(1, ("a charge", "another charge"), "other.id"),  # applied mid-story
+            fetch(2, ("a charge", "another charge"), "charge.id"),  # nothing new: none set
+            fetch(3, ("another charge",), "other.id"),  # not what the story holds
+        ),
+    )
+    kept = StandIn()
+    with serve_app(stand_in_sandbox(kept)) as url, httpx.Client(timeout=5) as client:
+        result = verify_pact(pact, target(url), client)
+    assert [r.result for r in result.interactions] == [PASSED, PASSED, PASSED, FAILED]
+    assert result.interactions[3].reasons == [
+        "provider state: its provider states ('another charge') do not continue its story's "
+        "('a charge', 'another charge'): a story's states only grow, a scenario at a time"
+    ]
+    assert [call for call, _ in kept.calls] == [
+        "reset t1",
+        "setup a charge",
+        "GET /billing/charge/get/chg_made",
+        "setup another charge",
+        "GET /billing/charge/get/chg_other",  # the value the later setup answered
+        "GET /billing/charge/get/chg_made",  # and the earlier one's still there
+        "teardown a charge",
+        "teardown another charge",
+    ]
+
+
+def test_provider_state_generators_in_the_response_are_run_on_the_expected_answer() -> None:
+    request = Request(
+        "GET",
+        "/billing/charge/get/chg_example",
+        generators={"path": {"": {"type": "ProviderState",
+                                  "expression": "/billing/charge/get/${charge.id}"}}},
+    )  # fmt: skip
+    response = Response(
+        200,
+        headers={"Location": "/billing/charge/get/chg_example"},
+        body={"id": "chg_example", "total": 5000},
+        has_body=True,
+        generators={
+            "body": {"$.id": {"type": "ProviderState", "expression": "${charge.id}"}},
+            "header": {"location": {"type": "ProviderState",
+                                    "expression": "/billing/charge/get/${charge.id}"}},
+        },
+    )  # fmt: skip
+    made = interaction(request, response, states=(ProviderState("a charge"),))
+    pact = Pact("app", "decoda-billing", "4.0", (made,))
+    kept = StandIn()
+    with serve_app(stand_in_sandbox(kept)) as url, httpx.Client(timeout=5) as client:
+        result = verify_pact(pact, target(url), client)
+    (only,) = result.interactions
+    assert only.result == PASSED, only.reasons  # chg_made expected, not the example
+
+
+def test_a_response_generator_without_a_value_keeps_the_example_and_says_so() -> None:
+    response = Response(
+        200,
+        body={"id": "chg_example"},
+        has_body=True,
+        generators={"body": {"$.id": {"type": "ProviderState", "expression": "${gone}"},
+                             "$.x": {"type": "RandomInt"}}},
+    )  # fmt: skip
+    expected, notes = expected_response(response, {"charge.id": "chg_made"})
+    assert expected.body == {"id": "chg_example"}
+    assert notes == [
+        "response body $.id: ProviderState generator '${gone}' needs 'gone', which no "
+        "provider-state setup answered (they answered charge.id); the example is expected"
+    ]
+    _, notes = expected_response(response, None)
+    assert notes == ["response body $.id: ProviderState generator '${gone}' kept its example: "
+                     "no provider state was set"]  # fmt: skip

@@ -23,14 +23,17 @@ from billing_sandbox.conformance.login import CannotRun, Credentials, authentica
 from billing_sandbox.conformance.report import Masker
 from billing_sandbox.contracts import report
 from billing_sandbox.contracts.check import check_pact
+from billing_sandbox.contracts.files import NotAFile, read_regular_file
 from billing_sandbox.contracts.journal import pacts_from_journal
 from billing_sandbox.contracts.model import Pact, PactInvalid
 from billing_sandbox.contracts.openapi import SpecUnreadable, load_spec
 from billing_sandbox.contracts.reading import load_pact
 from billing_sandbox.contracts.replay import signing_for
+from billing_sandbox.contracts.urls import CredentialsInUrl, is_loopback, masked, refuse_credentials
 from billing_sandbox.contracts.verify import (
     DEFAULT_TIMEOUT_SECONDS,
     FAILED,
+    LOOKS_LIKE_SANDBOX,
     CannotVerify,
     PactResult,
     Target,
@@ -83,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay pacts against a sandbox or a vendor's server (exit 0: all passed; 1: one "
         "failed; 2: cannot run)",
         description="Replay every interaction of the pacts against URL and compare each answer "
-        "with the pact by its matching rules. On a billing-sandbox, the tenant the credentials "
+        "with the pact by its matching rules. On a billing-sandbox (on loopback, or with "
+        "--sandbox), the tenant the credentials "
         "name is reset and given each interaction's provider states (the scenario pack of that "
         "name); anywhere else no state can be set and only GET, HEAD and OPTIONS are sent "
         "unless --allow-writes. Credentials as `billing-sandbox conformance` takes them "
@@ -108,6 +112,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also send POST, PUT, PATCH and DELETE to a server that is not a sandbox",
     )
     verify.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="URL is a billing-sandbox off this machine's loopback (a container's name in CI, "
+        "say): reset its tenant, set provider states and send the control token there. "
+        "Without it, only a sandbox on loopback is taken for one",
+    )
+    verify.add_argument(
         "--junit-xml",
         type=Path,
         metavar="PATH",
@@ -125,8 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive(float),
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="how long to wait for a connection, and for each read of an answer "
-        "(default: %(default)s)",
+        help="how long each request may take in all, from connecting to the last byte of its "
+        "answer (default: %(default)s)",
     )
     verify.add_argument(
         "--max-interactions",
@@ -254,24 +265,28 @@ def _verify(
     pacts = load_pacts(args.pacts)
     _check_size(pacts, args.max_interactions)
     apis = [api_of(pact, args.api) for pact in pacts]
+    for flag, path in (("--json", args.json), ("--junit-xml", args.junit_xml)):
+        _check_writable(flag, path)
     given = Credentials(
         candid_client_id=args.candid_client_id,
         decoda_tenant=args.decoda_tenant,
         mycure_email=args.mycure_email,
         **{name: env.get(getattr(args, f"{name}_env"), "") for name in SECRET_FIELDS},
     )
-    control_token = _control_token(args, env)
     agent = {"User-Agent": f"billing-sandbox-contract-verify/{__version__}"}
     with httpx.Client(follow_redirects=False, headers=agent) as client:
         served = probe(client, base_url, args.timeout)
-        sandbox = served is not None
-        _introduce(out, pacts, base_url, sandbox, args.allow_writes)
+        sandbox = _taken_for_sandbox(base_url, served, args.sandbox)
+        lookalike = served is not None and not sandbox
+        _introduce(out, pacts, base_url, sandbox, lookalike, args.allow_writes)
+        # The control token goes to a sandbox only: never to a server merely answering as one.
+        control_token = _control_token(args, env) if sandbox else ""
         signed: dict[str, _Signed] = {}
         for api in dict.fromkeys(apis):
-            if served is not None and api not in served:
+            if sandbox and served is not None and api not in served:
                 shown = ", ".join(served) or "nothing"
                 raise CannotRun(f"the sandbox at {base_url} does not serve {api} ({shown})")
-            signed[api] = _sign(api, base_url, given, sandbox, control_token, args)
+            signed[api] = _sign(api, base_url, given, sandbox, control_token, args, lookalike)
             secrets += signed[api].secrets
             said = Masker(secrets)(signed[api].description)
             print(f"  credentials: {said} (accepted)", file=out)
@@ -286,11 +301,48 @@ def _verify(
     return DIFFERS if any(pact.count(FAILED) for pact in results) else PASSED_ALL
 
 
+def _taken_for_sandbox(base_url: str, served: tuple[str, ...] | None, declared: bool) -> bool:
+    """Whether the server is verified as a sandbox (reset, given states and the control token,
+    sent writes): it answers as one, and it is on loopback or the user said it is one. A
+    server elsewhere that merely answers `/_sandbox/health` as a sandbox does is a vendor's."""
+    if served is None:
+        if declared:
+            raise CannotRun(
+                f"--sandbox: {base_url} does not answer GET /_sandbox/health as a "
+                "billing-sandbox does; leave --sandbox out to verify it as a vendor's server"
+            )
+        return False
+    return declared or is_loopback(base_url)
+
+
+def _check_writable(flag: str, path: Path | None) -> None:
+    """CannotRun unless a report can be written at `path`, checked before anything is sent:
+    a run that made writes is not to be lost to a mistyped folder at its end."""
+    if path is None:
+        return
+    folder = path.parent
+    if path.is_dir():
+        raise CannotRun(f"{flag} {path}: is a folder; give a file path for the report")
+    if not folder.is_dir():
+        raise CannotRun(f"{flag} {path}: its folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CannotRun(f"{flag} {path}: cannot be written (no permission)")
+
+
 def http_url(given: str) -> str:
-    """The base URL to verify against, without its trailing slash; CannotRun unless http(s)."""
-    parts = urllib.parse.urlsplit(given)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise CannotRun(f"--against must be an http(s) URL, not {given!r}")
+    """The base URL to verify against, without its trailing slash; CannotRun unless http(s)
+    and free of credentials (shown masked when it is not)."""
+    try:
+        parts = urllib.parse.urlsplit(given)
+        host = parts.hostname
+    except ValueError as error:
+        raise CannotRun(f"--against {masked(given)}: not a URL ({error})") from None
+    if parts.scheme not in {"http", "https"} or not host:
+        raise CannotRun(f"--against must be an http(s) URL, not {masked(given)!r}")
+    try:
+        refuse_credentials(given, "give credentials by the flags and environment variables")
+    except CredentialsInUrl as refused:
+        raise CannotRun(f"--against {refused}") from None
     return given.rstrip("/")
 
 
@@ -303,11 +355,18 @@ def _check_size(pacts: Sequence[Pact], most: int) -> None:
 
 
 def _introduce(
-    out: TextIO, pacts: Sequence[Pact], base_url: str, sandbox: bool, allow_writes: bool
+    out: TextIO,
+    pacts: Sequence[Pact],
+    base_url: str,
+    sandbox: bool,
+    lookalike: bool,
+    allow_writes: bool,
 ) -> None:
     """What is about to run, and against what."""
     count = sum(len(pact.interactions) for pact in pacts)
     kind = "a billing-sandbox" if sandbox else "not a billing-sandbox"
+    if lookalike:
+        kind = "taken for a vendor's server"
     print(
         f"contract verify: {counted(len(pacts), 'pact')}, {counted(count, 'interaction')}, "
         f"against {base_url} ({kind})",
@@ -315,6 +374,8 @@ def _introduce(
     )
     if sandbox:
         return
+    if lookalike:
+        print(f"  it {LOOKS_LIKE_SANDBOX}", file=out)
     sent = (
         "writes are sent (--allow-writes)"
         if allow_writes
@@ -357,6 +418,7 @@ def _sign(
     sandbox: bool,
     control_token: str,
     args: argparse.Namespace,
+    lookalike: bool,
 ) -> _Signed:
     """Sign in to `api` with the given credentials (on a sandbox, the default ones when none
     is given) and say how its requests are signed, and for which tenant."""
@@ -370,9 +432,10 @@ def _sign(
         signing=signing_for(spec, auth.schemes),
         sandbox=sandbox,
         tenant=tenant_of(api, credentials) if sandbox else None,
-        control_token=control_token,
+        control_token=control_token if sandbox else "",
         allow_writes=args.allow_writes,
         timeout_seconds=args.timeout,
+        answers_like_sandbox=lookalike,
     )
     secrets = (*auth.secrets, *(getattr(credentials, name) for name in SECRET_FIELDS))
     description = auth.description + (" (the default on a sandbox)" if use_default else "")
@@ -448,8 +511,11 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 def journal_pacts(path: Path) -> list[Pact]:
     """The pacts a journal file makes (one per API it holds), or CannotRun saying why none."""
     try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_JOURNAL_BYTES + 1)
+        raw = read_regular_file(path, MAX_JOURNAL_BYTES)
+    except FileNotFoundError:
+        raise CannotRun(f"{path}: no such file") from None
+    except (IsADirectoryError, NotAFile):
+        raise CannotRun(f"{path}: not a file") from None
     except OSError as error:
         raise CannotRun(f"{path}: cannot be read ({error.strerror or error})") from None
     if len(raw) > MAX_JOURNAL_BYTES:

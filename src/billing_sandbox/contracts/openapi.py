@@ -19,6 +19,9 @@ import httpx
 import orjson
 import yaml
 
+from billing_sandbox.contracts.deadline import Deadline, Overdue
+from billing_sandbox.contracts.files import NotAFile, read_regular_file
+from billing_sandbox.contracts.urls import CredentialsInUrl, is_http, refuse_credentials
 from billing_sandbox.observe.redaction import is_secret
 from billing_sandbox.spec.document import load_yaml
 
@@ -324,22 +327,28 @@ class OpenApiDocument:
 
 def load_spec(source: str) -> OpenApiDocument:
     """The OpenAPI document at `source`: a file path or an http(s) URL, YAML or JSON."""
-    remote = source.startswith(("http://", "https://"))
-    raw = _fetch(source) if remote else _read(source)
+    if is_http(source):
+        try:
+            refuse_credentials(source, "download a spec that needs them and give the file")
+        except CredentialsInUrl as refused:
+            raise SpecUnreadable(refused.shown, refused.reason) from None
+        raw = _fetch(source)
+    else:
+        raw = _read(source)
     document = _parse(source, raw)
     _require_openapi(source, document)
     return OpenApiDocument(source, document)
 
 
 def _read(source: str) -> bytes:
-    path = Path(source)
     try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_SPEC_BYTES + 1)
+        raw = read_regular_file(Path(source), MAX_SPEC_BYTES)
     except FileNotFoundError:
         raise SpecUnreadable(source, "no such file") from None
     except IsADirectoryError:
         raise SpecUnreadable(source, "is a directory, not a spec file") from None
+    except NotAFile:
+        raise SpecUnreadable(source, "not a file (a FIFO, a device or a socket)") from None
     except OSError as error:
         raise SpecUnreadable(source, f"cannot be read: {error.strerror or error}") from None
     if len(raw) > MAX_SPEC_BYTES:
@@ -348,32 +357,32 @@ def _read(source: str) -> bytes:
 
 
 def _fetch(source: str) -> bytes:
-    try:
-        with (
-            httpx.Client(
-                timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=True, max_redirects=MAX_REDIRECTS
-            ) as client,
-            client.stream("GET", source) as response,
-        ):
-            if not response.is_success:
-                raise SpecUnreadable(
-                    source, f"answered HTTP {response.status_code} {response.reason_phrase}"
-                )
-            raw = bytearray()
-            for chunk in response.iter_bytes():
-                raw += chunk
-                if len(raw) > MAX_SPEC_BYTES:
-                    limit = MAX_SPEC_BYTES // (1024 * 1024)
-                    raise SpecUnreadable(source, f"is larger than {limit} MB")
-            return bytes(raw)
-    except httpx.TooManyRedirects:
-        raise SpecUnreadable(source, f"redirects more than {MAX_REDIRECTS} times") from None
-    except httpx.TimeoutException:
-        raise SpecUnreadable(
-            source, f"unreachable: no answer within {FETCH_TIMEOUT_SECONDS:g} s"
-        ) from None
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        raise SpecUnreadable(source, f"unreachable: {error or type(error).__name__}") from None
+    """The document at the URL, read whole within FETCH_TIMEOUT_SECONDS in all (redirects
+    included): a server dripping it a byte at a time is cut off, not waited on."""
+    seconds = FETCH_TIMEOUT_SECONDS
+    overdue = f"unreachable: no whole answer within {seconds:g} s"
+    with (
+        httpx.Client(timeout=seconds, follow_redirects=True, max_redirects=MAX_REDIRECTS) as client,
+        Deadline(client, seconds) as limit,
+    ):
+        try:
+            with client.stream("GET", source, extensions=limit.extensions) as response:
+                if not response.is_success:
+                    raise SpecUnreadable(
+                        source, f"answered HTTP {response.status_code} {response.reason_phrase}"
+                    )
+                raw = limit.read(response, MAX_SPEC_BYTES)
+        except Overdue:
+            raise SpecUnreadable(source, overdue) from None
+        except httpx.TooManyRedirects:
+            raise SpecUnreadable(source, f"redirects more than {MAX_REDIRECTS} times") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            if limit.passed or isinstance(error, httpx.TimeoutException):
+                raise SpecUnreadable(source, overdue) from None
+            raise SpecUnreadable(source, f"unreachable: {error or type(error).__name__}") from None
+    if raw is None:
+        raise SpecUnreadable(source, f"is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MB")
+    return raw
 
 
 def _parse(source: str, raw: bytes) -> Any:

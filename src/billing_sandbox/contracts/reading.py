@@ -14,6 +14,7 @@ from typing import Any, Final
 import orjson
 
 from billing_sandbox.contracts.bodies import is_json_media_type
+from billing_sandbox.contracts.files import NotAFile, read_regular_file
 from billing_sandbox.contracts.interaction import STORY_SECTION, read_interaction
 from billing_sandbox.contracts.jsonpath import shown
 from billing_sandbox.contracts.model import Interaction, Pact, PactInvalid
@@ -39,18 +40,23 @@ __all__ = [
 MAX_PACT_BYTES: Final = 20 * 1024 * 1024
 
 HTTP_INTERACTION: Final = "Synchronous/HTTP"
-_VERSION: Final = re.compile(r"v?(\d+)")
+# A version's major number, a few digits at most: a longer run is no version (and Python
+# refuses to turn more than 4,300 digits into a number at all).
+_VERSION: Final = re.compile(r"v?(\d{1,4})(?!\d)")
+# The longest version text read: "4.0", "3.0.0", "2.0.0-beta.1" are far shorter.
+_VERSION_CHARS: Final = 40
+_LONGEST: Final = 10**_VERSION_CHARS
 
 
 def load_pact(path: Path) -> Pact:
     """The pact in the file at `path`, or PactInvalid saying why it cannot be read."""
     source = str(path)
     try:
-        if not path.is_file():
-            reason = "not a file" if path.exists() else "no such file"
-            raise PactInvalid(source, [reason])
-        with path.open("rb") as handle:
-            data = handle.read(MAX_PACT_BYTES + 1)
+        data = read_regular_file(path, MAX_PACT_BYTES)
+    except FileNotFoundError:
+        raise PactInvalid(source, ["no such file"]) from None
+    except (IsADirectoryError, NotAFile):
+        raise PactInvalid(source, ["not a file"]) from None
     except OSError as error:
         raise PactInvalid(source, [f"cannot be read: {error.strerror or error}"]) from None
     if len(data) > MAX_PACT_BYTES:
@@ -79,7 +85,7 @@ def parse_pact(document: Any, source: str) -> Pact:
     return Pact(
         consumer=consumer,
         provider=provider,
-        specification=declared or {2: "2.0.0", 3: "3.0.0", 4: "4.0"}[major],
+        specification=declared[1] if declared else {2: "2.0.0", 3: "3.0.0", 4: "4.0"}[major],
         interactions=tuple(interactions),
         source=source,
         skipped=tuple(skipped),
@@ -99,8 +105,9 @@ def _party_name(document: dict[str, Any], role: str, problems: Problems) -> str:
     return name
 
 
-def _declared_version(metadata: Any, problems: Problems) -> str | None:
-    """The Pact specification version the file says it follows, if it says."""
+def _declared_version(metadata: Any, problems: Problems) -> tuple[str, str] | None:
+    """The Pact specification version the file says it follows, if it says, and the field
+    that says it (`metadata.pactSpecification.version`)."""
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
@@ -117,25 +124,32 @@ def _declared_version(metadata: Any, problems: Problems) -> str | None:
     if found is None:
         return None
     where, version = found
+    text: str | None = None
     if isinstance(version, str) and version.strip():
-        return version.strip()
-    if isinstance(version, int | float) and not isinstance(version, bool):
-        return str(version)
+        text = version.strip()
+    elif isinstance(version, float) or (
+        isinstance(version, int) and not isinstance(version, bool) and abs(version) < _LONGEST
+    ):
+        text = str(version)
+    if text is not None and len(text) <= _VERSION_CHARS:
+        return where, text
     problems.add(where, must_be('a version such as "4.0"', version))
     return None
 
 
-def _major_version(declared: str | None, document: dict[str, Any], problems: Problems) -> int:
+def _major_version(
+    declared: tuple[str, str] | None, document: dict[str, Any], problems: Problems
+) -> int:
     """2 (for v1, v1.1 and v2, which read alike), 3 or 4: declared, or else read from the
     shape of the interactions."""
     if declared is not None:
-        match = _VERSION.match(declared)
+        where, version = declared
+        match = _VERSION.match(version)
         major = int(match.group(1)) if match else 0
         if 1 <= major <= 4:
             return max(major, 2)
         problems.add(
-            "metadata.pactSpecification.version",
-            f"Pact specification {shown(declared)} is not one the tools read (1 to 4)",
+            where, f"Pact specification {shown(version)} is not one the tools read (1 to 4)"
         )
         return 2
     interactions = document.get("interactions")

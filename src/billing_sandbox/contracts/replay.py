@@ -7,6 +7,7 @@ says (generators) or where the recorded value stands whole (substitutions)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -22,7 +23,7 @@ from urllib.parse import quote
 import yaml
 
 from billing_sandbox.contracts.jsonpath import PathError, Step, parse_path
-from billing_sandbox.contracts.model import Interaction, Request
+from billing_sandbox.contracts.model import Interaction, Request, Response
 
 # Values shorter than this are not learnt as replacements: a recorded "USD" or "1" that the
 # replay answered differently is more likely a difference than an id.
@@ -34,6 +35,8 @@ MAX_DEPTH = 64
 _TRANSPORT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 # `${name}` in a ProviderState generator's expression.
 _STATE_VALUE = re.compile(r"\$\{([^}]*)\}")
+# How many of the values the setups answered a missing-value message lists.
+_NAMED_VALUES = 20
 # Characters a path keeps as they are when it is put on the wire; others are percent-encoded
 # (a `?` or `#` in a pact's path is part of the path, not a query or a fragment).
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -144,6 +147,37 @@ def prepare(
     )
 
 
+def expected_response(
+    response: Response, state_values: Mapping[str, Any] | None
+) -> tuple[Response, list[str]]:
+    """The answer to expect: `response` with its ProviderState generators run on its body
+    and headers from `state_values` (what the provider-state setups answered), as Pact's
+    verifiers run them: a charge the consumer fetched by a scenario's id is expected to carry
+    this run's id. A value no setup answered, or no state set at all, leaves the example
+    expected, noted. The other kinds (random values, dates) make values no answer can equal;
+    the consumer's matchers at those places judge them."""
+    generators = response.generators
+    if not any(
+        generator.get("type") == "ProviderState"
+        for category in ("body", "header")
+        for generator in generators.get(category, {}).values()
+    ):
+        return response, []
+    notes: list[str] = []
+    run = _Generating(state_values, notes, missing_fails=False)
+    body, headers = response.body, dict(response.headers)
+    for name, generator in generators.get("header", {}).items():
+        if generator.get("type") != "ProviderState":
+            continue
+        known = next((h for h in headers if h.lower() == name.lower()), None)
+        if known is not None:
+            headers[known] = str(run(generator, headers[known], f"response header {name}"))
+    for where, generator in generators.get("body", {}).items():
+        if generator.get("type") == "ProviderState":
+            body = _generate_in_body(body, where, generator, run, notes, "response body")
+    return dataclasses.replace(response, body=body, headers=headers), notes
+
+
 def learn(expected: Any, actual: Any, into: dict[str, str], depth: int = 0) -> None:
     """Add to `into` each string the recorded answer held (`expected`) that this run answered
     differently at the same place (`actual`): the ids a provider makes anew on every run."""
@@ -213,11 +247,21 @@ def _typed(headers: dict[str, str], request: Request, body: Any) -> dict[str, st
 
 class _Generating:
     """Runs one generator on the example it replaces. ProviderState reads the setup answers;
-    the random kinds use the standard library; any other kind keeps the example, noted."""
+    the random kinds use the standard library; any other kind keeps the example, noted.
 
-    def __init__(self, state_values: Mapping[str, Any] | None, notes: list[str]) -> None:
+    `missing_fails`: a ProviderState value no setup answered is CannotPrepare (a request
+    cannot be sent with a stale id), else a note and the example (an expected answer)."""
+
+    def __init__(
+        self,
+        state_values: Mapping[str, Any] | None,
+        notes: list[str],
+        *,
+        missing_fails: bool = True,
+    ) -> None:
         self.state_values = state_values
         self.notes = notes
+        self.missing_fails = missing_fails
 
     def __call__(self, generator: Mapping[str, Any], example: Any, where: str) -> Any:
         kind = str(generator.get("type", ""))
@@ -244,12 +288,19 @@ class _Generating:
         names = _STATE_VALUE.findall(expression)
         missing = [name for name in names if name not in self.state_values]
         if missing:
-            answered = ", ".join(sorted(self.state_values)) or "nothing"
-            raise CannotPrepare(
+            known = sorted(self.state_values)
+            answered = ", ".join(known[:_NAMED_VALUES]) + (
+                ", …" if len(known) > _NAMED_VALUES else ""
+            )
+            needs = (
                 f"{where}: ProviderState generator {expression!r} needs "
                 f"{', '.join(repr(n) for n in missing)}, which no provider-state setup "
-                f"answered (they answered {answered})"
+                f"answered (they answered {answered or 'nothing'})"
             )
+            if self.missing_fails:
+                raise CannotPrepare(needs)
+            self.notes.append(f"{needs}; the example is expected")
+            return example
         values = self.state_values
         whole = _STATE_VALUE.fullmatch(expression)
         if whole is not None:
@@ -402,16 +453,21 @@ def _offset(moment: datetime.datetime, letter: str, width: int) -> str:
 
 
 def _generate_in_body(
-    body: Any, where: str, generator: Mapping[str, Any], run: _Generating, notes: list[str]
+    body: Any,
+    where: str,
+    generator: Mapping[str, Any],
+    run: _Generating,
+    notes: list[str],
+    part: str = "body",
 ) -> Any:
     """`body` with the generator run at each place the JSON path `where` names."""
     text = where.strip()
     try:
         steps = parse_path(text if text.startswith("$") else f"$.{text}")
     except PathError as problem:
-        notes.append(f"body {where}: {problem}; generator not run")
+        notes.append(f"{part} {where}: {problem}; generator not run")
         return body
-    return _set_at(body, steps, lambda example: run(generator, example, f"body {where}"), 0)
+    return _set_at(body, steps, lambda example: run(generator, example, f"{part} {where}"), 0)
 
 
 def _set_at(value: Any, steps: Sequence[Step], make: Callable[[Any], Any], depth: int) -> Any:

@@ -4,9 +4,12 @@ its answer compared with what the consumer expects, by the pact's matching rules
 On a sandbox, the tenant the credentials name is reset and given each interaction's provider
 states (the sandbox's provider-state endpoint applies the scenario pack of that name), as Pact
 verifiers do with a provider's state-change URL. A story (interactions a sandbox recorded on
-one tenant, in order) is set up once and replayed whole, each later request carrying the ids
-this run's answers made. Anything else is a vendor's server: no state can be set there, and
-only reads are sent unless writes are allowed."""
+one tenant, in order) is reset once and replayed whole, each interaction adding the states its
+story gained since the last, each later request carrying the ids this run's answers made.
+Anything else is a vendor's server: no state can be set there, no control call is made, and
+only reads are sent unless writes are allowed. What counts as a sandbox is the caller's
+decision (`Target.sandbox`): `contract verify` takes only one on this machine's loopback, or
+one the user says is a sandbox, since a sandbox is sent the control token and resets."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
+from billing_sandbox.contracts.deadline import Deadline, Overdue
 from billing_sandbox.contracts.matching import Mismatch, response_mismatches
 from billing_sandbox.contracts.model import Interaction, Pact, ProviderState, Response
 from billing_sandbox.contracts.reading import is_json_media_type
@@ -26,6 +30,7 @@ from billing_sandbox.contracts.replay import (
     CannotPrepare,
     PreparedRequest,
     Signing,
+    expected_response,
     learn,
     prepare,
     substituted,
@@ -42,6 +47,11 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 WHERE_REQUEST = "request"
 WHERE_STATE = "provider state"
 SKIPPED_WRITE = "writes need --allow-writes"
+# Said of a server off loopback that answers GET /_sandbox/health as a sandbox does: it is
+# still taken for a vendor's (no control token, no reset, no write) until the user says.
+LOOKS_LIKE_SANDBOX = (
+    "answers like a billing-sandbox; pass --sandbox to reset it and set provider states"
+)
 # How many of the sandbox's known states an "unknown state" failure names.
 _NAMED_STATES = 12
 
@@ -57,6 +67,8 @@ class Target:
 
     `tenant`: on a sandbox, the tenant the credentials name (reset and given the provider
     states); None when they name none (a ready token), and then no state is set.
+    `answers_like_sandbox`: not taken for a sandbox, though it answers as one (off loopback,
+    and the user did not say it is one); the report says how to take it for one.
     """
 
     base_url: str
@@ -67,12 +79,15 @@ class Target:
     allow_writes: bool = False
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     max_answer_bytes: int = MAX_ANSWER_BYTES
+    answers_like_sandbox: bool = False
 
     @property
     def sets_states(self) -> bool:
         return self.sandbox and self.tenant is not None
 
     def why_no_states(self) -> str:
+        if not self.sandbox and self.answers_like_sandbox:
+            return f"{self.base_url} is taken for a vendor's server (see above)"
         if not self.sandbox:
             return f"{self.base_url} is not a billing-sandbox (no provider-state endpoint)"
         return "the credentials name no tenant (a ready token): give the client id or email"
@@ -149,6 +164,8 @@ def verify_pact(pact: Pact, target: Target, client: httpx.Client) -> PactResult:
     for group in stories(pact.interactions):
         results += _verify_group(group, target, client, control)
     notes = [f"left out: {said}" for said in pact.skipped]
+    if target.answers_like_sandbox and not target.sandbox:
+        notes.append(f"{target.base_url} {LOOKS_LIKE_SANDBOX}")
     if not target.sets_states and any(i.provider_states for i in pact.interactions):
         notes.append(f"provider states not set: {target.why_no_states()}")
     return PactResult(pact, tuple(results), tuple(notes))
@@ -170,36 +187,75 @@ def stories(interactions: Sequence[Interaction]) -> Iterator[list[Interaction]]:
 def _verify_group(
     group: list[Interaction], target: Target, client: httpx.Client, control: _Control
 ) -> list[InteractionResult]:
-    first = group[0]
-    states = first.provider_states
-    values: dict[str, Any] | None = None
+    states: _StoryStates | None = None
     if target.sets_states:
         try:
             control.reset()
-            values = control.setup(states)
         except _StateFailed as failure:
             mismatch = Mismatch(WHERE_STATE, str(failure))
             return [InteractionResult(i, FAILED, (mismatch,)) for i in group]
-    story = first.story is not None
+        states = _StoryStates(control)
+    story = group[0].story is not None
     learnt: dict[str, str] = {}
     results: list[InteractionResult] = []
-    for position, interaction in enumerate(group):
+    for interaction in group:
         notes: list[str] = []
-        if not target.sets_states and interaction.provider_states:
+        if states is None and interaction.provider_states:
             notes.append(f"provider states not set: {target.why_no_states()}")
-        elif position and interaction.provider_states and interaction.provider_states != states:
-            notes.append("its own provider states not set: it continues its story's")
         if story and any(r.result == SKIPPED for r in results):
             notes.append("an earlier interaction of its story was not sent")
+        if states is not None:
+            try:
+                states.advance(interaction.provider_states)
+            except _StateFailed as failure:
+                mismatch = Mismatch(WHERE_STATE, str(failure))
+                results.append(
+                    InteractionResult(interaction, FAILED, (mismatch,), notes=tuple(notes))
+                )
+                continue
+        values = states.values if states is not None else None
         results.append(
             _verify_one(interaction, target, client, learnt if story else None, values, notes)
         )
-    if target.sets_states and states:
-        problem = control.teardown(states)
+    if states is not None and states.set_up:
+        problem = control.teardown(states.set_up)
         if problem:
             last = results[-1]
             results[-1] = dataclasses.replace(last, notes=(*last.notes, problem))
     return results
+
+
+class _StoryStates:
+    """The provider states set on the tenant for one story so far, in order, and the values
+    their setups answered (for ProviderState generators).
+
+    A pact the sandbox exported lists, for each interaction, every scenario applied to its
+    tenant since the story began, in order: a scenario applied part-way through a test makes
+    the later interactions' lists longer. Each interaction then sets up only what its list
+    adds; a list that does not begin with what is set cannot be reached without a reset, which
+    would lose what the story made."""
+
+    def __init__(self, control: _Control) -> None:
+        self.control = control
+        self.set_up: list[ProviderState] = []
+        self.values: dict[str, Any] = {}
+
+    def advance(self, wanted: Sequence[ProviderState]) -> None:
+        """Set up the states `wanted` lists past those already set; _StateFailed when one
+        cannot be, or when `wanted` does not continue them."""
+        done = len(self.set_up)
+        if tuple(wanted[:done]) != tuple(self.set_up):
+            raise _StateFailed(
+                f"its provider states ({_names(wanted)}) do not continue its story's "
+                f"({_names(self.set_up)}): a story's states only grow, a scenario at a time"
+            )
+        for state in wanted[done:]:
+            self.values.update(self.control.setup(state))
+            self.set_up.append(state)
+
+
+def _names(states: Sequence[ProviderState]) -> str:
+    return ", ".join(repr(state.name) for state in states) or "none"
 
 
 def _verify_one(
@@ -226,7 +282,10 @@ def _verify_one(
         mismatch = Mismatch(WHERE_REQUEST, f"{method} {request.path}: {problem}")
         return InteractionResult(interaction, FAILED, (mismatch,), notes=tuple(notes))
     recorded = interaction.response
-    expected = _with_learnt(recorded, learnt) if learnt else recorded
+    expected, generated = expected_response(
+        _with_learnt(recorded, learnt) if learnt else recorded, values
+    )
+    notes += generated
     mismatches = response_mismatches(
         expected, answer.status, answer.headers, answer.body, answer.has_body
     )
@@ -275,36 +334,39 @@ def _send(
     content: bytes | None = None,
     json_body: Any = None,
 ) -> Answer:
-    """One request, its answer read up to `max_bytes` within `timeout` seconds for each step
-    (connecting, each read); _NoAnswer says why there is none."""
+    """One request, its answer read whole, up to `max_bytes`, within `timeout` seconds in all
+    (a server dripping its answer resets no read's timeout here); _NoAnswer says why there is
+    none."""
     if json_body is not None:
         content = json.dumps(json_body).encode()
         headers = {**(headers or {}), "Content-Type": "application/json"}
-    try:
-        with client.stream(
-            method,
-            url,
-            params=list(query),
-            headers=dict(headers or {}),
-            content=content,
-            timeout=timeout,
-        ) as response:
-            raw = bytearray()
-            for chunk in response.iter_bytes():
-                raw += chunk
-                if len(raw) > max_bytes:
-                    raise _NoAnswer(f"the answer is larger than {max_bytes} bytes; not read")
-    except httpx.TimeoutException:
-        raise _NoAnswer(f"no answer within {timeout:g} s") from None
-    except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as error:
-        raise _NoAnswer(f"{type(error).__name__}: {error}") from None
+    with Deadline(client, timeout) as limit:
+        try:
+            with client.stream(
+                method,
+                url,
+                params=list(query),
+                headers=dict(headers or {}),
+                content=content,
+                timeout=timeout,
+                extensions=limit.extensions,
+            ) as response:
+                raw = limit.read(response, max_bytes)
+        except Overdue as overdue:
+            raise _NoAnswer(str(overdue)) from None
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as error:
+            if limit.passed or isinstance(error, httpx.TimeoutException):
+                raise _NoAnswer(f"no whole answer within {timeout:g} s") from None
+            raise _NoAnswer(f"{type(error).__name__}: {error}") from None
+    if raw is None:
+        raise _NoAnswer(f"the answer is larger than {max_bytes} bytes; not read")
     names = {name.lower() for name in response.headers}
     answered = {name: ", ".join(response.headers.get_list(name)) for name in names}
     content_type = response.headers.get("content-type", "")
     return Answer(
         status=response.status_code,
         headers=answered,
-        body=_parsed(bytes(raw), content_type),
+        body=_parsed(raw, content_type),
         has_body=bool(raw),
     )
 
@@ -345,26 +407,18 @@ class _Control:
             raise _StateFailed(f"resetting tenant {self.target.tenant!r} answered {status}: "
                                f"{_said(body)}")  # fmt: skip
 
-    def setup(self, states: Sequence[ProviderState]) -> dict[str, Any]:
-        """Set each state up; the values their answers hold, for ProviderState generators."""
-        values: dict[str, Any] = {}
-        for state in states:
-            status, body = self._call("/provider-states", _change(state, "setup"), state.name)
-            if status == 200:
-                values.update(body if isinstance(body, dict) else {})
-            elif (
-                status == 404 and isinstance(body, dict) and body.get("error") == "UnknownScenario"
-            ):
-                known = [str(name) for name in body.get("available") or []]
-                shown = ", ".join(known[:_NAMED_STATES]) + (
-                    ", …" if len(known) > _NAMED_STATES else ""
-                )
-                raise _StateFailed(
-                    f"{state.name!r} is no state this sandbox knows (it knows: {shown or 'none'})"
-                )
-            else:
-                raise _StateFailed(f"setting up {state.name!r} answered {status}: {_said(body)}")
-        return values
+    def setup(self, state: ProviderState) -> dict[str, Any]:
+        """Set `state` up; the values its answer holds, for ProviderState generators."""
+        status, body = self._call("/provider-states", _change(state, "setup"), state.name)
+        if status == 200:
+            return body if isinstance(body, dict) else {}
+        if status == 404 and isinstance(body, dict) and body.get("error") == "UnknownScenario":
+            known = [str(name) for name in body.get("available") or []]
+            shown = ", ".join(known[:_NAMED_STATES]) + (", …" if len(known) > _NAMED_STATES else "")
+            raise _StateFailed(
+                f"{state.name!r} is no state this sandbox knows (it knows: {shown or 'none'})"
+            )
+        raise _StateFailed(f"setting up {state.name!r} answered {status}: {_said(body)}")
 
     def teardown(self, states: Sequence[ProviderState]) -> str:
         """Tear each state down; what went wrong, if anything (a note: the results stand)."""
@@ -380,7 +434,8 @@ class _Control:
         return ""
 
     def _call(self, path: str, body: Any, what: str) -> tuple[int, Any]:
-        token = self.target.control_token
+        # The control token goes to a sandbox only, whatever the caller put in the target.
+        token = self.target.control_token if self.target.sandbox else ""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             answer = _send(
