@@ -14,6 +14,7 @@ import pytest
 
 from billing_sandbox.app import create_app
 from billing_sandbox.control.handlers import pack_name
+from billing_sandbox.observe import stories
 from billing_sandbox.settings import Settings
 from tests.decoda.helpers import CHARGE, CREATE, PATIENT, creds
 
@@ -233,3 +234,47 @@ async def test_provider_states_survive_a_restart_on_a_state_file(tmp_path: Path)
         await client.post(STATES, json={"state": FRONT_DESK, "action": "teardown"})
     async with durable() as client:
         assert (await client.get("/_sandbox/tenants/acme/state")).json() == fresh
+
+
+async def test_a_state_change_body_is_read_only_to_a_record_s_size(
+    client: httpx.AsyncClient,
+) -> None:
+    """Only snapshots and whole scenarios may be as large as a snapshot; a state change is a
+    few hundred bytes, so a 2 MiB one is refused before it is parsed."""
+    padded = b'{"state": "", "params": {"x": "' + b"a" * (2 << 20) + b'"}}'
+    response = await client.post(
+        STATES, content=padded, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].endswith("the sandbox accepts at most 1048576")
+
+
+async def test_calls_before_a_forgotten_scenario_are_left_out_and_said(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stories, "_PER_TENANT", 3)  # a tenant's story keeps 100: 3 is quicker
+    one_step = {
+        "scenario": 1,
+        "name": "one-patient",
+        "apis": ["decoda"],
+        "steps": [{"call": "POST /user/patient/create", "body": {"firstName": "Ada"}}],
+    }
+    for _ in range(4):  # one more than a tenant's story keeps
+        applied = await client.post("/_sandbox/tenants/acme/scenarios", json={"scenario": one_step})
+        assert applied.status_code == 200, applied.text
+    await client.get("/billing/charge/list", headers=creds())
+    pact = await decoda_pact(client)
+    # The first application's step is not taken for a call of the consumer's.
+    assert [i["request"]["path"] for i in pact["interactions"]] == ["/billing/charge/list"]
+    assert len(pact["interactions"][0]["providerStates"]) == 3
+    [note] = pact["metadata"]["billing-sandbox"]["notes"]
+    assert note.startswith("1 earlier requests are left out")
+
+
+async def test_a_state_with_nothing_to_name_a_pack_by_says_so(client: httpx.AsyncClient) -> None:
+    response = await client.post(STATES, json={"state": "!!!", "action": "setup"})
+    assert response.status_code == 404
+    assert response.json()["message"] == (
+        "the state '!!!' has no letter or digit to name a scenario pack by"
+    )
+    assert FRONT_DESK in response.json()["available"]

@@ -52,3 +52,13 @@ def test_what_is_kept_is_bounded() -> None:
     kept = stories.chapter("acme", 10_000)[1]
     assert len(kept) == 100 and kept[-1].name == "s149"
     assert len(flattened({"big": list(range(10_000))})) == 2_000
+
+
+def test_when_the_oldest_applications_fall_out_the_story_before_them_is_unknown() -> None:
+    stories = Stories()
+    assert stories.forgotten_through("acme") == 0
+    for n in range(101):
+        stories.applied("acme", applied(f"s{n}", n * 2, n * 2 + 1))
+    # The first application (steps 0 < seq <= 1) fell out: up to its end, calls are unknown.
+    assert stories.forgotten_through("acme") == 1
+    assert not stories.scenario_step("acme", 1)  # what the caller can no longer tell

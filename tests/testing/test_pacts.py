@@ -50,3 +50,15 @@ def test_tenants_pacts_merge_by_provider_in_order_with_unique_descriptions(
 def test_a_consumer_name_must_be_able_to_name_a_file(name: str) -> None:
     with pytest.raises(ValueError, match="consumer name"):
         check_consumer(name)
+
+
+def test_each_tenant_s_notes_are_kept_by_test(tmp_path: Path) -> None:
+    session = SessionPacts("web")
+    first, second = pact("decoda-billing", "a"), pact("decoda-billing", "b")
+    first["metadata"]["billing-sandbox"] = {"version": "0.1.0", "notes": ["answer 3 was cut"]}
+    second["metadata"]["billing-sandbox"] = {"version": "0.1.0", "notes": ["fault at 9"]}
+    session.add([first], test="t::a")
+    session.add([second], test="t::b")
+    [path] = session.write(tmp_path)
+    written = json.loads(path.read_text())["metadata"]["billing-sandbox"]
+    assert written == {"version": "0.1.0", "notes": ["t::a: answer 3 was cut", "t::b: fault at 9"]}

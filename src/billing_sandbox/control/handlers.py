@@ -18,7 +18,7 @@ from billing_sandbox.faults.rules import Match, effect_from_json
 from billing_sandbox.observe.journal import Filter
 from billing_sandbox.observe.ratelimits import OFF, Limit
 from billing_sandbox.observe.stories import flattened
-from billing_sandbox.sandbox import Sandbox, ScenarioRefusal
+from billing_sandbox.sandbox import Sandbox, ScenarioRefusal, UnknownScenario
 from billing_sandbox.state import persistence, snapshot
 from billing_sandbox.tenants.tenant import Tenant
 
@@ -260,7 +260,14 @@ async def change_provider_state(call: Call[None]) -> dict[str, Any]:
         return {}
     if not state:
         return {}  # an interaction that needs no state: nothing to set up
-    applied = await call.sandbox.scenarios.apply(tenant, pack_name(state), None)
+    name = pack_name(state)
+    if not name:
+        packs = [pack["name"] for pack in call.sandbox.scenarios.listed()]
+        raise UnknownScenario(
+            f"the state {state!r} has no letter or digit to name a scenario pack by",
+            {"available": packs},
+        )
+    applied = await call.sandbox.scenarios.apply(tenant, name, None)
     return flattened(applied["named"])
 
 

@@ -38,9 +38,23 @@ class Stories:
         self._applied: OrderedDict[str, list[AppliedScenario]] = OrderedDict()
         # The journal's sequence number at each reset, by tenant (None: every tenant).
         self._resets: OrderedDict[str | None, list[int]] = OrderedDict()
+        # Where each tenant's story is known from, once its oldest applications fell out.
+        self._forgotten: OrderedDict[str, int] = OrderedDict()
 
     def applied(self, tenant: str, scenario: AppliedScenario) -> None:
+        kept = self._applied.get(tenant, [])
+        if len(kept) >= _PER_TENANT:
+            # The oldest falls out: the calls before its end can no longer be told apart
+            # from its steps, so a pact leaves them out (`forgotten_through`).
+            self._forgotten[tenant] = max(self._forgotten.pop(tenant, 0), kept[0].last_seq)
+            while len(self._forgotten) > _TENANTS:
+                self._forgotten.popitem(last=False)
         _append(self._applied, tenant, scenario)
+
+    def forgotten_through(self, tenant: str) -> int:
+        """The journal's sequence number up to which the tenant's story is no longer known
+        whole (0: it all is)."""
+        return self._forgotten.get(tenant, 0)
 
     def reset(self, tenant: str | None, seq: int) -> None:
         """The tenant (or every tenant) was reset when the journal was at `seq`."""

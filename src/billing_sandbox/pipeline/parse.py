@@ -47,9 +47,10 @@ async def parse(
             raise ValidationFailed(issues)
     body = None
     if op.body_checks:
-        # The control API takes whole snapshots of the sandbox's state; vendor APIs, records.
+        # The control API takes whole snapshots of the sandbox's state (and whole scenarios);
+        # everything else, records.
         settings = sandbox.settings
-        limit = settings.max_state_bytes if api.operator else settings.max_body_bytes
+        limit = settings.max_state_bytes if op.large_body else settings.max_body_bytes
         depth = MAX_SNAPSHOT_DEPTH if api.operator else MAX_JSON_DEPTH
         body = await read_body(op, request, limit, depth)
     # Handlers get their API's store, typed, from here (never by looking it up by name).

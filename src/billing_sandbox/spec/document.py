@@ -73,6 +73,9 @@ class Operation:
     # Whether an answer may carry a credential (a field named like one: an issued token, a
     # webhook's signing secret): the journal keeps such answers redacted.
     answers_secrets: bool = False
+    # Whether its body may be as large as a snapshot of the sandbox (`x-sandbox-large-body`:
+    # snapshots, and scenarios given whole); every other body is a record's size at most.
+    large_body: bool = False
 
     @cached_property
     def success_status(self) -> int:
@@ -179,6 +182,7 @@ class Spec:
                 self._names_a_secret(self._resolve(response))
                 for response in op.get("responses", {}).values()
             ),
+            large_body=bool(op.get("x-sandbox-large-body", False)),
         )
 
     def _names_a_secret(self, node: Any, seen: frozenset[str] = frozenset()) -> bool:

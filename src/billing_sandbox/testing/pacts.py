@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+# Where a pact's metadata keeps what billing-sandbox says of it.
+_OURS = "billing-sandbox"
 # What a consumer's name may hold to name a file too.
 _CONSUMER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -40,13 +42,16 @@ class SessionPacts:
         kept in each interaction's comments)."""
         for pact in pacts:
             provider = str(pact["provider"]["name"])
-            merged = self._by_provider.setdefault(
-                provider,
-                {**pact, "consumer": {"name": self.consumer}, "interactions": []},
-            )
+            merged = self._by_provider.get(provider)
+            if merged is None:
+                merged = self._by_provider[provider] = _empty(pact, self.consumer)
             taken = self._descriptions.setdefault(provider, set())
             for interaction in pact["interactions"]:
                 merged["interactions"].append(_unique(interaction, taken, test))
+            # Each tenant's notes (answers cut, calls left out), said of its test.
+            ours = (pact.get("metadata") or {}).get(_OURS) or {}
+            notes = merged["metadata"][_OURS]["notes"]
+            notes.extend(f"{test}: {note}" if test else str(note) for note in ours.get("notes", ()))
 
     @property
     def providers(self) -> list[str]:
@@ -62,6 +67,14 @@ class SessionPacts:
             _write_atomically(path, json.dumps(pact, indent=2, ensure_ascii=False) + "\n")
             written.append(path)
         return written
+
+
+def _empty(pact: Mapping[str, Any], consumer: str) -> dict[str, Any]:
+    """A provider's merged pact before any interaction: the first tenant's file's shape, its
+    notes left to be restated by test."""
+    metadata = dict(pact.get("metadata") or {})
+    metadata[_OURS] = {**(metadata.get(_OURS) or {}), "notes": []}
+    return {**pact, "consumer": {"name": consumer}, "interactions": [], "metadata": metadata}
 
 
 def _unique(interaction: Mapping[str, Any], taken: set[str], test: str) -> dict[str, Any]:
