@@ -118,6 +118,12 @@ def test_every_code_block_is_checked(block: Block, tmp_path: Path) -> None:
         tomllib.loads(code)
     elif language in ("js", "javascript"):
         node_check(code, tmp_path)
+    elif language == "ts":
+        # Type-checked against the built TypeScript client by its own tests (`npm test` in
+        # clients/js: test/docs.test.mjs), which read this one page's blocks.
+        assert block.page == DOCS / "typescript.md", (
+            f"{block.name}: ```ts blocks are type-checked only on docs/typescript.md"
+        )
     else:
         assert language in SHOWN_ONLY, (
             f"{block.name}: a ```{language} block has no check: add one to this test, "
