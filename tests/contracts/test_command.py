@@ -23,7 +23,7 @@ from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
 
 from billing_sandbox import cli
-from billing_sandbox.contracts import command, openapi
+from billing_sandbox.contracts import openapi, verifycommand
 from billing_sandbox.contracts.command import CONTROL_TOKEN_VARIABLE, main
 from billing_sandbox.contracts.urls import is_loopback
 from billing_sandbox.settings import Settings
@@ -433,7 +433,7 @@ def lookalike(kept: list[tuple[str, str]]) -> Starlette:
 def test_a_lookalike_sandbox_off_loopback_is_a_vendor_unless_said_to_be_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(command, "is_loopback", lambda _: False)  # as if it were elsewhere
+    monkeypatch.setattr(verifycommand, "is_loopback", lambda _: False)  # as if it were elsewhere
     token = "control-token-for-a-sandbox-only"
     env = {**ENV, CONTROL_TOKEN_VARIABLE: token}
     pact = str(pact_file(tmp_path, a_read(), a_write()))
