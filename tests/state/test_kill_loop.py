@@ -37,6 +37,7 @@ ROUNDS = 3
 LOG_BOUND = 4 * 1024
 
 
+@pytest.mark.kill
 @pytest.mark.parametrize("fsync", ["every-second", "always"])
 def test_no_acknowledged_write_is_lost_to_sigkill(
     tmp_path: Path, fsync: str, monkeypatch: pytest.MonkeyPatch
