@@ -54,6 +54,7 @@ def only(*operation_ids: str) -> list[str]:
     return [arg for op in operation_ids for arg in ("--include-operation-id", op)]
 
 
+@pytest.mark.fuzz  # a whole schemathesis run: the fuzz step's
 def test_the_sandbox_conforms_with_a_junit_report_and_no_secret_anywhere(tmp_path: Path) -> None:
     with live_server() as url:
         code, output = conformance(
@@ -74,6 +75,7 @@ def test_the_sandbox_conforms_with_a_junit_report_and_no_secret_anywhere(tmp_pat
 
 # A one-letter secret (the sandbox accepts any non-empty one), JSON keywords, and field names
 # of the events: masking them must leave every report readable, and the run's verdict intact.
+@pytest.mark.fuzz  # a whole schemathesis run: the fuzz step's
 @pytest.mark.parametrize("secret", ["e", "true"])
 def test_a_secret_that_is_short_or_a_json_word_leaves_the_reports_whole(
     secret: str, tmp_path: Path
@@ -96,6 +98,7 @@ def test_a_secret_that_is_short_or_a_json_word_leaves_the_reports_whole(
 WEBHOOK_WRITES = ("createWebhook", "updateWebhook")
 
 
+@pytest.mark.fuzz  # a whole schemathesis run: the fuzz step's
 def test_the_shipped_answers_accept_the_webhook_host_rule() -> None:
     """A webhook URL with a public host (or none) is Decoda's documented 422: with no other
     flag, the command expects it rather than calling the sandbox non-conforming."""
@@ -105,6 +108,7 @@ def test_the_shipped_answers_accept_the_webhook_host_rule() -> None:
     assert output.rstrip().endswith("conforms")
 
 
+@pytest.mark.fuzz  # a whole schemathesis run: the fuzz step's
 def test_expected_statuses_replace_an_operations_shipped_answers() -> None:
     """`ID=` takes the shipped 422 away: the same run then finds the webhook host rule's
     answers unexpected, which shows that the shipped answers are what accepted them."""
@@ -181,6 +185,7 @@ def test_any_failure_is_exit_2_with_a_message_never_a_traceback(tmp_path: Path) 
     assert SECRET not in output
 
 
+@pytest.mark.fuzz  # a whole schemathesis run: the fuzz step's
 def test_a_drifted_server_fails_naming_each_operation_and_the_check_that_caught_it() -> None:
     with serve_drifted() as url:
         code, output = conformance(
@@ -284,6 +289,7 @@ def test_a_read_only_run_sends_no_undeclared_method_probes(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.fuzz  # a whole schemathesis run: the fuzz step's
 def test_the_command_line_against_a_sandbox_process_exits_0(tmp_path: Path) -> None:
     """Both ends as a user runs them: `billing-sandbox serve` and `billing-sandbox conformance`
     as processes, the secret in the environment."""
