@@ -19,6 +19,7 @@ from billing_sandbox.recordings import Recordings
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import Spec
 from billing_sandbox.tenants.held import HeldTenants, Overflow
+from billing_sandbox.tenants.memory import memory_cap
 from billing_sandbox.tenants.renders import ValidatedBodies
 from billing_sandbox.tenants.tenant import StoreKind, Tenant
 
@@ -143,7 +144,9 @@ class Sandbox:
         self.specs = {spec.name: spec for spec in specs.values()}
         self.credentials = credentials
         self.recordings = recordings or Recordings()
-        self.held_tenants = HeldTenants(settings.max_tenants, self.new_tenant)
+        self.held_tenants = HeldTenants(
+            settings.max_tenants, self.new_tenant, memory=memory_cap(settings)
+        )
         self.held_tenants.overflow = None if overflow is None else overflow(self)
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
         # Each tenant's resets and the scenarios applied to it: a pact's provider states.
@@ -172,7 +175,8 @@ class Sandbox:
 
     def new_tenant(self, tenant_id: str) -> Tenant:
         """A tenant that is not (yet) part of the sandbox: a snapshot is restored into one."""
-        return Tenant(tenant_id, self.settings, self.kinds, self.clock, self.recordings)
+        growth = self.held_tenants.growth
+        return Tenant(tenant_id, self.settings, self.kinds, self.clock, self.recordings, growth)
 
     # The tenants, as every caller names them (`HeldTenants` keeps them).
 

@@ -40,6 +40,8 @@ WEBHOOK_NETWORKS: dict[str, tuple[str, ...]] = {
 FSYNC_MODES = ("always", "every-second", "off")
 # How `serve` writes its line per request (see `Settings.log_format`).
 LOG_FORMATS = ("text", "json")
+# The HTTP server `serve` runs the app on (see `Settings.server`).
+SERVERS = ("uvicorn", "granian")
 # The words a boolean setting is written with, in any case (`BILLING_SANDBOX_QUIET=1`); any
 # other word is refused, not read as false.
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -78,6 +80,26 @@ def whole(least: int | None = None, most: int | None = None) -> Kind:
         )
 
     return Kind(takes, int, holds)
+
+
+# A size in bytes: a whole number, or one with a unit, in powers of 1000 (`512M`, `2GB`) or of
+# 1024 (`512Mi`, `1GiB`), in any case. `M` is 10**6 as Kubernetes reads it; Docker's `512m` is
+# 512 MiB, so a Docker limit copied as it is reads about 5% lower here: inside it, never over.
+_SIZE = re.compile(r"(?P<count>[0-9]{1,15})\s*(?:(?P<unit>[kmgt])(?P<binary>i)?)?b?", re.I)
+_SIZE_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def _size(text: str) -> int:
+    size = _SIZE.fullmatch(text.strip())
+    if size is None:
+        raise ValueError(text)
+    if size["unit"] is None:
+        return int(size["count"])
+    unit: int = (1024 if size["binary"] else 1000) ** _SIZE_POWERS[size["unit"].lower()]
+    return int(size["count"]) * unit
+
+
+SIZE = Kind("a size in bytes, such as 536870912, 512M or 1GiB", _size, whole(0).holds)
 
 
 def one_of(choices: tuple[str, ...]) -> Kind:
@@ -205,11 +227,14 @@ KINDS: dict[str, Kind] = {
     "allowed_hosts": LIST,
     "webhook_hosts": LIST,
     "max_cached_renders": whole(0),
+    "max_render_bytes": SIZE,
+    "max_memory": SIZE,
     "rate_limits": LIST,
     "redis_url": TEXT,
     "scenarios": LIST,
     "scenarios_dir": OPTIONAL_PATH,
     "reset_every": SCHEDULE,
+    "server": one_of(SERVERS),
 }
 # The files and directories read at start, which must be there (`Settings.check_files`): what
 # each is called, and whether it is a directory. (The state file and directories are made.)
@@ -342,9 +367,16 @@ class Settings:
     # names, or networks inside those two (CIDR). A URL outside them is refused with 422, and a
     # name whose address is outside them is refused when sent (see WEBHOOK_NETWORKS).
     webhook_hosts: tuple[str, ...] = ("loopback", "private")
-    # Record renderings a tenant keeps for reads (JSON bytes; about 3 KB each for a Decoda
-    # charge); past it, the tenant starts over. 0 renders every read afresh.
+    # What a tenant keeps of its records' renderings for reads (JSON bytes, about 3 KB for a
+    # Decoda charge, and what keeping each costs beside them): at most this many bytes, in at
+    # most `max_cached_renders` renderings and lists; past either, the tenant starts over. A
+    # default tenant read in all three APIs keeps about 0.4 MB. 0 renders every read afresh.
+    max_render_bytes: int = 4 * 1024 * 1024
     max_cached_renders: int = 5000
+    # The server's memory (its resident set) kept under this many bytes: past it, the tenants'
+    # kept renderings are dropped, then the least recently used tenants as past `max_tenants`.
+    # 0: no cap (`max_tenants` alone bounds memory).
+    max_memory: int = 0
     # Rate limits as the vendors enforce them, per tenant: `decoda=100/10` allows a burst of
     # 100 calls, refilled at 100 per 10 s on the tenant's clock; past it, 429. None by default.
     rate_limits: tuple[str, ...] = ()
@@ -360,6 +392,9 @@ class Settings:
     # A shared demo: the start scenarios' tenants reset and applied again at each period
     # (`24h`) or daily at a time of day (`06:00`, the server's local time); empty: never.
     reset_every: str = ""
+    # `uvicorn`, or `granian` (the `granian` extra): a Rust HTTP server that spends about a fifth
+    # less CPU a request, the same app on the same loop (docs/scaling.md).
+    server: str = "uvicorn"
 
     def __post_init__(self) -> None:
         # Every value, however it was given (code, a flag, a variable), is one its setting takes.

@@ -1,7 +1,8 @@
 """Faults below HTTP: answers that break off, reset, dribble or never come. They need the
 connection itself, which ASGI does not expose, so the sandbox's uvicorn protocol
-(`asgi/protocol.py`) puts it in each request's scope; served any other way, each falls back to
-the nearest thing ASGI can do (an answer that breaks off after its headers)."""
+(`asgi/protocol.py`) puts it in each request's scope; served any other way (granian, or in
+process), each falls back to the nearest thing ASGI can do: an answer that ends short of its
+`content-length`, which the server cuts (`_cut_short`); a reset is then a plain close."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ async def _close(scope: Scope, reset: bool) -> bool:
     return True
 
 
+async def _cut_short(send: Send) -> None:
+    """Without the connection, end the answer short of the `content-length` it promised: the
+    most ASGI can do. A server that holds an answer to its length closes the connection
+    unfinished (granian: before any byte when no body was sent, so the client gets no answer;
+    after the half of a truncated one). The empty piece that says more follows comes first
+    because granian sends an answer whose first piece is its last with that piece's length (a
+    whole, empty 200). The caller then raises DropConnection, for a client in this process
+    (httpx's ASGITransport) to see the cut; granian's edge (cli/granian_edge.py) keeps it out
+    of granian's log."""
+    await send({"type": "http.response.body", "body": b"", "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 async def _start(send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
 
@@ -69,6 +83,7 @@ class DroppedResponse(WireResponse):
             send, 200, [(b"content-length", b"64"), (b"content-type", b"application/json")]
         )
         if not await _close(scope, reset=False):
+            await _cut_short(send)
             raise DropConnection("connection dropped by a fault rule")
 
 
@@ -109,6 +124,7 @@ class TruncatedResponse(WireResponse):
             {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
         )
         if not await _close(scope, reset=False):
+            await _cut_short(send)
             raise DropConnection("answer cut short by a fault rule")
 
 

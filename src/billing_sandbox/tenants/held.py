@@ -1,17 +1,24 @@
 """The tenants one server holds: each built on first use, kept in least-recently-used order up to
-a cap, spilled (when it has writes) or dropped (when its seed rebuilds it) past the cap, and
-reset by forgetting it."""
+a cap, spilled (when it has writes) or dropped (when its seed rebuilds it) past the cap or when
+the server's memory passes its own cap, and reset by forgetting it."""
 
 from __future__ import annotations
 
+import gc
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from billing_sandbox.tenants.memory import TENANT_ESTIMATE, Growth, MemoryCap, release_freed
 from billing_sandbox.tenants.tenant import Tenant
 
 log = logging.getLogger("billing_sandbox")
+
+# A relief spills at most this many tenants (each a file written, 15-40 ms), so the request
+# that meets the cap waits well under a second; the next use goes on while memory is over.
+RELIEF_SPILLS = 16
 
 
 class Overflow(Protocol):
@@ -42,20 +49,34 @@ class HeldTenants:
 
     At most `cap` are held. Past that, the least recently used tenant nobody has written to is
     dropped (its seed rebuilds it); when every tenant has writes, the least recently used is
-    spilled to the overflow and loaded back on its next use, answering exactly as before."""
+    spilled to the overflow and loaded back on its next use, answering exactly as before.
+
+    With a `memory` cap, the server's memory is looked at every so often as tenants are used
+    (`MemoryCap.due`); past it, every tenant's kept renderings go first (the cheapest to make
+    again), then the least recently used tenants, as past `cap` (`relieve`)."""
 
     def __init__(
-        self, cap: int, new_tenant: Callable[[str], Tenant], overflow: Overflow | None = None
+        self,
+        cap: int,
+        new_tenant: Callable[[str], Tenant],
+        overflow: Overflow | None = None,
+        memory: MemoryCap | None = None,
     ) -> None:
         self.cap = max(cap, 1)
         self.new_tenant = new_tenant
         self.overflow = overflow
+        self.memory = memory
+        # What the tenants grew by since the memory cap last looked (their renderings tell it).
+        self.growth = Growth()
         # Least recently used first; `_pristine` holds the ids of those nobody has written to.
         self._tenants: OrderedDict[str, Tenant] = OrderedDict()
         self._pristine: OrderedDict[str, None] = OrderedDict()
 
     def get(self, tenant_id: str) -> Tenant:
         """The tenant, from memory, from the overflow it was spilled to, or seeded anew."""
+        memory = self.memory
+        if memory is not None and memory.due(self.growth):
+            self.relieve(keep=tenant_id)
         tenant = self._tenants.get(tenant_id)
         if tenant is not None:
             self._tenants.move_to_end(tenant_id)
@@ -64,6 +85,7 @@ class HeldTenants:
             return tenant
         reloaded = None if self.overflow is None else self.overflow.reload(tenant_id)
         tenant = reloaded or self.new_tenant(tenant_id)
+        self.growth.grown += TENANT_ESTIMATE
         self._hold(tenant)
         return tenant
 
@@ -119,27 +141,77 @@ class HeldTenants:
             self._pristine[tenant.id] = None
         self._evict(keep=tenant.id)
 
-    def _evict(self, keep: str) -> None:
-        """Drop or spill the least recently used tenants past the cap (pristine ones first),
-        never `keep`, the one a request is using."""
-        while len(self._tenants) > self.cap:
+    def relieve(self, keep: str | None = None) -> None:
+        """With a memory cap that memory has reached (`MemoryCap.over`): drop every tenant's kept
+        renderings; then, if memory is still over the cap's target, drop or spill the least
+        recently used tenants as past `cap` (never `keep`, the one a request is using), as many
+        as hold it over by the tenants' average share of it. Writes are spilled, never lost.
+        Still over, the next use of a tenant goes on; nothing handed back, the cap waits for
+        memory to grow (`MemoryCap.stuck_at`)."""
+        memory = self.memory
+        if memory is None:
+            return
+        resident = memory.resident()
+        if not memory.over(resident):
+            return
+        found, began = resident, time.perf_counter()
+        for tenant in self._tenants.values():
+            tenant.renders.clear()
+        release_freed()
+        resident = memory.resident()
+        dropped = spilled = 0
+        handed_back = True
+        if resident > memory.target and len(self._tenants) > 1:
+            held = len(self._tenants)
+            share = max((resident - memory.base) // held, 1)
+            going = min(held - 1, -(-(resident - memory.target) // share))
+            dropped, spilled = self._evict(keep, held - going, RELIEF_SPILLS)
+            gc.collect()  # a dropped store may hold cycles: its memory goes only with them
+            release_freed()
+            before, resident = resident, memory.resident()
+            handed_back = resident < before
+        if resident > memory.high:
+            if handed_back and dropped + spilled:
+                memory.look_soon()  # some came back, not enough: the next use goes on
+            else:
+                memory.stuck_at = resident  # letting more go would hand back no more
+        log.warning(
+            "memory at %.1f MB (cap %.1f MB): kept renderings dropped, %d tenants dropped "
+            "and %d spilled (%d held) in %.2f s; now %.1f MB",
+            found / 1e6, memory.cap / 1e6, dropped, spilled, len(self._tenants),
+            time.perf_counter() - began, resident / 1e6,
+        )  # fmt: skip
+
+    def _evict(
+        self, keep: str | None, limit: int | None = None, spills: int | None = None
+    ) -> tuple[int, int]:
+        """Drop or spill the least recently used tenants past `limit` (by default the cap;
+        pristine ones first), never `keep`, the one a request is using, spilling at most
+        `spills`: how many were dropped and how many spilled."""
+        limit = self.cap if limit is None else limit
+        dropped = spilled = 0
+        while len(self._tenants) > limit:
             victim = next((t for t in self._pristine if t != keep), None)
             if victim is None:
                 victim = next((t for t in self._tenants if t != keep), None)
             if victim is None:
-                return
+                break
             tenant = self._tenants[victim]
             if tenant.written:
-                if self.overflow is None:
-                    return  # nowhere to spill to: writes are never dropped
+                if self.overflow is None or spilled == spills:
+                    break  # nowhere to spill to: writes are never dropped
                 try:
                     self.overflow.spill(tenant)
                 except OSError as error:
                     # Kept in memory: a full disk must cost memory, never a tenant's writes.
                     log.error("could not spill tenant %r: %s", victim, error)
-                    return
+                    break
+                spilled += 1
+            else:
+                dropped += 1
             del self._tenants[victim]
             self._pristine.pop(victim, None)
+        return dropped, spilled
 
     def _forget(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)

@@ -1,9 +1,10 @@
 """Each record's answer, rendered once per version: the JSON bytes of a record's rendering,
-kept until its tenant changes, so lists and pages are built from bytes instead of being
-rendered and serialised anew on every read; a list of the same records in the same order is
-kept whole, and a body made of kept bytes is validated once. Only reads use them (a write
+kept until its tenant changes, so reads are answered with bytes instead of being rendered and
+serialised anew every time; a list of the same records in the same order is kept whole, as
+one fragment, and a body made of kept bytes is validated once. Only reads use them (a write
 renders afresh), and any write to the tenant forgets them all, so no stale byte is ever
-served."""
+served. They are bounded by bytes per tenant (`max_render_bytes`), and the server's memory
+cap (`held.py`) drops them first."""
 
 from __future__ import annotations
 
@@ -60,31 +61,83 @@ def composition(body: Any) -> Hashable | None:
 
 
 _SCALARS = frozenset({str, int, float, bool})
+_NONE_KEPT: dict[Hashable, orjson.Fragment] = {}
+
+# What keeping costs beyond a rendering's own bytes, as tracemalloc counts it on CPython 3.11
+# (tests/tenants/test_renders.py holds the sum to it), with malloc's header of each block: its
+# bytes object's header, its `orjson.Fragment` and its slot in its kind's dict (92 B counted);
+# for a list, the tuple of its keys too, a pointer per record.
+KEPT_OVERHEAD = 112
+PER_LISTED = 8
+
+
+def exact(dumped: bytes) -> bytes:
+    """`orjson.dumps`'s bytes in a block of their own size: orjson's sit in the block it wrote
+    them into (4 KB at least, and several times their length for longer ones), which a kept
+    rendering holds for as long as it is kept: a Decoda charge's 3 KB held 16 KB, a Candid
+    write-off's 0.5 KB 4 KB."""
+    return memoryview(dumped).tobytes()
+
+
+class Growth(Protocol):
+    """Where kept bytes are told as they are added, server-wide (`memory.Growth`): the memory
+    cap looks at the process sooner when renderings grow fast."""
+
+    grown: int
 
 
 class Renders:
-    """One tenant's rendered records, as `orjson.Fragment`s, at most `limit` of them. A
+    """One tenant's rendered records and lists, as `orjson.Fragment`s, within a byte budget. A
     rendering is named by its kind (the record type and the shape it is rendered in, such as
-    `decoda.charge_detail`) and the key of the records it renders (a charge's id; a charge
-    and a payment for a timeline), never by anything else the request carries."""
+    `decoda.charge_detail`) and the key of the records it renders (a charge's id; a charge and
+    a payment for a timeline; a list's ids, in order), never by anything else the request
+    carries.
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    Each byte is kept once: a kept list holds its records' bytes, and its records are not kept
+    again on their own (a record read by id is, and a list made after it reuses its bytes);
+    what is made for a rendering kept whole (a page, by its query: `get` around `each`) is not
+    kept apart from it. A tenant's whole charge list (Decoda's, 0.3 MB) is held once.
+
+    At most `max_bytes` are kept (each rendering's bytes and what keeping it costs beside them:
+    `size`), in at most `max_count` renderings; one that does not fit starts the tenant over,
+    and one larger than the whole budget is served unkept. Either at 0: every read renders
+    afresh."""
+
+    def __init__(self, max_bytes: int, max_count: int = 5000, growth: Growth | None = None):
+        self.max_bytes = max_bytes if max_count else 0
+        self.max_count = max_count
+        self.growth = growth
+        self.size = 0
+        self._count = 0
+        # Whether a rendering kept whole is being made: what it is made of is not kept apart.
+        self._making = False
         self._by_kind: dict[str, dict[Hashable, orjson.Fragment]] = {}
         self._lists: dict[str, dict[tuple[Hashable, ...], orjson.Fragment]] = {}
-        self._count = 0
         # Bodies already validated, named by what they are made of (see `composition`).
         self._checked: set[Hashable] = set()
 
     def get(self, kind: str, key: Hashable, make: Callable[[], Any]) -> Any:
         """The bytes of `make()`, made once until `clear()`."""
-        if not self.limit:
+        if not self.max_bytes:
             return make()
         kept = self._by_kind.get(kind)
         found = None if kept is None else kept.get(key)
-        if found is None:
-            found = self._keep(kind, key, make())
-        return found
+        if found is not None:
+            return found
+        if self._making:
+            return make()  # inside another rendering, whose bytes hold this one's
+        self._making = True
+        try:
+            made = make()
+        finally:
+            self._making = False
+        data = exact(orjson.dumps(made))
+        cost = len(data) + KEPT_OVERHEAD
+        if cost > self.max_bytes:
+            return made  # larger than the whole budget: served, never kept
+        fragment = orjson.Fragment(data)
+        self._hold(self._by_kind, kind, key, fragment, cost)
+        return fragment
 
     def each(
         self,
@@ -94,9 +147,9 @@ class Renders:
         make: Callable[[T], Any],
     ) -> Any:
         """A list of records as one `orjson.Fragment` (the JSON array), kept by the keys of
-        the records in it, in order: the same page of the same records is one lookup, and a
-        new list is joined from each record's kept bytes (shared with `get`)."""
-        if not self.limit:
+        the records in it, in order: the same list of the same records is one lookup. A new
+        list takes the bytes of records kept by id (`get`) and renders the others."""
+        if not self.max_bytes:
             return [make(record) for record in records]
         listed = list(records)
         # No `key`: each record is its own key (an id; `str` of a str is itself, but calling
@@ -106,39 +159,48 @@ class Renders:
         found = None if lists is None else lists.get(keys)
         if found is not None:
             return found
-        kept = self._by_kind.get(kind, {})
-        parts = []
-        for name, record in zip(keys, listed, strict=True):
-            part = kept.get(name)
-            if part is None:
-                part = self._keep(kind, name, make(record))
-                kept = self._by_kind[kind]  # a new dict when the cap made it start over
-            parts.append(part)
-        # A kept list counts as many as it holds toward the cap: its bytes are theirs again.
-        if self._count + len(keys) > self.limit:
-            return parts  # not kept: plain, so nothing is checked by its identity
-        joined = orjson.Fragment(orjson.dumps(parts))
-        self._lists.setdefault(kind, {})[keys] = joined
-        self._count += len(keys)
+        kept = self._by_kind.get(kind, _NONE_KEPT)
+        parts = [
+            known if (known := kept.get(name)) is not None else make(record)
+            for name, record in zip(keys, listed, strict=True)
+        ]
+        if self._making:
+            return parts  # inside a rendering kept whole, whose bytes hold these
+        data = exact(orjson.dumps(parts))
+        cost = len(data) + KEPT_OVERHEAD + PER_LISTED * len(keys)
+        if cost > self.max_bytes:
+            return parts  # larger than the whole budget: plain, so checked by its bytes
+        joined = orjson.Fragment(data)
+        self._hold(self._lists, kind, keys, joined, cost)
         return joined
 
-    def _keep(self, kind: str, key: Hashable, rendering: Any) -> orjson.Fragment:
-        if self._count >= self.limit:
-            # Bounded: a tenant with more records than the cap renders some again.
-            self.clear()
-        fragment = orjson.Fragment(orjson.dumps(rendering))
-        self._by_kind.setdefault(kind, {})[key] = fragment
+    def _hold(
+        self,
+        table: dict[str, dict[Any, orjson.Fragment]],
+        kind: str,
+        key: Hashable,
+        kept: orjson.Fragment,
+        cost: int,
+    ) -> None:
+        if self.size + cost > self.max_bytes or self._count >= self.max_count:
+            # Bounded: a tenant reading more than its budget starts over, rendering again.
+            self.clear()  # in place: `table` is one of its tables still
+        table.setdefault(kind, {})[key] = kept
+        self.size += cost
         self._count += 1
-        return fragment
+        if self.growth is not None:
+            self.growth.grown += cost
 
     def clear(self) -> None:
-        """Forget every rendering (the tenant changed)."""
-        self._by_kind = {}
-        self._lists = {}
+        """Forget every rendering (the tenant changed, or memory is short)."""
+        self._by_kind.clear()
+        self._lists.clear()
+        self.size = 0
         self._count = 0
         self._checked = set()
 
     def __len__(self) -> int:
+        """How many renderings and lists are kept."""
         return self._count
 
     def seen(self, key: Hashable) -> bool:
@@ -147,7 +209,7 @@ class Renders:
         return key in self._checked
 
     def add(self, key: Hashable) -> None:
-        if len(self._checked) >= self.limit:
+        if len(self._checked) >= self.max_count:
             self._checked = set()  # bounded like the renderings themselves
         self._checked.add(key)
 

@@ -14,7 +14,7 @@ from billing_sandbox.clock import Clock, TenantClock
 from billing_sandbox.faults.rules import FaultRules
 from billing_sandbox.recordings import Exchange, Notice, Recordings
 from billing_sandbox.settings import Settings
-from billing_sandbox.tenants.renders import Renders
+from billing_sandbox.tenants.renders import Growth, Renders
 
 
 class Served(NamedTuple):
@@ -91,7 +91,9 @@ class Tenant:
         kinds: Mapping[str, StoreKind],
         clock: Clock,
         recordings: Recordings | None = None,
+        growth: Growth | None = None,
     ):
+        """`growth`: told the bytes its renderings keep, for the server's memory cap."""
         self.id = tenant_id
         self.settings = settings
         # The tenant's own time (frozen or advanced by the control API) over the server's.
@@ -103,7 +105,7 @@ class Tenant:
         # sandbox may drop it at any time; one with writes is spilled to disk instead.
         self.written = False
         # Its records' renderings, for reads; forgotten on any write to the tenant.
-        self.renders = Renders(settings.max_cached_renders)
+        self.renders = Renders(settings.max_render_bytes, settings.max_cached_renders, growth)
 
     def store(self, api_name: str) -> Any:
         if api_name not in self._stores:
