@@ -97,15 +97,25 @@ def test_the_status_is_coloured_on_a_terminal() -> None:
     assert " 404 " in requestlog.TextLine(colour=False)(facts)
 
 
-def test_a_line_is_stamped_with_its_own_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The time is formatted once a second, and never outlives its second."""
+async def test_a_batch_is_stamped_with_the_second_it_began(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The time is read once a batch (formatted once a second): every line of a batch shows
+    the second its first line was written, and the next batch reads the clock again."""
     facts = ("GET", "/x", 200, "op", "decoda", "acme", 1.0, None, None)
-    line = requestlog.TextLine(colour=False)
+    stream = CountedFlushes()
+    log = requestlog.RequestLog(stream, requestlog.TextLine(colour=False), flush_after=0.01)
     noon = time.mktime((2026, 12, 3, 12, 0, 0, 0, 0, -1))
-    monkeypatch.setattr(time, "time", lambda: noon + 0.9)
-    assert line(facts).split()[0] == "12:00:00"
+    monkeypatch.setattr(time, "time", lambda: noon + 0.99)
+    log.write(facts)
     monkeypatch.setattr(time, "time", lambda: noon + 1.0)
-    assert line(facts).split()[0] == "12:00:01"
+    log.write(facts)  # the same batch: within the flush's fifth of a second
+    await asyncio.sleep(0.05)
+    log.write(facts)  # a new batch
+    log.flush()
+    assert [row.split()[0] for row in stream.getvalue().splitlines()] == [
+        "12:00:00", "12:00:00", "12:00:01"
+    ]  # fmt: skip
 
 
 class CountedFlushes(io.StringIO):
@@ -124,12 +134,38 @@ async def test_batched_lines_are_flushed_together_soon_after() -> None:
     facts = ("GET", "/x", 200, "op", "decoda", "acme", 1.0, None, None)
     for _ in range(3):
         log.write(facts)
-    assert stream.flushes == 0 and len(stream.getvalue().splitlines()) == 3
+    assert stream.flushes == 0 and stream.getvalue() == ""  # gathered, not yet written
     await asyncio.sleep(0.05)  # the flush is a loop timer of 10 ms
-    assert stream.flushes == 1
+    assert stream.flushes == 1 and len(stream.getvalue().splitlines()) == 3
+    assert stream.getvalue().endswith(" ms\n")
     log.write(facts)
     await asyncio.sleep(0.05)
-    assert stream.flushes == 2
+    assert stream.flushes == 2 and len(stream.getvalue().splitlines()) == 4
+
+
+async def test_a_burst_is_written_out_without_waiting_for_the_flush() -> None:
+    """What waits in memory is bounded: past `MAX_WAITING_LINES` the lines go to the stream."""
+    stream = CountedFlushes()
+    log = requestlog.RequestLog(stream, requestlog.TextLine(colour=False), flush_after=10)
+    facts = ("GET", "/x", 200, "op", "decoda", "acme", 1.0, None, None)
+    for _ in range(requestlog.MAX_WAITING_LINES):
+        log.write(facts)
+    assert len(stream.getvalue().splitlines()) == requestlog.MAX_WAITING_LINES
+    log.write(facts)
+    log.flush()
+    assert len(stream.getvalue().splitlines()) == requestlog.MAX_WAITING_LINES + 1
+
+
+def test_the_duration_shows_tenths_of_a_millisecond_rounded() -> None:
+    line = requestlog.TextLine(colour=False)
+    for duration, shown in (
+        (0.04, "0.0 ms"),
+        (0.05, "0.1 ms"),
+        (3.14, "3.1 ms"),
+        (12.96, "13.0 ms"),
+    ):
+        facts = ("GET", "/x", 200, "op", "decoda", "acme", duration, None, None)
+        assert line(facts).endswith(f" acme {shown}")
 
 
 def test_outside_an_event_loop_each_line_is_flushed() -> None:

@@ -13,7 +13,8 @@ from billing_sandbox.spec.params import query_values
 # value, empty pairs, and raw bytes past ASCII.
 PIECES = st.sampled_from(
     [b"a", b"b", b"limit", b"=", b"&", b"&&", b"%20", b"%3D", b"%26", b"+", b"x=y=z",
-     b"%E2%82%AC", b"\xc3\xa9", b"\xff", b"$sort[createdAt]", b"-1", b"", b"%", b"%zz"]
+     b"%E2%82%AC", b"\xc3\xa9", b"\xff", b"$sort[createdAt]", b"-1", b"", b"%", b"%zz",
+     b"%24sort%5BcreatedAt%5D", b"%2", b"%e2%82"]
 )  # fmt: skip
 
 

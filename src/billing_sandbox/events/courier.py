@@ -178,8 +178,22 @@ class Courier:
         """Start sending the tenant's due tries, if any, and return at once."""
         self.start(tenant_id)
 
+    def has_due(self, tenant_id: str) -> bool:
+        """Whether the tenant has tries due now and no delivery running (checked after each
+        write, so without building a list: most tenants subscribe no receiver)."""
+        if tenant_id in self._busy:
+            return False
+        tenant = self._sandbox.held(tenant_id)
+        if tenant is None:
+            return False
+        for name, store in tenant.built_stores().items():
+            outbox = self._outbox_of(name, store)
+            if outbox is not None and outbox.has_due():
+                return True
+        return False
+
     def start(self, tenant_id: str) -> None:
-        if tenant_id in self._busy or not any(o.has_due() for _, o in self._outboxes(tenant_id)):
+        if not self.has_due(tenant_id):
             return
         self._busy.add(tenant_id)
         task = asyncio.get_running_loop().create_task(self._deliver(tenant_id))

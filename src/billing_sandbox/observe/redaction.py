@@ -29,7 +29,11 @@ _JWT = re.compile(r"^eyJ[\w-]*\.[\w-]*\.[\w-]*$")
 # A page token is a cursor, not a credential (Candid's `next_page_token`): kept as sent.
 _NOT_SECRET_SUFFIXES = ("pagetoken",)
 # Whether bytes may hold a secret at all: most bodies do not, and then nothing is parsed.
-_MAY_HOLD_SECRET = re.compile(rb"secret|password|token|api[-_]?key|authorization|eyJ", re.I)
+# Looked for as plain words in the lower-cased bytes (a case-blind regex alternation cost a
+# write three times as much), and a JWT by its own case-sensitive start.
+_SECRET_WORDS = (b"secret", b"password", b"token", b"apikey", b"api-key", b"api_key",
+                 b"authorization")  # fmt: skip
+_JWT_START = b"eyJ"
 
 
 def is_secret(name: str) -> bool:
@@ -40,7 +44,10 @@ def is_secret(name: str) -> bool:
 
 def may_hold_secret(raw: bytes) -> bool:
     """A cheap first look: False means `raw` holds no secret these rules would redact."""
-    return _MAY_HOLD_SECRET.search(raw) is not None
+    if _JWT_START in raw:
+        return True
+    lowered = raw.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 def headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -167,10 +167,11 @@ def _set_off_after_effects(
     if not isinstance(tenant_id, str):
         return
     sandbox.mark_written(tenant_id)
-    if courier is not None:
+    if courier is not None and courier.has_due(tenant_id):
         # After the response: `kick` only starts a task, so a slow or dead receiver never
-        # holds the connection (nor the next request on it). A call that changed nothing made
-        # nothing due: the periodic check covers what falls due as time passes.
+        # holds the connection (nor the next request on it). A call that made nothing due
+        # needs none (the periodic check covers what falls due as time passes), and skips
+        # the background task's cost.
         response.background = BackgroundTask(courier.kick, tenant_id)
 
 

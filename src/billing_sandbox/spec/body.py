@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from billing_sandbox.errors import Issue, MalformedBody, UnsupportedMediaType, ValidationFailed
 from billing_sandbox.spec.document import FORM, JSON, Operation
@@ -57,11 +57,19 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         raise MalformedBody(
             f"request body is {declared} bytes; the sandbox accepts at most {limit}"
         )
+    # The ASGI messages read directly: Starlette's `stream()` is an async generator, whose
+    # machinery cost a small write more than reading its one message.
     chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunks += message.get("body", b"")
         if len(chunks) > limit:
             raise MalformedBody(f"request body exceeds the limit of {limit} bytes")
+        if not message.get("more_body", False):
+            break
     raw = bytes(chunks)
     request.scope[RAW_BODY] = raw  # for the request journal and snapshot imports
     return raw
@@ -86,9 +94,16 @@ def decode_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH, what: str = "reques
             f"the sandbox accepts at most {max_depth}"
         )
     try:
-        return _whole_numbers_as_int(orjson.loads(raw))
+        decoded = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise MalformedBody(f"{what} is not valid JSON: {error}") from None
+    # Only a number written with a fraction or an exponent decodes as a float: a body where
+    # no value starts with digits then `.`, `e` or `E` holds none, and is not walked (a
+    # string that looks so, `":5e"`, only costs the walk).
+    return _whole_numbers_as_int(decoded) if _MAYBE_FLOAT.search(raw) else decoded
+
+
+_MAYBE_FLOAT = re.compile(rb"(?:^|[:,\[])\s*-?[0-9]+[.eE]")
 
 
 # A JSON string, escapes and all (unrolled, possessive: linear time, whatever it holds).

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers
 
@@ -42,18 +43,47 @@ def query_values(raw: bytes) -> dict[str, list[str]]:
     (blank values kept, `+` a space, percent-escapes UTF-8). Plain ASCII with no escape, the
     usual query, is split directly: the general parser costs more than the rest of a read."""
     values: dict[str, list[str]] = {}
-    pairs: list[tuple[str, str]]
-    if raw.isascii() and b"%" not in raw and b"+" not in raw:
+    pairs: Iterable[tuple[str, str]]
+    if not raw.isascii():
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    elif b"%" in raw or b"+" in raw:
+        # Escaped, as clients send brackets and dollars (`qs`: `%24sort%5BcreatedAt%5D=-1`):
+        # decoded once per distinct short query string, since a client repeats its queries.
+        pairs = _escaped_pairs(raw) if len(raw) <= _REMEMBERED_QUERY_BYTES else _split(raw)
+    else:
         pairs = []
         for part in raw.decode("ascii").split("&"):
             if part:
                 name, _, value = part.partition("=")
                 pairs.append((name, value))
-    else:
-        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
     for name, value in pairs:
         values.setdefault(name, []).append(value)
     return values
+
+
+# The longest query string whose decoding is remembered (`_escaped_pairs` keeps 256 of them,
+# so at most 256 KiB).
+_REMEMBERED_QUERY_BYTES = 1024
+
+
+@lru_cache(maxsize=256)
+def _escaped_pairs(raw: bytes) -> tuple[tuple[str, str], ...]:
+    return _split(raw)
+
+
+def _split(raw: bytes) -> tuple[tuple[str, str], ...]:
+    """An ASCII query's names and values as `parse_qsl` decodes them: `+` a space, then
+    percent-escapes as UTF-8 (each step only where a part has one)."""
+    pairs = []
+    for part in raw.decode("ascii").split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            if "+" in part:
+                name, value = name.replace("+", " "), value.replace("+", " ")
+            if "%" in part:
+                name, value = unquote(name), unquote(value)
+            pairs.append((name, value))
+    return tuple(pairs)
 
 
 def from_query(
