@@ -13,7 +13,15 @@ async def get_token(call: Call[None]) -> dict[str, Any]:
     return auth.issue(call.body["client_id"], call.body["client_secret"], call.sandbox)
 
 
-async def get_write_offs(call: Call[CandidStore]) -> dict[str, Any]:
+async def get_write_offs(call: Call[CandidStore]) -> Any:
+    # The whole page, kept as the tenant's bytes by its query string until the tenant's next
+    # write (its page tokens are a function of the records and the query): a client that
+    # lists the same page again is answered without walking the indexes. A query that fails
+    # (a bad page token) keeps nothing.
+    return call.renders.get("candid.page", call.raw_query, lambda: _page(call))
+
+
+def _page(call: Call[CandidStore]) -> dict[str, Any]:
     query = {**call.query, "account_types": tuple(call.query.get("account_types", ()))}
     ids, tokens = call.store.page_of_write_offs(WriteOffQuery(**query))
     # The page as the tenant's kept bytes (a write-off is served as it is stored): ids are

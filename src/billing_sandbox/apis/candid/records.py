@@ -13,14 +13,14 @@ from typing import Any
 WriteOff = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
     claim_id: str
     patient_external_id: str
     billing_provider_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceLine:
     service_line_id: str
     claim_id: str
@@ -28,7 +28,7 @@ class ServiceLine:
     billing_provider_id: str
 
 
-@dataclass
+@dataclass(slots=True)
 class BalanceAdjustment:
     """An insurance balance adjustment (from a payer's remittance when ERA-originated)."""
 

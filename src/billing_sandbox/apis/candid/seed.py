@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from faker import Faker
 
+from billing_sandbox.apis.candid.ids import uuid4_text
 from billing_sandbox.apis.candid.paging import PageTokens
 from billing_sandbox.apis.candid.records import BalanceAdjustment, Claim, ReferenceData, WriteOff
 from billing_sandbox.apis.candid.store import CandidStore
@@ -248,4 +248,4 @@ def _reversal(original: WriteOff, rng: random.Random, moment: datetime) -> Write
 
 
 def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return uuid4_text(rng.getrandbits(128))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+from billing_sandbox.apis.candid.ids import uuid4_text
 from billing_sandbox.apis.candid.paging import Key, PageTokens, SortedKeys, cut_page
 from billing_sandbox.apis.candid.records import (
     BalanceAdjustment,
@@ -80,10 +81,14 @@ class CandidStore:
         self._clock = clock
         self._tokens = tokens
         self._write_offs: dict[str, WriteOff] = {}
-        self._sorted = {name: SortedKeys() for name in SORT_FIELDS}
-        # filter name -> filter value -> write-off ids; account type -> ids
-        self._by_filter: dict[str, dict[str, set[str]]] = {name: {} for name in ID_FILTERS}
-        self._by_account: dict[str, set[str]] = {name: set() for name in ACCOUNT_TYPE.values()}
+        # Each index is built when a read first needs it, then kept up to date: most tenants
+        # never sort by amount or note, nor filter, and a seeded tenant's filter index and
+        # sorted keys weighed more than its write-offs (a set per filter value; issue 33).
+        self._sorted: dict[str, SortedKeys] = {}
+        # filter name -> filter value -> write-off ids; account type -> ids (both empty until
+        # built, and once built they have a key for every filter and account type)
+        self._by_filter: dict[str, dict[str, set[str]]] = {}
+        self._by_account: dict[str, set[str]] = {}
 
     # ---- reads ----
 
@@ -122,18 +127,22 @@ class CandidStore:
     def _candidates(self, query: WriteOffQuery) -> tuple[list[Key], list[str]]:
         """The keys in sort order, and the ids beside them: all of them when unfiltered (kept
         so, never copied), else only the matches."""
-        every = self._sorted[query.sort]
+        every = self._sorted.get(query.sort)
+        if every is None:
+            every = self._sort_by(query.sort)
+        named = [(name, value) for name in ID_FILTERS if (value := getattr(query, name))]
+        if not named and not query.account_types:
+            return every.keys, every.ids
+        if not self._by_filter:
+            self._index_filters()
         sets = [
             self._by_filter[name].get(
                 _canonical(value) if name != "patient_external_id" else value, set()
             )
-            for name in ID_FILTERS
-            if (value := getattr(query, name))
+            for name, value in named
         ]
         if query.account_types:
             sets.append(set().union(*(self._by_account[t] for t in set(query.account_types))))
-        if not sets:
-            return every.keys, every.ids
         sets.sort(key=len)
         matching = set(sets[0]).intersection(*sets[1:])
         keys = sorted(_sort_key(self._write_offs[i], query.sort) for i in matching)
@@ -260,8 +269,8 @@ class CandidStore:
         ordered = [_ordered(record) for record in records]
         for record in ordered:
             self._index(record)
-        for name in SORT_FIELDS:
-            self._sorted[name].add_many([_sort_key(record, name) for record in ordered])
+        for name, keys in self._sorted.items():
+            keys.add_many([_sort_key(record, name) for record in ordered])
 
     def put(self, record: WriteOff) -> None:
         """Store a complete record (a recorded answer's), replacing one with its id."""
@@ -273,24 +282,45 @@ class CandidStore:
     def _unindex(self, record: WriteOff) -> None:
         record_id = record["write_off_id"]
         del self._write_offs[record_id]
-        for name, value in self._facets(record).items():
-            self._by_filter[name][value].discard(record_id)
-        self._by_account[ACCOUNT_TYPE[record["type"]]].discard(record_id)
-        for name in SORT_FIELDS:
-            self._sorted[name].remove(_sort_key(record, name))
+        if self._by_filter:
+            for name, value in self._facets(record).items():
+                self._by_filter[name][value].discard(record_id)
+            self._by_account[ACCOUNT_TYPE[record["type"]]].discard(record_id)
+        for name, keys in self._sorted.items():
+            keys.remove(_sort_key(record, name))
 
     def _insert(self, record: WriteOff) -> None:
         self._index(record)
-        for name in SORT_FIELDS:
-            self._sorted[name].add(_sort_key(record, name))
+        for name, keys in self._sorted.items():
+            keys.add(_sort_key(record, name))
 
     def _index(self, record: WriteOff) -> None:
         """Store a record and index it for filtering (the sorted keys are the caller's job)."""
         record_id = record["write_off_id"]
         self._write_offs[record_id] = record
+        if self._by_filter:
+            self._index_filtered(record)
+
+    def _index_filtered(self, record: WriteOff) -> None:
+        record_id = record["write_off_id"]
         for name, value in self._facets(record).items():
             self._by_filter[name].setdefault(value, set()).add(record_id)
         self._by_account[ACCOUNT_TYPE[record["type"]]].add(record_id)
+
+    def _sort_by(self, field: str) -> SortedKeys:
+        """The keys of every write-off sorted by `field`, made on first use (one sort)."""
+        if field not in SORT_FIELDS:
+            raise KeyError(field)
+        keys = self._sorted[field] = SortedKeys()
+        keys.add_many([_sort_key(record, field) for record in self._write_offs.values()])
+        return keys
+
+    def _index_filters(self) -> None:
+        """The filters' index over every write-off, made on the first filtered read."""
+        self._by_filter = {name: {} for name in ID_FILTERS}
+        self._by_account = {kind: set() for kind in ACCOUNT_TYPE.values()}
+        for record in self._write_offs.values():
+            self._index_filtered(record)
 
     def _facets(self, record: WriteOff) -> dict[str, str]:
         """The id filters a write-off matches, through what it points at."""
@@ -357,7 +387,7 @@ class CandidStore:
         return payer
 
     def _new_id(self) -> str:
-        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        return uuid4_text(self._ids.getrandbits(128))
 
     def all_write_offs(self) -> list[WriteOff]:
         """Every write-off, in the order they were made (what a snapshot holds)."""

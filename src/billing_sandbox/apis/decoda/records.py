@@ -13,7 +13,7 @@ CARD_MEDIUMS = frozenset(
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)
 class Patient:
     id: str
     created_date: datetime
@@ -35,7 +35,7 @@ class Patient:
     credit_balance: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CatalogueItem:
     id: str
     name: str
@@ -46,7 +46,7 @@ class CatalogueItem:
     type: str = "SERVICE"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """One charge line: a catalogue item or a custom line, with its own discount and tax."""
 
@@ -63,7 +63,7 @@ class Line:
     tax_amount: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Charge:
     id: str
     patient_id: str
@@ -93,7 +93,7 @@ class Charge:
     archived: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Refund:
     id: str
     payment_id: str
@@ -105,7 +105,7 @@ class Refund:
     status: str = "SUCCEEDED"
 
 
-@dataclass
+@dataclass(slots=True)
 class Payment:
     id: str
     amount: int
@@ -126,7 +126,7 @@ class Payment:
         return self.payment_medium not in CARD_MEDIUMS and self.payment_medium != "PATIENT_CREDIT"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Adjustment:
     """An ADJUSTMENT (signed: positive raises the charge) or a WRITE_OFF (the amount cleared)."""
 
@@ -140,7 +140,7 @@ class Adjustment:
     location_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Installment:
     id: str
     plan_id: str
@@ -149,7 +149,7 @@ class Installment:
     status: str = "SCHEDULED"
 
 
-@dataclass
+@dataclass(slots=True)
 class PaymentPlan:
     id: str
     charge_ids: list[str]
@@ -164,7 +164,7 @@ class PaymentPlan:
     cancelled: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Webhook:
     """A receiver the tenant registered: the events it subscribes to and the secret that signs
     what it is sent. Deleting one archives it: it keeps its deliveries and gets nothing new."""
@@ -179,7 +179,7 @@ class Webhook:
     archived: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Try:
     """One POST of an event to a webhook: when (tenant's clock), the receiver's status or why
     there was none, and how long it took in real time."""
@@ -190,7 +190,7 @@ class Try:
     duration_ms: float
 
 
-@dataclass
+@dataclass(slots=True)
 class Delivery:
     """One event for one webhook (Decoda's "delivery attempt"): the envelope it is sent, and
     how its tries went. `next_due` is when the next try falls due on the tenant's clock (None:

@@ -65,13 +65,13 @@ def ordered(record: dict[str, Any]) -> dict[str, Any]:
     return {name: record[name] for name in SOA_FIELDS if name in record}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facility:
     id: str
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Organization:
     """A customer billed directly: an HMO, a government payer or a corporate partner."""
 
@@ -81,7 +81,7 @@ class Organization:
     subtype: str | None = None  # hmo | government, for insurers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InsuranceContract:
     """A facility's contract with an insurer or company (MYCURE's insurer-insured pattern)."""
 
@@ -92,7 +92,7 @@ class InsuranceContract:
     insurerName: str  # noqa: N815 (MYCURE's field name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InvoiceItem:
     id: str
     invoice: str
@@ -102,7 +102,7 @@ class InvoiceItem:
     contract: str | None = None  # the insurance contract covering it, if any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invoice:
     id: str
     facility: str
@@ -110,7 +110,7 @@ class Invoice:
     items: tuple[str, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Account:
     uid: str
     email: str
