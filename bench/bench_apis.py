@@ -1,11 +1,14 @@
 """By-hand benchmark of all three APIs against the ceiling (never run in CI; bench/README.md).
 
 Starts `billing-sandbox serve` as a user starts it (defaults: response validation and the
-journal on, one log line per request, to a file here), and a ceiling: a bare Starlette app on
-the same uvicorn answering each path with the very bytes the sandbox answered. With `npm` on
-the PATH, also Prism 5 (`prism mock -m`) on our own specs, installed into a temporary directory.
-Each scenario runs in interleaved rounds on every server; the table gives requests per second
-and the sandbox/ceiling ratio.
+journal on, one log line per request, its output to a file here), the same with `--quiet`, and
+a ceiling: a bare Starlette app on the same uvicorn answering each path with the very bytes the
+sandbox answered (reading a write's body first). With `--granian`, also `serve --server
+granian` and the ceiling on granian. With `npm` on the PATH, also Prism 5 (`prism mock -m`) on
+our own specs, installed into a temporary directory. The load is `wrk` (Debian's package), 16
+keep-alive connections, pinned to the other core than the servers. Each scenario runs on every
+server in interleaved rounds, their order turning; the table gives the median requests per
+second, each ratio as the median of its rounds with their spread, and server CPU per request.
 
 Run from the checkout: `.venv/bin/python bench/bench_apis.py --help`.
 """
@@ -28,8 +31,9 @@ from statistics import median
 from typing import Any
 
 import orjson
-from loadgen import BenchError, Load, build_request, percentile, read_response, run_load
+from loadgen import BenchError, build_request, read_response
 from servers import _wait_until_listening, cpu_seconds, free_port, split_cpus
+from wrkload import lua_script, run_wrk, wrk_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "openapi"
@@ -151,7 +155,7 @@ async def discover(port: int) -> list[Scenario]:
         Scenario("MYCURE statement by id", "GET", f"/billing-soas/{soa}", mycure,
                  prism_spec="mycure-billing-soas"),
         Scenario("MYCURE find, filtered, sorted, 100", "GET",
-                 "/billing-soas?type=organization&$sort[createdAt]=-1&$limit=100", mycure,
+                 "/billing-soas?type=organization&%24sort%5BcreatedAt%5D=-1&%24limit=100", mycure,
                  prism_spec="mycure-billing-soas"),
         Scenario("Candid create (write)", "POST", "/api/write-offs/v1",
                  {**candid_w, **with_json}, orjson.dumps(candid_write), write=True),
@@ -184,11 +188,11 @@ def process(
 
 
 def ceiling_script(bodies: Path) -> str:
-    """A bare Starlette app answering each benchmarked path with the sandbox's bytes."""
+    """A bare Starlette app answering each benchmarked path with the sandbox's bytes; a write's
+    body is read first, as the sandbox must. `python ceiling.py uvicorn|granian PORT`."""
     return f"""
 import json, sys
 from pathlib import Path
-import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
@@ -196,12 +200,23 @@ answers = json.loads(Path({str(bodies)!r}).read_text())
 def route(path, by_method):
     kept = {{m: (bytes.fromhex(b), s) for m, (b, s) in by_method.items()}}
     async def answer(request):
+        if request.method == "POST":
+            await request.body()
         data, status = kept[request.method]
         return Response(data, status_code=status, media_type="application/json")
     return Route(path, answer, methods=list(kept))
 app = Starlette(routes=[route(p, m) for p, m in answers.items()])
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-            loop="uvloop", http="httptools")
+server, port = sys.argv[1], int(sys.argv[2])
+if server == "granian":  # embedded on uvloop, as `serve --server granian` runs
+    from granian.server.embed import Server
+    from granian.constants import Interfaces
+    import uvloop
+    uvloop.run(Server(app, address="127.0.0.1", port=port, interface=Interfaces.ASGINL,
+                      log_enabled=False).serve())
+else:
+    import uvicorn
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop",
+                http="httptools")
 """
 
 
@@ -220,71 +235,134 @@ async def answers_of(port: int, scenarios: list[Scenario]) -> dict[str, dict[str
     return found
 
 
-async def measure(
-    scenario: Scenario, port: int, pid: int, duration: float, connections: int, cap: int
-) -> tuple[float, list[float], float | None, int]:
-    before = cpu_seconds(pid)
-    load = Load(port, scenario.request(port), duration, connections, cap, scenario.expected)
-    sample = await run_load(load)
-    after = cpu_seconds(pid)
-    count = len(sample.latencies)
-    cpu = None if before is None or after is None or not count else (after - before) / count * 1e6
-    errors = sample.errors
-    return count / sample.elapsed, sample.latencies, cpu, errors
+async def reset_writes(port: int) -> None:
+    """Writes start each run from the seeded tenant, so no run weighs on the next."""
+    for tenant in (WRITES_TENANT, f"{WRITES_TENANT}.test"):
+        await _call(port, build_request("POST", f"/_sandbox/tenants/{tenant}/reset", port, {}))
+
+
+@dataclass(frozen=True)
+class Server:
+    """One server under load: where it listens, its pid, and the scenarios as it is asked."""
+
+    name: str
+    port: int
+    pid: int
+    scenarios: dict[str, Scenario]  # by name; a sandbox's carry its own credentials
+    sandbox: bool
+
+
+def measure_wrk(
+    scenario: Scenario,
+    server: Server,
+    options: argparse.Namespace,
+    work: Path,
+    client_cpus: set[int] | None,
+) -> tuple[float, float, float | None, int]:
+    """One wrk run: req/s, p50 seconds, server CPU µs per request, non-2xx answers."""
+    ask = server.scenarios[scenario.name]
+    script = work / "wrk.lua"
+    script.write_text(lua_script(ask.method, ask.path, ask.headers, ask.body))
+    if ask.write and server.sandbox:
+        asyncio.run(reset_writes(server.port))
+    before = cpu_seconds(server.pid)
+    run = run_wrk(script, server.port, options.duration, options.connections, client_cpus)
+    after = cpu_seconds(server.pid)
+    cpu = None
+    if before is not None and after is not None and run.requests:
+        cpu = (after - before) / run.requests * 1e6
+    return run.per_second, run.p50, cpu, run.non_2xx + run.socket_errors
+
+
+def sandbox_command(port: int, *extra: str) -> list[str]:
+    """`billing-sandbox serve` as the README starts it (the installed script)."""
+    script = str(Path(sys.executable).with_name("billing-sandbox"))
+    return [script, "serve", "--port", str(port), *extra]
+
+
+def start_sandbox(
+    stack: ExitStack, work: Path, name: str, cpus: set[int] | None, *extra: str
+) -> tuple[int, int]:
+    """A sandbox whose output (banner and request lines) goes to a file, as users redirect it."""
+    port = free_port()
+    log = (work / f"{name}.log").open("w")
+    stack.callback(log.close)
+    pid = stack.enter_context(
+        process(sandbox_command(port, *extra), port, cpus, stdout=log, stderr=log)
+    )
+    return port, pid
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per scenario run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--max-writes", type=int, default=2000, help="cap per write run")
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even with npm")
+    parser.add_argument("--granian", action="store_true",
+                        help="also serve the sandbox and the ceiling with granian")  # fmt: skip
+    parser.add_argument("--only", action="append", default=[], metavar="WORDS",
+                        help="only the scenarios whose name has WORDS (repeatable)")  # fmt: skip
     options = parser.parse_args(argv)
+    if wrk_binary() is None:
+        raise BenchError("wrk is not on the PATH: apt-get install wrk")
     split = split_cpus()
     client_cpus, server_cpus = split if split else (None, None)
     if client_cpus is not None:
         os.sched_setaffinity(0, client_cpus)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-apis-") as scratch:
         work = Path(scratch)
-        sandbox_port = free_port()
-        log = (work / "requests.log").open("w")
-        stack.callback(log.close)
-        serve = [str(Path(sys.executable).with_name("billing-sandbox")), "serve",
-                 "--port", str(sandbox_port)]  # fmt: skip
-        sandbox_pid = stack.enter_context(
-            process(serve, sandbox_port, server_cpus, stdout=log, stderr=log)
-        )
-        scenarios = asyncio.run(discover(sandbox_port))
-        bodies = work / "answers.json"
-        bodies.write_text(orjson.dumps(asyncio.run(answers_of(sandbox_port, scenarios))).decode())
-        ceiling_port = free_port()
+        sandboxes = {"sandbox": (), "quiet": ("--quiet",)}
+        if options.granian:
+            sandboxes["granian"] = ("--server", "granian")
+        servers: list[Server] = []
+        reference: list[Scenario] | None = None
+        for name, extra in sandboxes.items():
+            port, pid = start_sandbox(stack, work, name, server_cpus, *extra)
+            scenarios = asyncio.run(discover(port))
+            if options.only:
+                scenarios = [s for s in scenarios if any(w in s.name for w in options.only)]
+            if reference is None:
+                reference = scenarios
+                bodies = work / "answers.json"
+                bodies.write_text(orjson.dumps(asyncio.run(answers_of(port, scenarios))).decode())
+            elif [s.path for s in scenarios] != [s.path for s in reference]:
+                raise BenchError(f"{name} found other records than the first sandbox")
+            servers.append(Server(name, port, pid, {s.name: s for s in scenarios}, True))
+        assert reference is not None
+        by_name = {s.name: s for s in reference}
         script = work / "ceiling.py"
         script.write_text(ceiling_script(bodies))
-        ceiling_pid = stack.enter_context(
-            process([sys.executable, str(script), str(ceiling_port)], ceiling_port, server_cpus)
-        )
-        servers = {"sandbox": (sandbox_port, sandbox_pid), "ceiling": (ceiling_port, ceiling_pid)}
+        ceilings = {"ceiling": [sys.executable, str(script), "uvicorn"]}
+        if options.granian:
+            ceilings["ceiling-granian"] = [sys.executable, str(script), "granian"]
+        for name, command in ceilings.items():
+            port = free_port()
+            pid = stack.enter_context(process([*command, str(port)], port, server_cpus))
+            servers.append(Server(name, port, pid, by_name, False))
         prism = None if options.no_prism else start_prism(stack, work, server_cpus)
+        for spec, (port, pid) in (prism or {}).items():
+            wanted = {n: s for n, s in by_name.items() if s.prism_spec == spec}
+            servers.append(Server(f"prism:{spec}", port, pid, wanted, False))
         tallies: dict[tuple[str, str], Tally] = {}
         for round_number in range(options.rounds):
             print(f"round {round_number + 1} of {options.rounds}", file=sys.stderr, flush=True)
-            for scenario in scenarios:
-                targets = dict(servers)
-                if prism and scenario.prism_spec in prism:
-                    targets["prism"] = prism[scenario.prism_spec]
-                for name, (port, pid) in targets.items():
-                    cap = options.max_writes if scenario.write else 10_000_000
-                    rps, latencies, cpu, errors = asyncio.run(
-                        measure(scenario, port, pid, options.duration, options.connections, cap)
+            for scenario in reference:
+                # The servers' order turns each round, so drift on the machine is shared out.
+                order = [s for s in servers if scenario.name in s.scenarios]
+                shift = round_number % len(order)
+                for server in order[shift:] + order[:shift]:
+                    rps, p50, cpu, errors = measure_wrk(
+                        scenario, server, options, work, client_cpus
                     )
-                    tally = tallies.setdefault((scenario.name, name), Tally())
+                    kind = "prism" if server.name.startswith("prism:") else server.name
+                    tally = tallies.setdefault((scenario.name, kind), Tally())
                     tally.rps.append(rps)
-                    tally.latencies += latencies
-                    tally.errors += errors if name != "prism" else 0
+                    tally.latencies.append(p50)
+                    tally.errors += errors if kind != "prism" else 0
                     if cpu is not None:
                         tally.cpu_us.append(cpu)
-        print(table(scenarios, tallies, prism is not None))
+        print(table(reference, tallies, prism is not None, options.granian))
     return 0
 
 
@@ -322,35 +400,61 @@ def start_prism(
     return found
 
 
-def table(scenarios: list[Scenario], tallies: dict[tuple[str, str], Tally], prism: bool) -> str:
-    """The Markdown table: requests/s (median of rounds), p50, server CPU, ratios."""
-    head = (
-        "| request | sandbox req/s | ceiling req/s | **sandbox / ceiling** | sandbox p50 ms "
-        "| sandbox CPU µs/req | ceiling CPU µs/req |"
-    )
-    rule = "|---|---:|---:|---:|---:|---:|---:|"
+def ratios(mine: list[float], theirs: list[float]) -> str:
+    """The median of the rounds' ratios, and their spread (each round's pair ran back to back)."""
+    each = sorted(a / b for a, b in zip(mine, theirs, strict=False) if b)
+    if not each:
+        return "n/a"
+    low, high = each[0], each[-1]
+    return f"**{median(each):.2f}**{TIMES} ({low:.2f} to {high:.2f})"
+
+
+def table(
+    scenarios: list[Scenario], tallies: dict[tuple[str, str], Tally], prism: bool, granian: bool
+) -> str:
+    """The Markdown table: median req/s, ratios per round with their spread, server CPU."""
+    head = ("| request | sandbox req/s | ceiling req/s | **sandbox / ceiling** "
+            "| `--quiet` / ceiling | log's cost (1 - sandbox / `--quiet`) | sandbox p50 ms "
+            "| sandbox CPU µs/req "
+            "| ceiling CPU µs/req |")  # fmt: skip
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    if granian:
+        head += (" granian sandbox req/s | granian sandbox / uvicorn ceiling "
+                 "| granian ceiling / uvicorn ceiling |")  # fmt: skip
+        rule += "---:|---:|---:|"
     if prism:
         head += " Prism req/s | sandbox / Prism |"
         rule += "---:|---:|"
     rows = [head, rule]
     for scenario in scenarios:
-        ours, ceiling = tallies[(scenario.name, "sandbox")], tallies[(scenario.name, "ceiling")]
-        mine, top = median(ours.rps), median(ceiling.rps)
-        p50 = percentile(sorted(ours.latencies), 0.5) * 1000
-        cpu = f"{median(ours.cpu_us):.0f}" if ours.cpu_us else "n/a"
-        top_cpu = f"{median(ceiling.cpu_us):.0f}" if ceiling.cpu_us else "n/a"
-        errors = f" ({ours.errors} errors)" if ours.errors else ""
-        ratio = f"**{mine / top:.2f}{TIMES}**"
-        cells = [f"{scenario.name}{errors}", f"{mine:,.0f}", f"{top:,.0f}", ratio, f"{p50:.2f}"]
-        row = "| " + " | ".join([*cells, cpu, top_cpu]) + " |"
+        ours, quiet = tallies[(scenario.name, "sandbox")], tallies[(scenario.name, "quiet")]
+        ceiling = tallies[(scenario.name, "ceiling")]
+        cost = sorted(1 - a / b for a, b in zip(ours.rps, quiet.rps, strict=False) if b)
+        errors = ours.errors + quiet.errors
+        cells = [
+            scenario.name + (f" ({errors} errors)" if errors else ""),
+            f"{median(ours.rps):,.0f}",
+            f"{median(ceiling.rps):,.0f}",
+            ratios(ours.rps, ceiling.rps),
+            ratios(quiet.rps, ceiling.rps),
+            f"{median(cost):.0%} ({cost[0]:.0%} to {cost[-1]:.0%})" if cost else "n/a",
+            f"{median(ours.latencies) * 1000:.2f}",
+            f"{median(ours.cpu_us):.0f}" if ours.cpu_us else "n/a",
+            f"{median(ceiling.cpu_us):.0f}" if ceiling.cpu_us else "n/a",
+        ]
+        if granian:
+            fast = tallies[(scenario.name, "granian")]
+            fast_top = tallies[(scenario.name, "ceiling-granian")]
+            cells += [f"{median(fast.rps):,.0f}", ratios(fast.rps, ceiling.rps),
+                      ratios(fast_top.rps, ceiling.rps)]  # fmt: skip
         if prism:
             other = tallies.get((scenario.name, "prism"))
             if other is None:
-                row += " n/a | n/a |"
+                cells += ["n/a", "n/a"]
             else:
-                theirs = median(other.rps)
-                row += f" {theirs:,.0f} | {mine / theirs:.1f}{TIMES} |"
-        rows.append(row)
+                cells += [f"{median(other.rps):,.0f}",
+                          f"{median(ours.rps) / median(other.rps):.1f}{TIMES}"]  # fmt: skip
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
