@@ -25,6 +25,7 @@ from billing_sandbox.apis import VENDOR_APIS
 from billing_sandbox.asgi import cors
 from billing_sandbox.asgi.dispatch import RouteTable, SpecRoutesFirst
 from billing_sandbox.clock import Clock, Schedule, SystemClock, recurring
+from billing_sandbox.control import metrics as control_metrics
 from billing_sandbox.control import views
 from billing_sandbox.credentials import Credentials
 from billing_sandbox.errors import counted
@@ -51,6 +52,7 @@ CONTROL_API = control.API
 # shown like the dashboard) and each API's own sandbox-only actions (its `control` module).
 CONTROL_MODULES = (
     views,
+    control_metrics,
     ui_root,
     *(api.control for api in VENDOR_APIS if api.control is not None),
 )

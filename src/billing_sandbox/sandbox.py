@@ -13,6 +13,7 @@ from billing_sandbox.credentials import Credentials
 from billing_sandbox.errors import ApiError, NotFound
 from billing_sandbox.faults.rules import FaultRules
 from billing_sandbox.observe.journal import Journal
+from billing_sandbox.observe.metrics import Metrics
 from billing_sandbox.observe.ratelimits import RateLimiter, parse_limits
 from billing_sandbox.observe.stories import Stories
 from billing_sandbox.recordings import Recordings
@@ -163,6 +164,27 @@ class Sandbox:
         self.scenarios: ScenarioService = NoScenarios()
         # Whether the server is stopping (`serve` says), so that a stream ends on its own.
         self.stopping: Callable[[], bool] = lambda: False
+        # What `GET /_sandbox/metrics` exposes; None when metrics are off.
+        self.metrics: Metrics | None = None
+        if settings.metrics:
+            self.metrics = Metrics(settings.shard, str(self.about.get("version", "")))
+            self._watch(self.metrics)
+
+    def _watch(self, metrics: Metrics) -> None:
+        """The gauges read when Prometheus scrapes: what the server holds now."""
+        metrics.watch(
+            "tenants_held", "Tenants in memory.", lambda: len(self.held_tenants.in_memory())
+        )
+        metrics.watch(
+            "tenants_spilled", "Tenants with writes spilled to disk.", lambda: len(self.spilled())
+        )
+        metrics.watch("journal_entries", "Requests the journal keeps.", lambda: len(self.journal))
+        metrics.watch(
+            "sockets_connected",
+            "Signed-in realtime sockets (MYCURE's Socket.IO), by API.",
+            lambda: {(name,): sum(m.connected().values()) for name, m in self.mounted.items()},
+            labels=("api",),
+        )
 
     def spec(self, name: str) -> Spec:
         if name not in self.specs:

@@ -172,6 +172,12 @@ BOOLEAN = Kind(
     lambda value: isinstance(value, bool),
 )
 TEXT = Kind("text", str, lambda value: isinstance(value, str))
+# A label's value in every metric a shard exposes: short and plain, so it reads in any query.
+SHARD_NAME = Kind(
+    "letters, digits, '.', '_' or '-', at most 64 (or empty)",
+    str,
+    lambda value: isinstance(value, str) and bool(re.fullmatch(r"[A-Za-z0-9._-]{0,64}", value)),
+)
 HOST = Kind("a host name or address", _name, lambda value: isinstance(value, str) and bool(value))
 PATH = Kind("a path", _path, lambda value: isinstance(value, Path))
 OPTIONAL_PATH = Kind(
@@ -235,6 +241,8 @@ KINDS: dict[str, Kind] = {
     "scenarios_dir": OPTIONAL_PATH,
     "reset_every": SCHEDULE,
     "server": one_of(SERVERS),
+    "metrics": BOOLEAN,
+    "shard": SHARD_NAME,
 }
 # The files and directories read at start, which must be there (`Settings.check_files`): what
 # each is called, and whether it is a directory. (The state file and directories are made.)
@@ -395,6 +403,12 @@ class Settings:
     # `uvicorn`, or `granian` (the `granian` extra): a Rust HTTP server that spends about a fifth
     # less CPU a request, the same app on the same loop (docs/scaling.md).
     server: str = "uvicorn"
+    # Counts requests, tenants, webhooks and the state's log for `GET /_sandbox/metrics`
+    # (Prometheus's text format; docs/monitoring.md). Off: that answers 404, nothing is counted.
+    metrics: bool = True
+    # This server's name in a cluster (`billing-sandbox cluster` sets it): every metric's `shard`
+    # label. Empty: no such label.
+    shard: str = ""
 
     def __post_init__(self) -> None:
         # Every value, however it was given (code, a flag, a variable), is one its setting takes.

@@ -116,6 +116,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "power cut), every-second (a power cut loses at most about a second; a killed process "
         f"nothing), off (the system decides) {default('fsync')}",
     )
+    serve(
+        "--no-metrics",
+        action="store_false",
+        dest="metrics",
+        default=None,
+        help="count nothing for GET /_sandbox/metrics, which then answers 404 (on by default; "
+        f"or {variable('metrics')}=false)",
+    )
+    serve("--shard", type=argument("shard"), metavar="NAME",
+          help="this server's name in a cluster: the shard label of its metrics "
+          "(billing-sandbox cluster sets it) " + default("shard", "none"))  # fmt: skip
     serve("--quiet", action="store_true", default=None,
           help=f"log no line per request ({variable('quiet')}=1)")  # fmt: skip
     serve(

@@ -148,8 +148,28 @@ class DribbledResponse(WireResponse):
             await send({"type": "http.response.body", "body": piece, "more_body": not last})
 
 
+class MalformedResponse(Response):
+    """A success status whose body is not JSON, though it says it is (see `malformed`)."""
+
+
 def malformed(status: int) -> Response:
     """A success status whose body is not JSON, though it says it is: the error page of a
     proxy that answered in the service's place."""
     page = b"<html><body><h1>Temporarily unavailable</h1></body></html>"
-    return Response(page, status_code=status, media_type="application/json")
+    return MalformedResponse(page, status_code=status, media_type="application/json")
+
+
+# The answers a client never gets whole, or never gets as JSON, whatever their status says.
+BROKEN_ANSWERS = (
+    DroppedResponse,
+    ResetResponse,
+    SilentResponse,
+    TruncatedResponse,
+    MalformedResponse,
+)
+
+
+def breaks_the_answer(response: Response) -> bool:
+    """Whether a fault left the client without a whole, well-formed answer (a dribbled one
+    arrives whole, only slowly)."""
+    return isinstance(response, BROKEN_ANSWERS)

@@ -11,7 +11,9 @@ from starlette.responses import Response
 from billing_sandbox.api import Api, Caller
 from billing_sandbox.errors import ApiError
 from billing_sandbox.faults.injection import FAULT
+from billing_sandbox.faults.wire import breaks_the_answer
 from billing_sandbox.observe import redaction, requestlog
+from billing_sandbox.observe.metrics import cause_of
 from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.spec.body import RAW_BODY
 from billing_sandbox.spec.document import Operation
@@ -26,10 +28,15 @@ def record(
     caller: Caller | None,
     started: float,
     problem: ApiError | None,
+    delivered: Response,
 ) -> None:
-    """Keep the call in the journal (secrets redacted) and, when one is on, the request log."""
+    """Keep the call in the journal (secrets redacted), count it in the metrics and, when one
+    is on, write it to the request log. `response`: the sandbox's own answer, which the journal
+    keeps; `delivered`: what the client got instead when a fault lost or reshaped it (the metrics
+    count that)."""
     tenant = caller.tenant_id if caller else None
-    duration_ms = (time.perf_counter() - started) * 1000
+    seconds = time.perf_counter() - started
+    duration_ms = seconds * 1000
     scope = request.scope
     method, path, fault = scope["method"], scope["path"], scope.get(FAULT)
     status = response.status_code
@@ -55,6 +62,12 @@ def record(
         redaction.body_bytes(answer, "application/json") if op.answers_secrets else answer,
         fault=fault,
     )
+    metrics = sandbox.metrics
+    if metrics is not None:
+        got = delivered.status_code
+        broken = fault is not None and breaks_the_answer(delivered)
+        cause = cause_of(problem, fault, got, broken)
+        metrics.request(api.name, op.operation_id, got, cause, seconds)
     request_log = requestlog.active()
     if request_log is not None:
         problem_text = None if problem is None else requestlog.problem_of(problem)

@@ -79,7 +79,9 @@ def wrap(
         if quota is not None and api.rate_limit_headers:
             response.headers.update(_quota_headers(quota))
         if vendor:
-            record(sandbox, api, op, request, answered or response, caller, started, problem)
+            record(
+                sandbox, api, op, request, answered or response, caller, started, problem, response
+            )
         return response
 
     return endpoint
@@ -105,6 +107,8 @@ def _spend_quota(api: Api, caller: Caller | None, sandbox: Sandbox) -> Quota | N
     now = sandbox.tenant(caller.tenant_id).clock.now()
     quota = sandbox.limits.take(caller.tenant_id, api.name, now)
     if quota is not None and quota.retry_after is not None:
+        if sandbox.metrics is not None:
+            sandbox.metrics.count("rate_limit_refusals", api.name)
         limit = quota.limit
         raise RateLimited(
             f"rate limit exceeded: {counted(limit.requests, 'call')} per {limit.per_seconds} s "

@@ -51,6 +51,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_sandbox/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every metric the server counts, in Prometheus's text format
+         * @description What a team's monitoring scrapes (docs/monitoring.md): requests by API, operation,
+         *     status class and cause of failure, their duration, tenants held and spilled, webhook
+         *     deliveries, realtime sockets, the journal and the state's log. No label carries a
+         *     tenant. The same access rule as the rest of the control API: loopback, or the control
+         *     token as a bearer token (Prometheus's `authorization` setting). 404 when the server
+         *     runs with metrics off (`serve --no-metrics`).
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_sandbox/reset": {
         parameters: {
             query?: never;
@@ -1292,6 +1317,30 @@ export interface operations {
                     };
                 };
             };
+            500: components["responses"]["Error"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The exposition, Prometheus text format 0.0.4 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["Error"];
             500: components["responses"]["Error"];
         };
     };

@@ -1,0 +1,226 @@
+"""The metrics Prometheus scrapes: what each request counts as, what the server holds, and the
+exposition itself (one registry per app, no tenant in any label, the shard's label)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+
+from billing_sandbox.app import create_app
+from billing_sandbox.clock import ManualClock
+from billing_sandbox.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+)
+from billing_sandbox.observe.metrics import Buckets, Metrics, cause_of, status_class
+from billing_sandbox.settings import InvalidSetting, Settings
+
+pytestmark = pytest.mark.anyio
+
+TENANT = "tenant-name-never-a-label"
+DECODA = {"TENANT": TENANT, "API-KEY": "k"}
+
+
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
+def requests_counted(text: str, **labels: str) -> float:
+    """The sum of `billing_sandbox_requests_total` over the series matching `labels`."""
+    return sum(
+        value
+        for name, found, value in samples(text)
+        if name == "billing_sandbox_requests_total"
+        and all(found.get(key) == wanted for key, wanted in labels.items())
+    )
+
+
+async def scrape(client: httpx.AsyncClient) -> str:
+    response = await client.get("/_sandbox/metrics")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return response.text
+
+
+@pytest.mark.parametrize(
+    ("problem", "fault", "status", "broken", "cause"),
+    [
+        (None, None, 200, False, "none"),
+        (None, None, 304, False, "none"),
+        (None, "latency 20ms", 200, False, "none"),  # slow is not failed
+        (None, "malformed", 200, True, "fault"),  # a 200 the client cannot read
+        (None, "drop", 0, True, "fault"),
+        (RateLimited("slow down", 3, {}), "status 429", 429, False, "fault"),  # injected first
+        (RateLimited("slow down", 3, {}), None, 429, False, "rate_limit"),
+        (Unauthenticated("who?"), None, 401, False, "auth"),
+        (Forbidden("not yours"), None, 403, False, "auth"),
+        (ValidationFailed([]), None, 422, False, "validation"),
+        (BadRequest("not JSON"), None, 400, False, "validation"),
+        (NotFound("charge", "x"), None, 404, False, "other"),
+        (None, None, 500, False, "other"),
+    ],
+)
+def test_each_answer_has_one_cause(
+    problem: Any, fault: str | None, status: int, broken: bool, cause: str
+) -> None:
+    assert cause_of(problem, fault, status, broken) == cause
+
+
+def test_status_classes() -> None:
+    assert [status_class(s) for s in (0, 200, 302, 404, 503)] == [
+        "none", "2xx", "3xx", "4xx", "5xx"
+    ]  # fmt: skip
+
+
+def test_a_histogram_counts_each_value_in_the_first_bucket_that_holds_it() -> None:
+    buckets = Buckets((0.1, 1.0))
+    for value in (0.05, 0.1, 0.5, 2.0):
+        buckets.observe(value)
+    assert buckets.cumulative() == [("0.1", 2), ("1.0", 3), ("+Inf", 4)]
+    assert buckets.total == pytest.approx(2.65)
+
+
+def test_an_undeclared_counter_is_refused() -> None:
+    with pytest.raises(KeyError):
+        Metrics().count("requets_misspelt")
+
+
+async def test_requests_are_counted_by_api_operation_status_class_and_cause(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/billing/charge/list", headers=DECODA)).status_code == 200
+    assert (await client.get("/billing/charge/list", headers=DECODA)).status_code == 200
+    assert (await client.get("/billing/charge/list")).status_code == 401
+    assert (await client.get("/billing/charge/get/nope", headers=DECODA)).status_code == 404
+    text = await scrape(client)
+    ok = {"api": "decoda", "operation": "listCharges", "status_class": "2xx", "cause": "none"}
+    assert requests_counted(text, **ok) == 2
+    assert requests_counted(text, operation="listCharges", cause="auth", status_class="4xx") == 1
+    assert requests_counted(text, operation="getCharge", cause="other") == 1
+    # The control API's own requests (this scrape included) are not counted.
+    assert requests_counted(text, api="control") == 0
+    assert requests_counted(text) == 4
+    count = [v for n, labels, v in samples(text)
+             if n == "billing_sandbox_request_duration_seconds_count"
+             and labels["operation"] == "listCharges"]  # fmt: skip
+    assert count == [3]
+
+
+async def test_no_label_carries_a_tenant(client: httpx.AsyncClient) -> None:
+    await client.get("/billing/charge/list", headers=DECODA)
+    login = {"client_id": TENANT, "client_secret": "s"}
+    token = await client.post("/api/auth/v2/token", json=login)
+    assert token.status_code == 200
+    text = await scrape(client)
+    assert TENANT not in text
+    assert "tenant" not in {key for _, labels, _ in samples(text) for key in labels}
+
+
+async def test_a_fault_that_breaks_a_200_counts_as_a_fault(client: httpx.AsyncClient) -> None:
+    rule = {"match": {"api": "decoda"}, "effect": {"malformed": True}, "count": 1}
+    assert (await client.post("/_sandbox/faults", json=rule)).status_code == 201
+    broken = await client.get("/billing/charge/list", headers=DECODA)
+    assert broken.status_code == 200 and not broken.text.startswith("[")
+    text = await scrape(client)
+    assert requests_counted(text, operation="listCharges", cause="fault", status_class="2xx") == 1
+    injected = await client.get("/billing/charge/list", headers={**DECODA, "Prefer": "code=503"})
+    assert injected.status_code == 503
+    text = await scrape(client)
+    assert requests_counted(text, operation="listCharges", cause="fault", status_class="5xx") == 1
+
+
+async def test_validation_failures_count_as_validation(client: httpx.AsyncClient) -> None:
+    headers = {**DECODA, "content-type": "application/json"}
+    answer = await client.post("/v1/patient/create", headers=headers, content=b"{not json")
+    assert answer.status_code == 422  # Decoda's answer to a body it cannot read
+    text = await scrape(client)
+    assert requests_counted(text, cause="validation", status_class="4xx") == 1
+
+
+class TestRateLimits:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(rate_limits=("decoda=1/60",))
+
+    async def test_a_refusal_is_counted_twice_over(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/billing/charge/list", headers=DECODA)).status_code == 200
+        assert (await client.get("/billing/charge/list", headers=DECODA)).status_code == 429
+        text = await scrape(client)
+        assert requests_counted(text, cause="rate_limit", status_class="4xx") == 1
+        refusals = [v for n, labels, v in samples(text)
+                    if n == "billing_sandbox_rate_limit_refusals_total"]  # fmt: skip
+        assert refusals == [1]
+
+
+async def test_what_the_server_holds_is_read_when_scraped(client: httpx.AsyncClient) -> None:
+    def gauge(text: str, name: str) -> float:
+        [value] = [v for n, _, v in samples(text) if n == f"billing_sandbox_{name}"]
+        return value
+
+    before = await scrape(client)
+    assert gauge(before, "tenants_held") == 0
+    await client.get("/billing/charge/list", headers=DECODA)
+    await client.get("/billing/charge/list", headers={**DECODA, "TENANT": "another"})
+    after = await scrape(client)
+    assert gauge(after, "tenants_held") == 2
+    assert gauge(after, "journal_entries") == 2
+    assert gauge(after, "tenants_spilled") == 0
+    assert ("billing_sandbox_sockets_connected", {"api": "mycure"}, 0.0) in samples(after)
+    assert any(n == "process_resident_memory_bytes" for n, _, _ in samples(after))
+
+
+async def test_two_apps_in_one_process_count_apart(clock: ManualClock) -> None:
+    apps = [create_app(Settings(), clock=clock) for _ in range(2)]
+    texts = []
+    for index, app in enumerate(apps):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            for _ in range(index + 1):
+                await http.get("/billing/charge/list", headers=DECODA)
+            texts.append(await scrape(http))
+    assert [requests_counted(text) for text in texts] == [1, 2]
+
+
+class TestShard:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(shard="shard1")
+
+    async def test_every_series_carries_the_shards_name(self, client: httpx.AsyncClient) -> None:
+        await client.get("/billing/charge/list", headers=DECODA)
+        found = samples(await scrape(client))
+        assert found
+        assert {labels.get("shard") for _, labels, _ in found} == {"shard1"}
+
+
+class TestOff:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(metrics=False)
+
+    async def test_metrics_off_answer_404_saying_how_to_turn_them_on(
+        self, app: Starlette, client: httpx.AsyncClient
+    ) -> None:
+        await client.get("/billing/charge/list", headers=DECODA)
+        answer = await client.get("/_sandbox/metrics")
+        assert answer.status_code == 404
+        assert "--no-metrics" in answer.json()["message"]
+        assert app.state.sandbox.metrics is None
+
+
+def test_a_shard_name_is_short_and_plain() -> None:
+    for name in ("shard 1", "a" * 65, 'x"y'):
+        with pytest.raises(InvalidSetting):
+            Settings(shard=name)
