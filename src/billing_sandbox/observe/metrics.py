@@ -143,13 +143,22 @@ class Buckets:
 
 
 class OperationTally:
-    """One operation's requests: how many by status class and cause, and how long they took."""
+    """One operation's requests: how many by status and cause, and how long they took. Keyed
+    by the status itself, made a class only when scraped: nothing is formatted per request."""
 
     __slots__ = ("outcomes", "seconds")
 
     def __init__(self) -> None:
-        self.outcomes: dict[tuple[str, str], int] = {}
+        self.outcomes: dict[tuple[int, str], int] = {}
         self.seconds = Buckets(REQUEST_BUCKETS)
+
+    def by_class(self) -> dict[tuple[str, str], int]:
+        """The counts by status class and cause, as the `requests_total` series are."""
+        classes: dict[tuple[str, str], int] = {}
+        for (status, cause), count in self.outcomes.items():
+            key = (status_class(status), cause)
+            classes[key] = classes.get(key, 0) + count
+        return classes
 
 
 @dataclass(frozen=True)
@@ -180,7 +189,9 @@ class Metrics:
     def __init__(self, shard: str = "", version: str = "") -> None:
         self.shard = shard
         self.version = version
-        self._operations: dict[tuple[str, str], OperationTally] = {}
+        # By API, then operation: two lookups of strings whose hashes Python keeps, where one
+        # by a pair would build and hash a tuple on every request.
+        self._operations: dict[str, dict[str, OperationTally]] = {}
         self._counters: dict[str, dict[tuple[str, ...], float]] = {name: {} for name in COUNTERS}
         self._histograms = {name: Buckets(bounds) for name, (_, bounds) in HISTOGRAMS.items()}
         self._watched: list[Watched] = []
@@ -191,11 +202,13 @@ class Metrics:
 
     def request(self, api: str, operation: str, status: int, cause: str, seconds: float) -> None:
         """One vendor request answered (the control API's are not counted)."""
-        tally = self._operations.get((api, operation))
-        if tally is None:
-            tally = self._operations[(api, operation)] = OperationTally()
-        key = (status_class(status), cause)
-        tally.outcomes[key] = tally.outcomes.get(key, 0) + 1
+        try:
+            tally = self._operations[api][operation]
+        except KeyError:
+            tally = self._operations.setdefault(api, {})[operation] = OperationTally()
+        key = (status, cause)
+        outcomes = tally.outcomes
+        outcomes[key] = outcomes.get(key, 0) + 1
         tally.seconds.observe(seconds)
 
     def count(self, name: str, *labels: str, amount: float = 1) -> None:
@@ -216,7 +229,7 @@ class Metrics:
         requests: dict[str, int] = {}
         failures: dict[str, int] = {}
         seconds: dict[str, list[int]] = {}
-        for (api, _), tally in self._operations.items():
+        for api, tally in self._tallies():
             for (_, cause), count in tally.outcomes.items():
                 requests[api] = requests.get(api, 0) + count
                 if cause != "none":
@@ -228,6 +241,15 @@ class Metrics:
             api: ApiTotals(requests[api], failures.get(api, 0), tuple(seconds[api]))
             for api in requests
         }
+
+    def _by_operation(self) -> Iterator[tuple[tuple[str, str], OperationTally]]:
+        for api, operations in self._operations.items():
+            for operation, tally in operations.items():
+                yield (api, operation), tally
+
+    def _tallies(self) -> Iterator[tuple[str, OperationTally]]:
+        for (api, _), tally in self._by_operation():
+            yield api, tally
 
     def exposition(self) -> bytes:
         """Every metric, in Prometheus's text format (`CONTENT_TYPE`)."""
@@ -274,8 +296,8 @@ class Metrics:
             "Time from a request's routing to its answer, by API and operation.",
             labels=["api", "operation"],
         )
-        for (api, operation), tally in sorted(self._operations.items()):
-            for (klass, cause), count in sorted(tally.outcomes.items()):
+        for (api, operation), tally in sorted(self._by_operation()):
+            for (klass, cause), count in sorted(tally.by_class().items()):
                 requests.add_metric([api, operation, klass, cause], count)
             duration.add_metric([api, operation], tally.seconds.cumulative(), tally.seconds.total)
         yield requests
