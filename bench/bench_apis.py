@@ -4,7 +4,8 @@ Starts `billing-sandbox serve` as a user starts it (defaults: response validatio
 journal on, one log line per request, its output to a file here), the same with `--quiet`, and
 a ceiling: a bare Starlette app on the same uvicorn answering each path with the very bytes the
 sandbox answered (reading a write's body first). With `--granian`, also `serve --server
-granian` and the ceiling on granian. With `npm` on the PATH, also Prism 5 (`prism mock -m`) on
+granian` and the ceiling on granian. With `--metrics-cost`, also `serve --no-metrics`, to
+report what the metrics cost. With `npm` on the PATH, also Prism 5 (`prism mock -m`) on
 our own specs, installed into a temporary directory. The load is `wrk` (Debian's package), 16
 keep-alive connections, pinned to the other core than the servers. Each scenario runs on every
 server in interleaved rounds, their order turning; the table gives the median requests per
@@ -301,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even with npm")
     parser.add_argument("--granian", action="store_true",
                         help="also serve the sandbox and the ceiling with granian")  # fmt: skip
+    parser.add_argument("--metrics-cost", action="store_true",
+                        help="also serve --no-metrics: what the metrics cost")  # fmt: skip
     parser.add_argument("--only", action="append", default=[], metavar="WORDS",
                         help="only the scenarios whose name has WORDS (repeatable)")  # fmt: skip
     options = parser.parse_args(argv)
@@ -315,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         sandboxes = {"sandbox": (), "quiet": ("--quiet",)}
         if options.granian:
             sandboxes["granian"] = ("--server", "granian")
+        if options.metrics_cost:
+            sandboxes["no-metrics"] = ("--no-metrics",)
         servers: list[Server] = []
         reference: list[Scenario] | None = None
         for name, extra in sandboxes.items():
@@ -362,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                     tally.errors += errors if kind != "prism" else 0
                     if cpu is not None:
                         tally.cpu_us.append(cpu)
-        print(table(reference, tallies, prism is not None, options.granian))
+        print(table(reference, tallies, prism is not None, options.granian, options.metrics_cost))
     return 0
 
 
@@ -409,8 +414,21 @@ def ratios(mine: list[float], theirs: list[float]) -> str:
     return f"**{median(each):.2f}**{TIMES} ({low:.2f} to {high:.2f})"
 
 
+def costs(mine: list[float], without: list[float]) -> list[float]:
+    """What a feature costs in each round: 1 - (req/s with it) / (req/s without it)."""
+    return sorted(1 - a / b for a, b in zip(mine, without, strict=False) if b)
+
+
+def spread(each: list[float]) -> str:
+    return f"{median(each):.0%} ({each[0]:.0%} to {each[-1]:.0%})" if each else "n/a"
+
+
 def table(
-    scenarios: list[Scenario], tallies: dict[tuple[str, str], Tally], prism: bool, granian: bool
+    scenarios: list[Scenario],
+    tallies: dict[tuple[str, str], Tally],
+    prism: bool,
+    granian: bool,
+    metrics_cost: bool = False,
 ) -> str:
     """The Markdown table: median req/s, ratios per round with their spread, server CPU."""
     head = ("| request | sandbox req/s | ceiling req/s | **sandbox / ceiling** "
@@ -422,6 +440,9 @@ def table(
         head += (" granian sandbox req/s | granian sandbox / uvicorn ceiling "
                  "| granian ceiling / uvicorn ceiling |")  # fmt: skip
         rule += "---:|---:|---:|"
+    if metrics_cost:
+        head += " `--no-metrics` / ceiling | metrics' cost (1 - sandbox / `--no-metrics`) |"
+        rule += "---:|---:|"
     if prism:
         head += " Prism req/s | sandbox / Prism |"
         rule += "---:|---:|"
@@ -429,7 +450,7 @@ def table(
     for scenario in scenarios:
         ours, quiet = tallies[(scenario.name, "sandbox")], tallies[(scenario.name, "quiet")]
         ceiling = tallies[(scenario.name, "ceiling")]
-        cost = sorted(1 - a / b for a, b in zip(ours.rps, quiet.rps, strict=False) if b)
+        cost = costs(ours.rps, quiet.rps)
         errors = ours.errors + quiet.errors
         cells = [
             scenario.name + (f" ({errors} errors)" if errors else ""),
@@ -437,7 +458,7 @@ def table(
             f"{median(ceiling.rps):,.0f}",
             ratios(ours.rps, ceiling.rps),
             ratios(quiet.rps, ceiling.rps),
-            f"{median(cost):.0%} ({cost[0]:.0%} to {cost[-1]:.0%})" if cost else "n/a",
+            spread(cost),
             f"{median(ours.latencies) * 1000:.2f}",
             f"{median(ours.cpu_us):.0f}" if ours.cpu_us else "n/a",
             f"{median(ceiling.cpu_us):.0f}" if ceiling.cpu_us else "n/a",
@@ -447,6 +468,9 @@ def table(
             fast_top = tallies[(scenario.name, "ceiling-granian")]
             cells += [f"{median(fast.rps):,.0f}", ratios(fast.rps, ceiling.rps),
                       ratios(fast_top.rps, ceiling.rps)]  # fmt: skip
+        if metrics_cost:
+            bare = tallies[(scenario.name, "no-metrics")]
+            cells += [ratios(bare.rps, ceiling.rps), spread(costs(ours.rps, bare.rps))]
         if prism:
             other = tallies.get((scenario.name, "prism"))
             if other is None:

@@ -9,6 +9,7 @@ regression guard, `instructions_guard.py`. See bench/README.md.
 
     .venv/bin/python bench/bench_instructions.py            # about half a minute
     .venv/bin/python bench/bench_instructions.py candid decoda --requests 300
+    .venv/bin/python bench/bench_instructions.py --no-metrics   # the sandbox without metrics
 
 Counts include what valgrind counts of a copy (`rep movsb`, one per byte), so a large body's
 copies weigh more here than in wall time: compare requests with themselves, change by change.
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help=f"any of {', '.join(CASES)} (default: all)")
     parser.add_argument("--requests", type=int, default=200, help="requests per block")
+    parser.add_argument("--no-metrics", dest="metrics", action="store_false",
+                        help="the sandbox as `serve --no-metrics` runs it")  # fmt: skip
     options = parser.parse_args(argv)
     cases = options.cases or list(CASES)
     unknown = sorted(set(cases) - set(CASES))
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.requests < 1:
         parser.error("--requests must be at least 1")
     try:
-        counts = measure(cases, options.requests)
+        counts = measure(cases, options.requests, options.metrics)
     except NoValgrind as missing:
         print(f"bench_instructions: {missing}", file=sys.stderr)
         return 2

@@ -54,9 +54,12 @@ class Counted:
         return self.sandbox / self.ceiling
 
 
-def measure(cases: list[str], requests: int) -> dict[str, Counted]:
-    """Count `requests` calls of each case on both apps, under callgrind (minutes)."""
+def measure(cases: list[str], requests: int, metrics: bool = True) -> dict[str, Counted]:
+    """Count `requests` calls of each case on both apps, under callgrind (minutes); without
+    `metrics`, the sandbox runs as `serve --no-metrics` does."""
     child = [sys.executable, __file__, "--requests", str(requests), *cases]
+    if not metrics:
+        child.append("--no-metrics")
     blocks = count_blocks(child, timeout=RUN_TIMEOUT)
     return {
         name: Counted(blocks[f"{name} sandbox"] / requests, blocks[f"{name} ceiling"] / requests)
@@ -181,7 +184,7 @@ def _ceiling(request: Request, body: bytes) -> Any:
     return Starlette(routes=[Route(request.path, same_bytes, methods=[request.method])])
 
 
-async def _counted(cases: list[str], requests: int) -> None:
+async def _counted(cases: list[str], requests: int, metrics: bool) -> None:
     from billing_sandbox.app import create_app
     from billing_sandbox.cli.serve import LOG_FLUSH_SECONDS, AnswerCutOffRequests
     from billing_sandbox.observe import requestlog
@@ -190,7 +193,7 @@ async def _counted(cases: list[str], requests: int) -> None:
     # As `serve` runs: one log line per request, batched in a 64 KiB buffer, to a file.
     log = tempfile.TemporaryFile("w+", buffering=1 << 16)  # noqa: SIM115 - open for the run
     requestlog.configure(log, "text", quiet=False, flush_after=LOG_FLUSH_SECONDS)
-    app = create_app(Settings())
+    app = create_app(Settings(metrics=metrics))
     served = AnswerCutOffRequests(app, lambda: False)
     async with app.router.lifespan_context(app):
         chosen = {name: request for name, request in (await _requests(served)).items()
@@ -226,8 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="the child of `measure()`, under callgrind")
     parser.add_argument("cases", nargs="+", choices=CASES)
     parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--no-metrics", dest="metrics", action="store_false")
     options = parser.parse_args(argv)
-    asyncio.run(_counted(options.cases, options.requests))
+    asyncio.run(_counted(options.cases, options.requests, options.metrics))
     end_child()
 
 
