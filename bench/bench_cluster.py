@@ -58,7 +58,7 @@ def serve_alone(cpus: set[int] | None) -> tuple[subprocess.Popen[str], int, list
 
 
 def cluster(shards: int, cpus: set[int] | None) -> tuple[subprocess.Popen[str], int, list[int]]:
-    port = _free_run(shards + 2)
+    port = _free_run(shards + 3)  # HAProxy, the shards, the merger, Redis, the exporter
     process = start([sys.executable, "-m", "billing_sandbox", "cluster", "--shards", str(shards),
                      "--port", str(port), "--quiet"], cpus)  # fmt: skip
     pids = []

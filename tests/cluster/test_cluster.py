@@ -77,7 +77,7 @@ def free_run(count: int) -> int:
 def cluster(shards: int, state_dir: Path, *more: str) -> Iterator[Cluster]:
     if HAPROXY is None:
         pytest.fail("the cluster tests need HAProxy (Debian: apt-get install haproxy)")
-    port = free_run(shards + 2)
+    port = free_run(shards + 3)  # HAProxy, the shards, the merger, Redis, the exporter
     command = [sys.executable, "-m", "billing_sandbox", "cluster", "--shards", str(shards),
                "--port", str(port), "--state-dir", str(state_dir), "--records", "20",
                "--quiet", *more]  # fmt: skip

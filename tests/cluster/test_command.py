@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from billing_sandbox.cli import main
-from billing_sandbox.cluster.command import SECRET_FILE, _shard_environment
+from billing_sandbox.cluster.command import SECRET_FILE, _shard_command, _shard_environment
 from billing_sandbox.cluster.haproxy import Address
 
 
@@ -42,6 +42,29 @@ def test_the_printed_config_names_the_default_ports(capsys: pytest.CaptureFixtur
     printed = capsys.readouterr().out
     assert "bind 127.0.0.1:9000" in printed
     assert "server shard1 127.0.0.1:9002" in printed and "server merger 127.0.0.1:9003" in printed
+
+
+def test_haproxys_exporter_takes_the_port_after_redis_unless_given_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 9000 HAProxy, 9001-9002 the shards, 9003 the merger, 9004 Redis: 9005 the exporter.
+    assert main(["cluster", "--shards", "2", "--port", "9000", "--print-haproxy-config"]) == 0
+    assert "frontend metrics\n    bind 127.0.0.1:9005\n" in capsys.readouterr().out
+    given = [
+        "cluster",
+        "--port",
+        "9000",
+        "--haproxy-metrics-port",
+        "9100",
+        "--print-haproxy-config",
+    ]
+    assert main(given) == 0
+    assert "frontend metrics\n    bind 127.0.0.1:9100\n" in capsys.readouterr().out
+
+
+def test_each_shard_is_named_in_its_metrics_whatever_every_shard_is_given() -> None:
+    command = _shard_command(1, Address("127.0.0.1", 9002), None, ["--shard", "all", "--seed", "1"])
+    assert command[-2:] == ["--shard", "shard1"]  # the last one given is the one serve takes
 
 
 def test_every_shard_gets_one_signing_key_kept_in_the_state_dir(

@@ -80,6 +80,17 @@ def test_strict_credentials_maps_are_used_only_when_given() -> None:
     assert "mycure" not in text.split("map(")[-1]
 
 
+def test_haproxys_exporter_is_on_loopback_whatever_the_cluster_listens_on() -> None:
+    # It asks for no credentials: only a scraper on this machine may reach it.
+    assert "prometheus-exporter" not in config()
+    shards = [Address("0.0.0.0", 8001 + n) for n in range(3)]
+    text = haproxy.config(
+        Address("0.0.0.0", 8000), shards, Address("0.0.0.0", 8004), metrics_port=8006
+    )
+    assert "frontend metrics\n    bind 127.0.0.1:8006\n" in text
+    assert "    http-request use-service prometheus-exporter if { path /metrics }\n" in text
+
+
 def test_the_merged_streams_cursor_reads_each_shards_last_entry() -> None:
     names = ["shard0", "shard1", "shard2"]
     assert _cursor("shard0=12,shard2=40", names) == {"shard0": 12, "shard2": 40}

@@ -38,11 +38,11 @@ export function clusterTools() {
 }
 
 /** `billing-sandbox cluster` of `shards` shards (HAProxy, the shards, the merger and Redis on
- *  consecutive ports): `{url, pid, stop()}` once HAProxy answers. */
+ *  consecutive ports, HAProxy's exporter last): `{url, pid, stop()}` once HAProxy answers. */
 export async function startCluster(shards = 2, args = []) {
   return startWithRetries(async () => {
-    // HAProxy's port, then a port for each shard, the merger and Redis.
-    const port = await freePortBlock(shards + 3);
+    // HAProxy's port, then a port for each shard, the merger, Redis and HAProxy's exporter.
+    const port = await freePortBlock(shards + 4);
     const command = ["cluster", "--shards", String(shards), "--port", String(port), "--quiet", ...args];
     return { port, command, startMs: CLUSTER_START_TIMEOUT_MS, ready: everyShardAnswers };
   });

@@ -58,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--haproxy", default="haproxy", help="the HAProxy program")
     parser.add_argument(
+        "--haproxy-metrics-port",
+        type=argument("port"),
+        help="the loopback port of HAProxy's Prometheus exporter, /metrics (default: the port "
+        "after Redis's)",
+    )
+    parser.add_argument(
         "--redis-server",
         default="redis-server",
         help="the Redis program that carries MYCURE's socket events between shards",
@@ -100,7 +106,8 @@ def run(options: argparse.Namespace) -> int:
         if options.print_haproxy_config:
             # The map files go beside the config the user keeps (`--map-dir`).
             maps = _tenant_maps(serve_options, options.map_dir)
-            print(haproxy.config(listen, shards, merger, control_open, maps))
+            exporter = _metrics_port(options)
+            print(haproxy.config(listen, shards, merger, control_open, maps, exporter))
             return 0
         if options.merge_only:
             _serve_merger(Address(options.host, options.port), shards)
@@ -237,7 +244,9 @@ def _shard_command(
         own = state_dir / haproxy.shard_name(index)
         own.mkdir(parents=True, exist_ok=True)
         command += ["--state-file", str(own / "state.json"), "--state-dir", str(own / "spill")]
-    return [*command, *serve_options]
+    # Its name last, so that it wins over a `--shard` given to every shard: each shard's
+    # metrics must carry a `shard` label of their own.
+    return [*command, *serve_options, "--shard", haproxy.shard_name(index)]
 
 
 def _shard_environment(state_dir: Path | None, redis: Address | None = None) -> dict[str, str]:
@@ -274,6 +283,12 @@ def _redis(redis_server: str, options: argparse.Namespace, work: Path) -> Shard:
 def _redis_address(options: argparse.Namespace) -> Address:
     """The port after the merger's."""
     return Address("127.0.0.1", options.port + 2 + options.shards)
+
+
+def _metrics_port(options: argparse.Namespace) -> int:
+    """HAProxy's exporter: `--haproxy-metrics-port`, else the port after Redis's."""
+    chosen: int | None = options.haproxy_metrics_port
+    return chosen if chosen is not None else options.port + 3 + options.shards
 
 
 def _cluster_secret(state_dir: Path | None) -> str:
@@ -334,7 +349,8 @@ def _run(
     except ClusterError:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    config.write_text(haproxy.config(listen, addresses, merger, control_open, maps))
+    exporter = _metrics_port(options)
+    config.write_text(haproxy.config(listen, addresses, merger, control_open, maps, exporter))
     # S603: HAProxy as `shutil.which` found it, on the config file we wrote (no shell).
     checked = subprocess.run([program, "-c", "-q", "-f", str(config)], capture_output=True)  # noqa: S603
     if checked.returncode != 0:
@@ -357,6 +373,7 @@ def _run(
             [program, "-db", "-f", str(config)], stdin=subprocess.DEVNULL
         )
         print(f"  haproxy  pid {proxy.pid}", flush=True)
+        print(f"  haproxy-metrics  http://127.0.0.1:{exporter}/metrics", flush=True)
         _wait_until_up(f"http://{listen}", stopping)
         print("ready", flush=True)
         while not stopping:
