@@ -2,9 +2,11 @@
 
 Starts `billing-sandbox serve` on a free loopback port, makes a few calls (one refused by
 validation, one met by a fault rule), and photographs the Requests page with that failure's
-detail open and the Tenants page, in headless Chromium (Debian's), at 1280x800:
+detail open and the Tenants page, in headless Chromium (Debian's), at 1280x800; then sends
+about ten seconds of mixed traffic (some of it failing) and photographs the overview's charts:
 
-    .venv/bin/python docs/screenshots.py          # writes docs/dashboard-*.png
+    .venv/bin/python docs/screenshots.py             # writes docs/dashboard-*.png
+    .venv/bin/python docs/screenshots.py overview    # only the named ones
 """
 
 from __future__ import annotations
@@ -29,7 +31,37 @@ def free_port() -> int:
         return port
 
 
-def main() -> int:
+SHOTS = ("requests", "tenants", "overview")
+
+
+def mixed_traffic(base: str, seconds: float) -> None:
+    """Calls to every API for `seconds`, at a rate that rises and falls, some failing: a
+    validation error now and then, and a fault rule failing a share of MYCURE's."""
+    rule = {"match": {"api": "mycure"}, "effect": {"status": 503}, "probability": 0.2}
+    httpx.post(f"{base}/_sandbox/faults", json=rule)
+    token = httpx.post(
+        f"{base}/api/auth/v2/token", json={"client_id": "acme", "client_secret": "x"}
+    ).json()["access_token"]
+    sign_in = {"strategy": "local", "email": "ana@clinic-a.test", "password": "x"}
+    mycure = httpx.post(f"{base}/authentication", json=sign_in).json()["accessToken"]
+    calls = [
+        ("/api/write-offs/v1?limit=5", {"Authorization": f"Bearer {token}"}),
+        ("/billing/charge/list", DECODA),
+        ("/billing/charge/list", DECODA),
+        ("/billing-soas?$limit=3", {"Authorization": f"Bearer {mycure}"}),
+        ("/billing/charge/list?status=NOPE", DECODA),
+    ]
+    start = time.monotonic()
+    with httpx.Client(base_url=base) as client:
+        tick = 0
+        while time.monotonic() - start < seconds:
+            tick += 1
+            for path, headers in calls[: 2 + tick % 4]:
+                client.get(path, headers=headers)
+            time.sleep(0.05 + 0.05 * (tick % 3))
+
+
+def main(wanted: set[str]) -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -63,20 +95,32 @@ def main() -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{base}/_sandbox/ui/requests")
-            page.locator('#requests tbody tr[data-status="422"] button').click()
-            page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(HERE / "dashboard-requests.png"))
-            page.goto(f"{base}/_sandbox/ui/tenants")
-            page.locator("#tenants tr[data-tenant]").first.wait_for()
-            page.screenshot(path=str(HERE / "dashboard-tenants.png"))
+            if "requests" in wanted:
+                page.goto(f"{base}/_sandbox/ui/requests")
+                page.locator('#requests tbody tr[data-status="422"] button').click()
+                page.evaluate("window.scrollTo(0, 0)")
+                page.screenshot(path=str(HERE / "dashboard-requests.png"))
+            if "tenants" in wanted:
+                page.goto(f"{base}/_sandbox/ui/tenants")
+                page.locator("#tenants tr[data-tenant]").first.wait_for()
+                page.screenshot(path=str(HERE / "dashboard-tenants.png"))
+            if "overview" in wanted:
+                page.goto(f"{base}/_sandbox/ui/")
+                mixed_traffic(base, 10)
+                page.wait_for_timeout(1500)  # the charts' next reading has the last second
+                page.screenshot(path=str(HERE / "dashboard-overview.png"))
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print("screenshots: docs/dashboard-requests.png, docs/dashboard-tenants.png")
+    print(
+        "screenshots:", ", ".join(f"docs/dashboard-{name}.png" for name in SHOTS if name in wanted)
+    )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    names = set(sys.argv[1:]) or set(SHOTS)
+    if not names <= set(SHOTS):
+        sys.exit(f"screenshots: choose from {', '.join(SHOTS)}")
+    sys.exit(main(names))

@@ -244,6 +244,9 @@ def _lifespan(
             await starting.start()
             loop = asyncio.get_running_loop()
             tasks = [loop.create_task(courier.run()), loop.create_task(starting.keep_resetting())]
+            if sandbox.traffic is not None:
+                # A sample a second puts each request in the second it happened, for the charts.
+                tasks.append(loop.create_task(sandbox.traffic.run()))
             try:
                 yield
             finally:

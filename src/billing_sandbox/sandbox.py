@@ -16,6 +16,7 @@ from billing_sandbox.observe.journal import Journal
 from billing_sandbox.observe.metrics import Metrics
 from billing_sandbox.observe.ratelimits import RateLimiter, parse_limits
 from billing_sandbox.observe.stories import Stories
+from billing_sandbox.observe.traffic import Traffic
 from billing_sandbox.recordings import Recordings
 from billing_sandbox.settings import Settings
 from billing_sandbox.spec.document import Spec
@@ -169,6 +170,8 @@ class Sandbox:
         if settings.metrics:
             self.metrics = Metrics(settings.shard, str(self.about.get("version", "")))
             self._watch(self.metrics)
+        # The last minutes of it, second by second, for the dashboard's charts.
+        self.traffic: Traffic | None = None if self.metrics is None else Traffic(self.metrics)
 
     def _watch(self, metrics: Metrics) -> None:
         """The gauges read when Prometheus scrapes: what the server holds now."""

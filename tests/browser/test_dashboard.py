@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -447,3 +448,52 @@ def test_a_scenario_that_fails_shows_the_step_and_the_answer(page: Page, base: s
         '"path": "/user/patient/create"'
     )
     expect(page.locator("#scenario-failure-answer")).to_contain_text('"status": 503')
+
+
+@contextmanager
+def own_server_page(browser: Browser, tmp_path: Path, *args: str) -> Iterator[tuple[Page, str]]:
+    """A page on a server of its own (`serve ARGS`), for what the module's shared server's
+    other traffic would blur; no script error on it either."""
+    with serving(*args) as (url, _):
+        context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
+        opened = context.new_page()
+        errors: list[str] = []
+        opened.on("pageerror", lambda error: errors.append(str(error)))
+        opened.set_default_timeout(5000)
+        yield opened, url
+        opened.screenshot(path=str(tmp_path / "own-server.png"), full_page=True)
+        context.close()
+    assert errors == [], errors
+
+
+def test_the_overview_charts_each_apis_traffic_live(browser: Browser, tmp_path: Path) -> None:
+    with own_server_page(browser, tmp_path) as (page, base):
+        page.goto(UI + "/")
+        chart = page.locator('#traffic figure[data-api="decoda"]')
+        expect(chart.locator("svg[role=img]")).to_have_attribute("aria-label", re.compile("decoda"))
+        expect(chart).to_have_attribute("data-requests", "0")
+        flat = chart.locator("path.requests").get_attribute("d")
+        for _ in range(5):
+            assert httpx.get(f"{base}/billing/charge/list", headers=DECODA).status_code == 200
+        bad = httpx.get(f"{base}/billing/charge/list?status=NOPE", headers=DECODA)
+        assert bad.status_code == 422
+        # Within a few seconds, without a reload: the line rises, the numbers say the failure.
+        expect(chart).to_have_attribute("data-requests", "6", timeout=4000)
+        assert chart.locator("path.requests").get_attribute("d") != flat
+        numbers = chart.locator(".numbers")
+        expect(numbers).to_contain_text("6 requests, 1 failed in 5 minutes")
+        expect(numbers).to_have_attribute("data-p50", re.compile(r"^\d+(\.\d+)? ms$"))
+        expect(numbers).to_have_attribute("data-p99", re.compile(r"^\d+(\.\d+)? ms$"))
+        # The failure draws the red line off the chart's floor (y 100); Candid's stays flat.
+        failures = chart.locator("path.failures").get_attribute("d") or ""
+        assert re.search(r"[ML]\d+ (?!100\.00)", failures), failures
+        candid = page.locator('#traffic figure[data-api="candid"]')
+        expect(candid).to_have_attribute("data-requests", "0")
+        expect(candid.locator(".numbers")).to_contain_text("no request in the last minute")
+
+
+def test_with_metrics_off_the_overview_says_so(browser: Browser, tmp_path: Path) -> None:
+    with own_server_page(browser, tmp_path, "--no-metrics") as (page, _):
+        page.goto(UI + "/")
+        expect(page.locator("#traffic-off")).to_contain_text("Metrics are off")
+        expect(page.locator("#traffic")).to_have_count(0)

@@ -176,3 +176,18 @@ async def test_the_dashboard_applies_a_scenario_with_its_cookie_from_its_own_pag
     assert applied.status_code == 200, applied.text
     listed = await guarded.get("/_sandbox/scenarios")
     assert "decoda-front-desk-day" in {pack["name"] for pack in listed.json()["scenarios"]}
+
+
+async def test_the_overview_has_a_traffic_chart_for_each_api(browser: httpx.AsyncClient) -> None:
+    page = (await browser.get(UI + "/")).text
+    assert '<div id="traffic" class="traffic">' in page
+    for api in ("candid", "decoda", "mycure"):
+        assert f'<figure class="chart" data-api="{api}">' in page
+    assert "traffic-off" not in page
+
+
+async def test_with_metrics_off_the_overview_says_there_is_no_traffic_to_chart() -> None:
+    async with client_of(create_app(Settings(metrics=False))) as browser:
+        page = (await browser.get(UI + "/")).text
+    assert 'id="traffic-off"' in page and "Metrics are off on this server" in page
+    assert 'id="traffic"' not in page

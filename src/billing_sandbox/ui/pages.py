@@ -69,6 +69,7 @@ def routes(sandbox: Sandbox, about_at: Callable[[str], dict[str, Any]]) -> list[
             context = {
                 "about": about_at(base_url),
                 "facts": _facts(sandbox),
+                "metrics": sandbox.metrics is not None,  # the overview's charts read them
                 "pages": PAGES,
                 "base": BASE,
                 "current": request.url.path.removeprefix(BASE) or "/",

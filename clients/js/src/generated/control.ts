@@ -76,6 +76,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_sandbox/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The last minutes of vendor requests, second by second, as the dashboard charts them
+         * @description Each vendor API's requests, of them failures (any cause the metrics count: a fault,
+         *     a rate limit, auth, validation, any other error), and how many took how long, per
+         *     second of the server's own clock over the last `minutes`. Only the seconds that saw
+         *     requests are listed, oldest first, each as how many seconds ago it was (0: the
+         *     current second). `buckets` counts durations per bucket (not cumulative): one per
+         *     bound of `bucketBounds` (seconds, at most that long), then one over every bound, so
+         *     a quantile is read as Prometheus's `histogram_quantile` reads it. The same
+         *     numbers as `GET /_sandbox/metrics`, kept for ten minutes; 404 when the server runs
+         *     with metrics off (`serve --no-metrics`).
+         */
+        get: operations["getTraffic"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_sandbox/reset": {
         parameters: {
             query?: never;
@@ -976,6 +1004,23 @@ export interface components {
         StoreState: {
             ids: Record<string, unknown>;
         };
+        Traffic: {
+            minutes: number;
+            /** @description Each duration bucket's upper bound, in seconds, smallest first. */
+            bucketBounds: number[];
+            /** @description By API name, every served API; its seconds with requests, oldest first. */
+            apis: {
+                [key: string]: components["schemas"]["TrafficSecond"][];
+            };
+        };
+        TrafficSecond: {
+            /** @description Seconds before the current one */
+            ago: number;
+            requests: number;
+            failures: number;
+            /** @description Durations per bucket (not cumulative), one per bound, then over them all. */
+            buckets: number[];
+        };
         JournalPage: {
             requests: {
                 seq: number;
@@ -1341,6 +1386,34 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
+            500: components["responses"]["Error"];
+        };
+    };
+    getTraffic: {
+        parameters: {
+            query?: {
+                /** @description How far back, in minutes. */
+                minutes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every served API's seconds with requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Traffic"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["Error"];
+            422: components["responses"]["Error"];
             500: components["responses"]["Error"];
         };
     };

@@ -77,6 +77,116 @@ function overview() {
       catch (_) { say("Select the command and copy it (this browser refused).", true); }
     });
   }
+  traffic();
+}
+
+// ---- Overview: live traffic charts, drawn here as SVG ----
+
+const SVG = "http://www.w3.org/2000/svg";
+const DRAWN = 300; // seconds on a chart's x axis: the last 5 minutes
+const HEIGHT = 100; // the charts' own units; CSS stretches them to the page's width
+
+function svg(tag, attributes, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
+  node.append(...children);
+  return node;
+}
+
+// The q-quantile of durations counted in buckets, as Prometheus's histogram_quantile reads
+// it: linear inside the bucket the rank falls in; in the last (over every bound), that bound.
+function quantile(q, counts, bounds) {
+  const total = counts.reduce((sum, n) => sum + n, 0);
+  if (!total) return null;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    if (counts[i] > 0 && below + counts[i] >= rank) {
+      const lower = i === 0 ? 0 : bounds[i - 1];
+      return lower + (bounds[i] - lower) * (rank - below) / counts[i];
+    }
+    below += counts[i];
+  }
+  return bounds[bounds.length - 1];
+}
+
+const millis = (seconds) => (seconds === null ? "–" : `${(seconds * 1000).toFixed(seconds < 0.01 ? 2 : 0)} ms`);
+const rate = (n) => (n >= 10 ? n.toFixed(0) : n.toFixed(1));
+
+// A line through one value a second, x the second (oldest left), y scaled so `top` fills it.
+function line(values, top) {
+  return values.map((v, x) => `${x ? "L" : "M"}${x} ${(HEIGHT - (v / top) * HEIGHT).toFixed(2)}`).join("");
+}
+
+function drawChart(figure, api, seconds, bounds) {
+  // Whole seconds only: the current one (ago 0) is still filling, and would dip every line.
+  const requests = new Array(DRAWN).fill(0);
+  const failures = new Array(DRAWN).fill(0);
+  const lastMinute = new Array(bounds.length + 1).fill(0);
+  let total = 0, failed = 0, recent = 0, recentFailed = 0;
+  for (const s of seconds) {
+    if (s.ago < 60) s.buckets.forEach((n, i) => { lastMinute[i] += n; });
+    if (s.ago < 1 || s.ago > DRAWN) continue;
+    requests[DRAWN - s.ago] = s.requests;
+    failures[DRAWN - s.ago] = s.failures;
+    total += s.requests; failed += s.failures;
+    if (s.ago <= 10) { recent += s.requests; recentFailed += s.failures; }
+  }
+  const top = Math.max(1, ...requests);
+  const p50 = quantile(0.5, lastMinute, bounds), p99 = quantile(0.99, lastMinute, bounds);
+  const summary = `${rate(recent / 10)} requests/s, ${rate(recentFailed / 10)} failures/s (last 10 s); ` +
+    (p50 === null ? "no request in the last minute" : `p50 ${millis(p50)}, p99 ${millis(p99)} (last minute)`) +
+    `; ${total} requests, ${failed} failed in 5 minutes`;
+  let chart = figure.querySelector("svg");
+  if (!chart) {
+    chart = svg("svg", { viewBox: `0 0 ${DRAWN} ${HEIGHT}`, preserveAspectRatio: "none", role: "img" });
+    chart.append(svg("title", {}), svg("path", { class: "area" }), svg("path", { class: "requests" }),
+      svg("path", { class: "failures" }));
+    figure.append(el("div", { class: "peak" }), chart,
+      el("div", { class: "axis", "aria-hidden": "true" }, el("span", {}, "5 min ago"), el("span", {}, "now")));
+  }
+  chart.setAttribute("aria-label", `${api}: requests and failures per second over the last 5 minutes. ${summary}`);
+  chart.querySelector("title").textContent = `${api}: requests (blue) and failures (red) per second, last 5 minutes`;
+  const path = line(requests, top);
+  chart.querySelector(".area").setAttribute("d", `${path}L${DRAWN - 1} ${HEIGHT}L0 ${HEIGHT}Z`);
+  chart.querySelector(".requests").setAttribute("d", path);
+  chart.querySelector(".failures").setAttribute("d", line(failures, top));
+  figure.querySelector(".peak").textContent = `peak ${top} request${top === 1 ? "" : "s"}/s`;
+  const numbers = figure.querySelector(".numbers");
+  numbers.textContent = summary;
+  numbers.dataset.p50 = millis(p50);
+  numbers.dataset.p99 = millis(p99);
+  figure.dataset.requests = String(total);
+}
+
+function traffic() {
+  const charts = document.getElementById("traffic");
+  if (!charts) return; // the root page, or metrics off
+  let busy = false;
+  const timer = window.setInterval(read, 1000);
+
+  async function read() {
+    if (busy || document.hidden) return; // one read at a time; none for a tab nobody sees
+    busy = true;
+    try {
+      const data = await control("GET", `/traffic?minutes=${DRAWN / 60}`);
+      for (const [api, seconds] of Object.entries(data.apis)) {
+        let figure = charts.querySelector(`figure[data-api="${CSS.escape(api)}"]`);
+        if (!figure) {
+          figure = el("figure", { class: "chart", "data-api": api },
+            el("figcaption", {}, el("strong", {}, api), " ", el("span", { class: "numbers" })));
+          charts.append(figure);
+        }
+        drawChart(figure, api, seconds, data.bucketBounds);
+      }
+    } catch (error) {
+      say(error.message, true);
+      if (error.status === 404) window.clearInterval(timer); // metrics turned off: nothing to read
+    } finally {
+      busy = false;
+    }
+  }
+  read();
 }
 
 // ---- Requests: the journal, live ----
