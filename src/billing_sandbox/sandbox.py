@@ -146,8 +146,16 @@ class Sandbox:
         self.specs = {spec.name: spec for spec in specs.values()}
         self.credentials = credentials
         self.recordings = recordings or Recordings()
+        # What `GET /_sandbox/metrics` exposes; None when metrics are off. Made before the
+        # tenants, which count their spills and evictions in it (its gauges read later).
+        self.metrics: Metrics | None = None
+        if settings.metrics:
+            self.metrics = Metrics(settings.shard, str(self.about.get("version", "")))
         self.held_tenants = HeldTenants(
-            settings.max_tenants, self.new_tenant, memory=memory_cap(settings)
+            settings.max_tenants,
+            self.new_tenant,
+            memory=memory_cap(settings),
+            metrics=self.metrics,
         )
         self.held_tenants.overflow = None if overflow is None else overflow(self)
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)
@@ -165,10 +173,7 @@ class Sandbox:
         self.scenarios: ScenarioService = NoScenarios()
         # Whether the server is stopping (`serve` says), so that a stream ends on its own.
         self.stopping: Callable[[], bool] = lambda: False
-        # What `GET /_sandbox/metrics` exposes; None when metrics are off.
-        self.metrics: Metrics | None = None
-        if settings.metrics:
-            self.metrics = Metrics(settings.shard, str(self.about.get("version", "")))
+        if self.metrics is not None:
             self._watch(self.metrics)
         # The last minutes of it, second by second, for the dashboard's charts.
         self.traffic: Traffic | None = None if self.metrics is None else Traffic(self.metrics)

@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import httpx
 
@@ -29,6 +29,12 @@ CHECK_EVERY_SECONDS = 1.0
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# How a try went, as the `webhook_tries` counter's `outcome` label says it: an answer that was
+# a 2xx, one that was not, none in time, no connection, or an address the rule refuses.
+TryKind = Literal["delivered", "rejected", "timeout", "unreachable", "refused"]
+# How a delivery ended for good, as `Outbox.settle` says it (`webhook_deliveries`' outcome).
+Settled = Literal["delivered", "exhausted"]
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -43,11 +49,14 @@ class Outgoing:
 @dataclass(frozen=True)
 class Outcome:
     """How a try went: the receiver's status, or why there was none, and how long it took
-    (real time: a receiver is slow in seconds, whatever the tenant's clock says)."""
+    (real time: a receiver is slow in seconds, whatever the tenant's clock says). `kind`: the
+    try's outcome in one word, set where the outcome is made; None for a try replayed from the
+    state's log, which keeps only what the store needs."""
 
     status: int | None
     error: str | None = None
     duration_ms: float = 0.0
+    kind: TryKind | None = None
 
     @property
     def delivered(self) -> bool:
@@ -63,8 +72,9 @@ class Outbox(Protocol):
     def take_due(self) -> list[Outgoing]:
         """The tries due now, each marked as being sent (so it is taken once)."""
 
-    def settle(self, key: str, outcome: Outcome) -> None:
-        """Record a try's outcome: delivered, or the next try scheduled, or out of tries."""
+    def settle(self, key: str, outcome: Outcome) -> Settled | None:
+        """Record a try's outcome: delivered, or the next try scheduled, or out of tries.
+        Returns how the delivery ended when it did for good, None while tries are left."""
 
 
 # A try taken out: its API's name, the outbox it came from, and the try itself.
@@ -94,16 +104,16 @@ async def send(
     # The URL is judged again: a restored snapshot or a narrower setting may have changed it.
     problem = refusal(outgoing.url, allowed)
     if problem is not None:
-        return Outcome(None, f"not sent: {problem}", took())
+        return Outcome(None, f"not sent: {problem}", took(), "refused")
     url = httpx.URL(outgoing.url)
     try:
         port = url.port or _DEFAULT_PORTS[url.scheme]
         found = await asyncio.wait_for(resolve(url.host, port), TIMEOUT_SECONDS)
     except (OSError, TimeoutError):
-        return Outcome(None, f"not sent: {url.host!r} could not be resolved", took())
+        return Outcome(None, f"not sent: {url.host!r} could not be resolved", took(), "unreachable")
     addresses = checked(url.host, found, allowed)
     if addresses is None:
-        return Outcome(None, refused_on_sending(url.host, allowed), took())
+        return Outcome(None, refused_on_sending(url.host, allowed), took(), "refused")
     return await _post(client, outgoing, url, addresses, took)
 
 
@@ -131,12 +141,14 @@ async def _post(
             failure = error
             continue
         except httpx.TimeoutException:
-            return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s", took())
+            return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s", took(), "timeout")
         except httpx.HTTPError as error:
-            return Outcome(None, _named(error), took())
-        problem = None if response.is_success else response.reason_phrase
-        return Outcome(response.status_code, problem, took())
-    return Outcome(None, _named(failure), took())
+            # The connection broke before a whole answer (reset, a protocol error).
+            return Outcome(None, _named(error), took(), "unreachable")
+        if response.is_success:
+            return Outcome(response.status_code, None, took(), "delivered")
+        return Outcome(response.status_code, response.reason_phrase, took(), "rejected")
+    return Outcome(None, _named(failure), took(), "unreachable")
 
 
 def _named(error: httpx.HTTPError | None) -> str:
@@ -245,7 +257,10 @@ class Courier:
     def _settle(
         self, tenant_id: str, name: str, outbox: Outbox, key: str, outcome: Outcome
     ) -> None:
-        """Record a try's outcome, written ahead to the state's log."""
+        """Record a try's outcome, written ahead to the state's log, and count it."""
+        metrics = self._sandbox.metrics
+        if metrics is not None and outcome.kind is not None:
+            metrics.count("webhook_tries", name, outcome.kind)
         tenant = self._sandbox.held(tenant_id)
         if tenant is None:
             return  # reset while the try was out: nothing to settle
@@ -268,7 +283,9 @@ class Courier:
             # Settled all the same: a restart finds the try in flight and sends it again.
             log.error("tenant %r: a try's outcome is not kept: %s", tenant_id, error.message)
         with tenant.clock.pinned(at):
-            outbox.settle(key, outcome)
+            ended = outbox.settle(key, outcome)
+        if metrics is not None and ended is not None:
+            metrics.count("webhook_deliveries", name, ended)
 
     def _http(self) -> httpx.AsyncClient:
         if self.client is None:

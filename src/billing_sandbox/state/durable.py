@@ -21,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
+from billing_sandbox.observe.metrics import Metrics
 from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.state import changes, snapshot, wal
 from billing_sandbox.state.wal import LogDamaged, LogFile
@@ -60,7 +61,7 @@ class WriteAhead:
         self.state_file = state_file
         self.path = state_file.with_name(state_file.name + ".log")
         self.old_path = self.path.with_name(self.path.name + ".old")
-        self.file = LogFile(self.path, fsync)
+        self.file = LogFile(self.path, fsync, sandbox.metrics)
         self.max_bytes = max_bytes
         self._write_snapshot = write_snapshot
         # What the state file holds beside the snapshot (the signing key), asked at each save.
@@ -156,17 +157,22 @@ class WriteAhead:
         if self.compacting is not None:
             self.compacting.cancel()
             self.compacting = None
-        document = snapshot.export_all(self.sandbox)
-        document |= self._own_fields()
-        document[GENERATION] = self.generation + 1
-        document[SEQ] = self.seq
-        document[RATE_LIMITS] = self._rate_limits()
-        (write or self._write_snapshot)(self.state_file, snapshot.encode(document))
-        self.generation += 1
-        self.file.close()
-        self.file.open(self.generation, self._seeding())
-        with suppress(FileNotFoundError):
-            os.unlink(self.old_path)
+        try:
+            document = snapshot.export_all(self.sandbox)
+            document |= self._own_fields()
+            document[GENERATION] = self.generation + 1
+            document[SEQ] = self.seq
+            document[RATE_LIMITS] = self._rate_limits()
+            (write or self._write_snapshot)(self.state_file, snapshot.encode(document))
+            self.generation += 1
+            self.file.close()
+            self.file.open(self.generation, self._seeding())
+            with suppress(FileNotFoundError):
+                os.unlink(self.old_path)
+        except Exception:
+            self._count_compaction("failed")  # the caller says why, in its own words
+            raise
+        self._count_compaction("ok")
         return document
 
     def start_compaction(self) -> None:
@@ -216,6 +222,7 @@ class WriteAhead:
             self.generation += 1
             with suppress(FileNotFoundError):
                 os.unlink(self.old_path)
+            self._count_compaction("ok")
         except asyncio.CancelledError:
             if child:
                 # The thread waiting for it reaps it (it may have already).
@@ -225,9 +232,21 @@ class WriteAhead:
                 os.unlink(temporary)  # or the next start does (a leftover temporary file)
             raise
         except Exception:
+            self._count_compaction("failed")
             log.exception("compacting the state log failed; it goes on growing and is tried again")
         finally:
             self.compacting = None
+
+    def _count_compaction(self, outcome: str) -> None:
+        """One compaction ended (`ok` or `failed`); one cancelled is not counted: the save
+        that cancelled it compacts, and counts, itself."""
+        if self.sandbox.metrics is not None:
+            self.sandbox.metrics.count("log_compactions", outcome)
+
+    def watch(self, metrics: Metrics) -> None:
+        """The log's size as a gauge, read when Prometheus scrapes: what a restart replays,
+        and how near the next compaction is (`--max-log-bytes`)."""
+        metrics.watch("log_bytes", "Bytes in the state's write-ahead log.", lambda: self.file.size)
 
     def _seeding(self) -> dict[str, Any]:
         """What a tenant first written after the snapshot is seeded from: the log's calls

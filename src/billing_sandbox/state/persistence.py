@@ -122,6 +122,8 @@ def load(
     except OSError as error:
         raise StateFileError(f"state file {path} cannot be written: {error}") from None
     sandbox.changes = durable
+    if sandbox.metrics is not None:
+        durable.watch(sandbox.metrics)
 
 
 def _no_calls(sandbox: Sandbox, record: dict[str, Any]) -> None:

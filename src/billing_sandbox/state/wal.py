@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 
 from billing_sandbox.errors import StorageUnavailable
+from billing_sandbox.observe.metrics import Metrics
 
 log = logging.getLogger("billing_sandbox")
 
@@ -117,11 +119,13 @@ def _records(data: bytes, path: Path) -> Iterator[tuple[int, dict[str, Any] | No
 
 class LogFile:
     """The log being appended to: every record reaches the file (the page cache) before the
-    change it describes is carried out; `fsync` decides when it reaches the disk."""
+    change it describes is carried out; `fsync` decides when it reaches the disk. `metrics`:
+    where appends, their bytes and each fsync's time are counted (None counts nothing)."""
 
-    def __init__(self, path: Path, fsync: str) -> None:
+    def __init__(self, path: Path, fsync: str, metrics: Metrics | None = None) -> None:
         self.path = path
         self.fsync = fsync
+        self.metrics = metrics
         self._fd = -1
         self.size = 0
         self._unsynced = False
@@ -150,6 +154,9 @@ class LogFile:
                 f"({error.strerror or error}); try again once there is room"
             ) from None
         self.size += len(data)
+        if self.metrics is not None:
+            self.metrics.count("log_appends")
+            self.metrics.count("log_appended_bytes", amount=len(data))
         if self.fsync == "always":
             self._sync()
         else:
@@ -162,7 +169,7 @@ class LogFile:
 
     def _sync(self) -> None:
         try:
-            os.fsync(self._fd)
+            self._timed_fsync()
         except OSError as error:
             raise StorageUnavailable(
                 f"the sandbox could not flush its state log to disk ({error.strerror})"
@@ -172,9 +179,18 @@ class LogFile:
     def close(self) -> None:
         if self._fd >= 0:
             if self.fsync != "off":
-                os.fsync(self._fd)
+                self._timed_fsync()
             os.close(self._fd)
             self._fd = -1
+
+    def _timed_fsync(self) -> None:
+        """fsync the log, its time observed: a disk that stalls shows here before anywhere."""
+        if self.metrics is None:
+            os.fsync(self._fd)
+            return
+        began = time.perf_counter()
+        os.fsync(self._fd)
+        self.metrics.observe("log_fsync_duration_seconds", time.perf_counter() - began)
 
 
 def start_file(path: Path, generation: int, more: dict[str, Any]) -> None:

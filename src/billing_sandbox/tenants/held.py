@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from billing_sandbox.observe.metrics import Metrics
 from billing_sandbox.tenants.memory import TENANT_ESTIMATE, Growth, MemoryCap, release_freed
 from billing_sandbox.tenants.tenant import Tenant
 
@@ -61,11 +62,14 @@ class HeldTenants:
         new_tenant: Callable[[str], Tenant],
         overflow: Overflow | None = None,
         memory: MemoryCap | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """`metrics`: where spills, reloads and evictions are counted (None counts nothing)."""
         self.cap = max(cap, 1)
         self.new_tenant = new_tenant
         self.overflow = overflow
         self.memory = memory
+        self.metrics = metrics
         # What the tenants grew by since the memory cap last looked (their renderings tell it).
         self.growth = Growth()
         # Least recently used first; `_pristine` holds the ids of those nobody has written to.
@@ -84,6 +88,8 @@ class HeldTenants:
                 self._pristine.move_to_end(tenant_id)
             return tenant
         reloaded = None if self.overflow is None else self.overflow.reload(tenant_id)
+        if reloaded is not None and self.metrics is not None:
+            self.metrics.count("tenant_reloads")
         tenant = reloaded or self.new_tenant(tenant_id)
         self.growth.grown += TENANT_ESTIMATE
         self._hold(tenant)
@@ -165,7 +171,7 @@ class HeldTenants:
             held = len(self._tenants)
             share = max((resident - memory.base) // held, 1)
             going = min(held - 1, -(-(resident - memory.target) // share))
-            dropped, spilled = self._evict(keep, held - going, RELIEF_SPILLS)
+            dropped, spilled = self._evict(keep, held - going, RELIEF_SPILLS, reason="memory")
             gc.collect()  # a dropped store may hold cycles: its memory goes only with them
             release_freed()
             before, resident = resident, memory.resident()
@@ -183,11 +189,16 @@ class HeldTenants:
         )  # fmt: skip
 
     def _evict(
-        self, keep: str | None, limit: int | None = None, spills: int | None = None
+        self,
+        keep: str | None,
+        limit: int | None = None,
+        spills: int | None = None,
+        reason: str = "cap",
     ) -> tuple[int, int]:
         """Drop or spill the least recently used tenants past `limit` (by default the cap;
         pristine ones first), never `keep`, the one a request is using, spilling at most
-        `spills`: how many were dropped and how many spilled."""
+        `spills`: how many were dropped and how many spilled. `reason`: which cap made room
+        (`cap` or `memory`), as the evictions' counter says it."""
         limit = self.cap if limit is None else limit
         dropped = spilled = 0
         while len(self._tenants) > limit:
@@ -211,6 +222,11 @@ class HeldTenants:
                 dropped += 1
             del self._tenants[victim]
             self._pristine.pop(victim, None)
+        metrics = self.metrics
+        if metrics is not None and dropped + spilled:
+            metrics.count("tenant_evictions", reason, amount=dropped + spilled)
+            if spilled:
+                metrics.count("tenant_spills", amount=spilled)
         return dropped, spilled
 
     def _forget(self, tenant_id: str) -> None:

@@ -14,7 +14,7 @@ import orjson
 from billing_sandbox.apis.decoda.records import Delivery, Try, Webhook
 from billing_sandbox.clock import Clock
 from billing_sandbox.errors import Issue, NotFound, ValidationFailed
-from billing_sandbox.events.courier import Outcome, Outgoing
+from billing_sandbox.events.courier import Outcome, Outgoing, Settled
 from billing_sandbox.events.targets import refusal
 from billing_sandbox.signing import hmac_hex
 
@@ -261,10 +261,11 @@ class Webhooks:
             taken.append(Outgoing(delivery.id, webhook.url, body, headers))
         return taken
 
-    def settle(self, key: str, outcome: Outcome) -> None:
+    def settle(self, key: str, outcome: Outcome) -> Settled | None:
+        """Record a try's outcome; returns how the delivery ended when it did for good."""
         delivery = self.deliveries.get(key)
         if delivery is None or not delivery.in_flight or delivery.last_attempt_date is None:
-            return  # trimmed away, or the tenant restored, while the try was in flight
+            return None  # trimmed away, or the tenant restored, while the try was in flight
         delivery.in_flight = False
         delivery.history.append(
             Try(delivery.last_attempt_date, outcome.status, outcome.error, outcome.duration_ms)
@@ -273,8 +274,11 @@ class Webhooks:
         delivery.last_error = outcome.error
         if outcome.delivered:
             delivery.delivered_date = self._now()
-        elif delivery.tries <= len(RETRY_AFTER):
-            delivery.next_due = delivery.last_attempt_date + RETRY_AFTER[delivery.tries - 1]
+            return "delivered"
+        if delivery.tries > len(RETRY_AFTER):
+            return "exhausted"
+        delivery.next_due = delivery.last_attempt_date + RETRY_AFTER[delivery.tries - 1]
+        return None
 
     def configure(self, url: str | None, enabled: bool, subscriptions: list[str]) -> None:
         """Replace the tenant's webhook configuration (the vendor's PUT sets every field)."""
