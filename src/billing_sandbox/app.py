@@ -31,6 +31,7 @@ from billing_sandbox.credentials import Credentials
 from billing_sandbox.errors import counted
 from billing_sandbox.events.courier import Courier, Outbox
 from billing_sandbox.observe import requestlog
+from billing_sandbox.observe.cause import Tracing
 from billing_sandbox.observe.stories import AppliedScenario, flattened
 from billing_sandbox.pipeline.replay import CallReplayer
 from billing_sandbox.pipeline.routes import build_routes
@@ -127,8 +128,11 @@ def load_specs(settings: Settings) -> dict[str, Spec]:
     }
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
-    """The whole server. Loads and checks every spec; refuses to start if one has drifted."""
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, tracing: Tracing | None = None
+) -> Starlette:
+    """The whole server. Loads and checks every spec; refuses to start if one has drifted.
+    With `tracing` (observe/otel.py's, the `otel` extra), each HTTP request is a span."""
     settings = settings or Settings()
     apis = (*VENDOR_APIS, CONTROL_API)
     specs = load_specs(settings)
@@ -171,10 +175,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     methods |= {"HEAD"} if "GET" in methods else set()
     app = SandboxApp(
         table,
+        tracing,
         routes=routes,
         middleware=[cors.middleware(settings.cors_origins, methods)],
         exception_handlers={404: unknown_path},
-        lifespan=_lifespan(sandbox, courier),
+        lifespan=_then_traces_sent(_lifespan(sandbox, courier), tracing),
     )
     # A scenario's steps are calls to this very app, as a client's would be.
     sandbox.scenarios = app.state.scenarios = ServedScenarios(app, sandbox, specs)
@@ -190,12 +195,15 @@ class SandboxApp(Starlette):
     What the shortcut skips does nothing for the specs' routes, whose wrapper answers every
     error itself, and cost about 14 µs a request: most of a bare Starlette app's own time."""
 
-    def __init__(self, table: RouteTable, **options: Any) -> None:
+    def __init__(self, table: RouteTable, tracing: Tracing | None, **options: Any) -> None:
         super().__init__(**options)
         self.table = table
+        self.tracing = tracing
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SpecRoutesFirst(self.table, super().build_middleware_stack(), cors.from_browser)
+        stack = SpecRoutesFirst(self.table, super().build_middleware_stack(), cors.from_browser)
+        # Outermost, so that a request's span covers all the sandbox does for it.
+        return stack if self.tracing is None else self.tracing.wrap(stack)
 
 
 def _credentials(settings: Settings) -> Credentials | None:
@@ -256,6 +264,25 @@ def _lifespan(
                 await courier.close()
                 # Before uvicorn raises the signal it caught again, which ends the process.
                 requestlog.flush()
+
+    return run
+
+
+def _then_traces_sent(
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]], tracing: Tracing | None
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """`lifespan`, then the spans still buffered sent: after the state file is saved, since an
+    exporter that cannot reach its collector waits out its timeout, and must not hold it up."""
+    if tracing is None:
+        return lifespan
+
+    @asynccontextmanager
+    async def run(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            tracing.shutdown()
 
     return run
 

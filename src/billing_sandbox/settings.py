@@ -487,3 +487,47 @@ def check_webhook_hosts(entries: tuple[str, ...]) -> None:
                 f"{said}: {entry!r} reaches beyond loopback and private addresses "
                 f"({ranges}), where the sandbox never sends webhooks"
             )
+
+
+# OpenTelemetry's own variables, as far as they decide whether `serve` sends traces and with
+# which exporter (the `otel` extra; docs/monitoring.md, Traces). The SDK and its exporter read
+# the rest themselves (the endpoint, headers, sampler, resource). Read here, before anything of
+# OpenTelemetry is imported: without them, none is.
+TRACES_EXPORTERS = ("otlp", "console")
+# Any of these set (and no `OTEL_TRACES_EXPORTER`) asks for traces over OTLP.
+TRACES_ASKED_BY = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_SERVICE_NAME",
+)
+
+
+def traces_exporters(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The exporters the `OTEL_*` variables ask traces to go to (none: no traces). Refuses,
+    naming the variable, an exporter or an OTLP protocol the sandbox does not send with."""
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ()
+    named = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",")]
+    named = [n for n in named if n]
+    if not named:
+        named = ["otlp"] if any(env.get(name, "").strip() for name in TRACES_ASKED_BY) else []
+    if "none" in named:
+        return ()
+    for name in named:
+        if name not in TRACES_EXPORTERS:
+            raise InvalidSetting(
+                f"OTEL_TRACES_EXPORTER: billing-sandbox sends traces with otlp or console (or "
+                f"none), not {name!r}"
+            )
+    if "otlp" in named:
+        for variable_name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            protocol = env.get(variable_name, "").strip()
+            if protocol and protocol != "http/protobuf":
+                raise InvalidSetting(
+                    f"{variable_name}: billing-sandbox sends OTLP over http/protobuf (to port "
+                    f"4318), not {protocol!r}"
+                )
+            if protocol:
+                break  # the traces' own variable wins over the general one
+    return tuple(dict.fromkeys(named))

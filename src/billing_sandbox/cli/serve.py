@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from billing_sandbox.app import ServedScenarios, create_app
 from billing_sandbox.asgi.cors import InvalidOrigin, check_origin
 from billing_sandbox.asgi.protocol import ConnectionAwareProtocol
-from billing_sandbox.cli import granian_server
+from billing_sandbox.cli import granian_server, traces
 from billing_sandbox.cli.banner import banner
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.observe import requestlog
@@ -282,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"billing-sandbox: {refused}", file=sys.stderr)
         return 2
     try:
-        app = create_app(chosen)
+        app = create_app(chosen, tracing=traces.from_environment())
     except (
         CredentialsError,
         InvalidOrigin,

@@ -18,9 +18,10 @@ from billing_sandbox.api import Api, Call, Caller
 from billing_sandbox.asgi.headers import has_header
 from billing_sandbox.errors import ApiError, MethodNotAllowed, RateLimited, SandboxBug, counted
 from billing_sandbox.events.courier import Courier
-from billing_sandbox.faults.injection import FaultAnswer, after_the_call, inject_faults
+from billing_sandbox.faults.injection import FAULT, FaultAnswer, after_the_call, inject_faults
 from billing_sandbox.faults.rules import DropConnection, Effect
 from billing_sandbox.faults.wire import DroppedResponse
+from billing_sandbox.observe import cause
 from billing_sandbox.observe.ratelimits import Quota
 from billing_sandbox.pipeline import writeahead
 from billing_sandbox.pipeline.parse import parse
@@ -78,6 +79,8 @@ def wrap(
             _forget_renders(sandbox, request, caller)
         if quota is not None and api.rate_limit_headers:
             response.headers.update(_quota_headers(quota))
+        if cause.SPAN_FACTS in request.scope:
+            _note_for_span(api, op, request, caller)
         if vendor:
             record(
                 sandbox, api, op, request, answered or response, caller, started, problem, response
@@ -196,3 +199,12 @@ def _forget_renders(sandbox: Sandbox, request: Request, caller: Caller | None) -
     tenant = sandbox.held(named) if isinstance(named, str) else None
     if tenant is not None:
         tenant.renders.clear()
+
+
+def _note_for_span(api: Api, op: Operation, request: Request, caller: Caller | None) -> None:
+    """A traced request's facts for its span: the caller's tenant, or the one a control call
+    names in its path."""
+    named = caller.tenant_id if caller is not None else request.path_params.get("tenant")
+    tenant = named if isinstance(named, str) else None
+    fault = request.scope.get(FAULT)
+    cause.note(request.scope, api.name, op.operation_id, op.path, tenant, fault)

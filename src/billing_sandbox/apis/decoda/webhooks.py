@@ -16,6 +16,7 @@ from billing_sandbox.clock import Clock
 from billing_sandbox.errors import Issue, NotFound, ValidationFailed
 from billing_sandbox.events.courier import Outcome, Outgoing, Settled
 from billing_sandbox.events.targets import refusal
+from billing_sandbox.observe.cause import CAUSE
 from billing_sandbox.signing import hmac_hex
 
 # Decoda's guide: after a failed try, the next one comes 1 s, 5 s, 15 s, 60 s, 5 min and
@@ -26,6 +27,9 @@ RETRY_AFTER = tuple(timedelta(seconds=s) for s in (1, 5, 15, 60, 300, 900))
 # dropped is counted (`dropped`), and the control API shows the count.
 MAX_DELIVERIES = 1000
 SIGNATURE_HEADER = "Decoda-Signature"
+# The W3C trace context of the request that caused the event (a sandbox addition: only when
+# the sandbox traces, docs/monitoring.md), so a team's trace links its receiver to the call.
+TRACEPARENT_HEADER = "traceparent"
 # What a delivery-attempt listing may be sorted by (the vendor's `sort_by`, snake_case).
 SORT_KEYS: dict[str, Callable[[Delivery], datetime | None]] = {
     "created_date": lambda d: d.created_date,
@@ -80,6 +84,10 @@ class Webhooks:
         self.deliveries: dict[str, Delivery] = {}
         # Deliveries the bound on their number made the tenant forget, since it was seeded.
         self.dropped = 0
+        # The `traceparent` of the request that caused each delivery, by the delivery's id,
+        # while the sandbox traces. Not the tenant's state: a snapshot, a spill or the log
+        # keeps none (a trace is this process's), so a delivery restored goes without one.
+        self.causes: dict[str, str] = {}
         # The tenant's webhook configuration (`/tenant/webhook-config`), the vendor's fields.
         self.config: dict[str, Any] = dict(DEFAULT_CONFIG)
         # Makes each event's `data`: the record in the current API's shape. The store's
@@ -161,6 +169,7 @@ class Webhooks:
         event_id = self._new_id("evt")
         alert_id = self._new_id("alr")
         data = self.describe(record)
+        traceparent = CAUSE.get()
         made = []
         for webhook in listening:
             delivery = Delivery(
@@ -174,6 +183,8 @@ class Webhooks:
                 next_due=now,
             )
             self.deliveries[delivery.id] = delivery
+            if traceparent is not None:
+                self.causes[delivery.id] = traceparent
             made.append(delivery)
         self._trim()
         return made
@@ -185,6 +196,7 @@ class Webhooks:
                 next(iter(self.deliveries)),
             )
             del self.deliveries[victim]
+            self.causes.pop(victim, None)
             self.dropped += 1
 
     def delivery(self, delivery_id: str) -> Delivery:
@@ -258,6 +270,10 @@ class Webhooks:
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: hmac_hex(webhook.secret.encode(), body),
             }
+            # Every try of the delivery, retries too, carries its cause's.
+            traceparent = self.causes.get(delivery.id)
+            if traceparent is not None:
+                headers[TRACEPARENT_HEADER] = traceparent
             taken.append(Outgoing(delivery.id, webhook.url, body, headers))
         return taken
 
