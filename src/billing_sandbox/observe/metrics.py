@@ -146,16 +146,24 @@ class OperationTally:
     """One operation's requests: how many by status and cause, and how long they took. Keyed
     by the status itself, made a class only when scraped: nothing is formatted per request."""
 
-    __slots__ = ("outcomes", "seconds")
+    __slots__ = ("failed", "seconds", "succeeded")
 
     def __init__(self) -> None:
-        self.outcomes: dict[tuple[int, str], int] = {}
+        # Most requests succeed: those are counted by status alone, with no pair to build.
+        self.succeeded: dict[int, int] = {}
+        self.failed: dict[tuple[int, str], int] = {}
         self.seconds = Buckets(REQUEST_BUCKETS)
+
+    def outcomes(self) -> Iterator[tuple[tuple[int, str], int]]:
+        """Every count, by status and cause."""
+        for status, count in self.succeeded.items():
+            yield (status, "none"), count
+        yield from self.failed.items()
 
     def by_class(self) -> dict[tuple[str, str], int]:
         """The counts by status class and cause, as the `requests_total` series are."""
         classes: dict[tuple[str, str], int] = {}
-        for (status, cause), count in self.outcomes.items():
+        for (status, cause), count in self.outcomes():
             key = (status_class(status), cause)
             classes[key] = classes.get(key, 0) + count
         return classes
@@ -206,9 +214,12 @@ class Metrics:
             tally = self._operations[api][operation]
         except KeyError:
             tally = self._operations.setdefault(api, {})[operation] = OperationTally()
-        key = (status, cause)
-        outcomes = tally.outcomes
-        outcomes[key] = outcomes.get(key, 0) + 1
+        if cause == "none":
+            succeeded = tally.succeeded
+            succeeded[status] = succeeded.get(status, 0) + 1
+        else:
+            failed = tally.failed
+            failed[(status, cause)] = failed.get((status, cause), 0) + 1
         tally.seconds.observe(seconds)
 
     def count(self, name: str, *labels: str, amount: float = 1) -> None:
@@ -230,7 +241,7 @@ class Metrics:
         failures: dict[str, int] = {}
         seconds: dict[str, list[int]] = {}
         for api, tally in self._tallies():
-            for (_, cause), count in tally.outcomes.items():
+            for (_, cause), count in tally.outcomes():
                 requests[api] = requests.get(api, 0) + count
                 if cause != "none":
                     failures[api] = failures.get(api, 0) + count

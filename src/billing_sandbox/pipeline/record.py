@@ -65,8 +65,11 @@ def record(
     metrics = sandbox.metrics
     if metrics is not None:
         got = delivered.status_code
-        broken = fault is not None and breaks_the_answer(delivered)
-        cause = cause_of(problem, fault, got, broken)
+        if fault is None and 200 <= got < 400:
+            cause = "none"  # most requests: no call needed to say so
+        else:
+            broken = fault is not None and breaks_the_answer(delivered)
+            cause = cause_of(problem, fault, got, broken)
         metrics.request(api.name, op.operation_id, got, cause, seconds)
     request_log = requestlog.active()
     if request_log is not None:
