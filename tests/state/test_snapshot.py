@@ -422,9 +422,10 @@ COVERED = {
     "decoda": {"_ids", "clock", "patients", "items", "charges", "payments", "refunds",
                "adjustments", "plans", "hooks"},
     # _new_id and _clock: the store's own (its ids and its clock, carried above); describe:
-    # rebuilt for the restored store
+    # rebuilt for the restored store; causes: each delivery's traceparent, a trace's context
+    # and not the tenant's state (a restored delivery goes without, docs/monitoring.md)
     "decoda.hooks": {"_new_id", "_clock", "webhooks", "deliveries", "describe", "config",
-                     "dropped"},
+                     "dropped", "causes"},
     "mycure": {"organisation", "reference", "soas", "accounts", "_ids", "_clock"},
     "mycure.reference": {"facilities", "organizations", "contracts", "invoices",
                          "invoice_items"},
