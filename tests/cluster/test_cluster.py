@@ -176,6 +176,9 @@ def test_global_calls_reach_every_shard_and_are_merged(three: Cluster) -> None:
             assert failed.status_code == 503, failed.text
         [merged] = httpx.get(f"{base}/_sandbox/faults").json()["faults"]
         assert merged["fired"] == 3
+        # The dashboard's charts count every shard's requests, not one shard's.
+        traffic = httpx.get(f"{base}/_sandbox/traffic?minutes=1").json()
+        assert sum(s["failures"] for s in traffic["apis"]["decoda"]) >= 3
     finally:
         assert httpx.delete(f"{base}/_sandbox/faults").status_code == 200
     journal = httpx.get(f"{base}/_sandbox/requests?limit=1000").json()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from billing_sandbox.cluster import haproxy
 from billing_sandbox.cluster.haproxy import Address, TenantMaps
-from billing_sandbox.cluster.merge import _cursor
+from billing_sandbox.cluster.merge import _cursor, merged_traffic
 from billing_sandbox.cluster.placement import owner, score, split
 
 NAMES = [f"tenant-{n}" for n in range(3000)]
@@ -95,3 +96,23 @@ def test_the_merged_streams_cursor_reads_each_shards_last_entry() -> None:
     names = ["shard0", "shard1", "shard2"]
     assert _cursor("shard0=12,shard2=40", names) == {"shard0": 12, "shard2": 40}
     assert _cursor("shard9=1,shard1=x,junk", names) == {}
+
+
+def test_the_merged_traffic_adds_each_second_of_every_shard() -> None:
+    def second(ago: int, requests: int, failures: int, buckets: list[int]) -> dict[str, Any]:
+        return {"ago": ago, "requests": requests, "failures": failures, "buckets": buckets}
+
+    shard0: dict[str, Any] = {
+        "minutes": 5,
+        "bucketBounds": [0.001],
+        "apis": {"decoda": [second(3, 2, 0, [2, 0]), second(1, 1, 1, [0, 1])], "candid": []},
+    }
+    shard1: dict[str, Any] = {"minutes": 5, "bucketBounds": [0.001], "apis": {
+        "decoda": [second(2, 4, 1, [3, 1]), second(1, 5, 0, [5, 0])], "candid": []}}  # fmt: skip
+    merged = merged_traffic([shard0, shard1])
+    assert merged["minutes"] == 5 and merged["bucketBounds"] == [0.001]
+    assert merged["apis"]["candid"] == []
+    assert merged["apis"]["decoda"] == [
+        second(3, 2, 0, [2, 0]), second(2, 4, 1, [3, 1]), second(1, 6, 1, [5, 1])
+    ]  # fmt: skip
+    assert shard0["apis"]["decoda"][1]["requests"] == 1  # the shards' answers are left as they were

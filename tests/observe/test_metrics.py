@@ -224,3 +224,21 @@ def test_a_shard_name_is_short_and_plain() -> None:
     for name in ("shard 1", "a" * 65, 'x"y'):
         with pytest.raises(InvalidSetting):
             Settings(shard=name)
+
+
+async def test_scraping_follows_the_control_apis_access_rule(clock: ManualClock) -> None:
+    """Loopback, or the control token as Prometheus sends it (a bearer token); nobody else."""
+    remote = ("203.0.113.7", 51234)
+
+    async def scrape_from(app: Starlette, client: tuple[str, int], **headers: str) -> int:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            return (await http.get("/_sandbox/metrics", headers=headers)).status_code
+
+    open_app = create_app(Settings(), clock=clock)
+    assert await scrape_from(open_app, ("127.0.0.1", 5000)) == 200
+    assert await scrape_from(open_app, remote) == 403
+    guarded = create_app(Settings(control_token="s3cret"), clock=clock)
+    assert await scrape_from(guarded, ("127.0.0.1", 5000)) == 401
+    assert await scrape_from(guarded, remote, authorization="Bearer wrong") == 401
+    assert await scrape_from(guarded, remote, authorization="Bearer s3cret") == 200

@@ -30,6 +30,7 @@ MERGED_PATHS = (
     "/_sandbox/state",
     "/_sandbox/state/save",
     "/_sandbox/tenants",
+    "/_sandbox/traffic",
 )
 MERGED_PREFIXES = ("/_sandbox/faults/",)
 

@@ -95,6 +95,35 @@ def _first_refusal(answers: Sequence[Answer | None]) -> Response | None:
     return None
 
 
+def merged_traffic(bodies: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Every shard's `GET /_sandbox/traffic`, added up: API by API, each second's requests,
+    failures and duration buckets summed by how many seconds ago it was (the shards are asked
+    at the same moment, so their seconds line up)."""
+    apis: dict[str, dict[int, dict[str, Any]]] = {}
+    for body in bodies:
+        for api, seconds in body["apis"].items():
+            by_ago = apis.setdefault(api, {})
+            for second in seconds:
+                kept = by_ago.get(second["ago"])
+                if kept is None:
+                    by_ago[second["ago"]] = {**second, "buckets": list(second["buckets"])}
+                    continue
+                kept["requests"] += second["requests"]
+                kept["failures"] += second["failures"]
+                kept["buckets"] = [
+                    a + b for a, b in zip(kept["buckets"], second["buckets"], strict=True)
+                ]
+    first = bodies[0]
+    return {
+        "minutes": first["minutes"],
+        "bucketBounds": first["bucketBounds"],
+        # Oldest first, as each shard answers.
+        "apis": {
+            api: sorted(by_ago.values(), key=lambda s: -s["ago"]) for api, by_ago in apis.items()
+        },
+    }
+
+
 def _up(answers: Sequence[Answer | None]) -> list[Answer]:
     return [answer for answer in answers if answer is not None]
 
@@ -205,6 +234,13 @@ def app(shards: Shards) -> Starlette:
             {"maxTenants": total, "tenants": listed, "sockets": sockets, "down": asked.down}
         )
 
+    async def traffic(request: Request) -> Response:
+        """The dashboard's charts: every shard's traffic, added up."""
+        asked = await ask_every_shard(shards, request)
+        if isinstance(asked, Response):
+            return asked
+        return _json({**merged_traffic([answer.body for answer in asked.up]), "down": asked.down})
+
     async def state(request: Request) -> Response:
         if request.method == "PUT":
             return await _restore(request, shards)
@@ -241,6 +277,7 @@ def app(shards: Shards) -> Starlette:
             Route("/_sandbox/requests", fan_out, methods=["DELETE"]),
             Route("/_sandbox/requests/stream", stream),
             Route("/_sandbox/tenants", tenants),
+            Route("/_sandbox/traffic", traffic),
         ],
     )
 
