@@ -35,6 +35,9 @@ class ApiError(Exception):
     """Base of every error a handler, store or the route wrapper may raise."""
 
     status = 500
+    # True for an error a fault injected (`Prefer: code=`, a fault rule) in the sandbox's place:
+    # the metrics count it as the fault's, not as the client's mistake or the sandbox's.
+    injected = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

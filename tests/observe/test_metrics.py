@@ -3,8 +3,6 @@ exposition itself (one registry per app, no tenant in any label, the shard's lab
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,6 +11,7 @@ from starlette.applications import Starlette
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.errors import (
+    ApiError,
     BadRequest,
     Forbidden,
     NotFound,
@@ -20,6 +19,7 @@ from billing_sandbox.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from billing_sandbox.faults.rules import injected_error
 from billing_sandbox.observe.metrics import Buckets, Metrics, cause_of, status_class
 from billing_sandbox.settings import InvalidSetting, Settings
 
@@ -54,28 +54,32 @@ async def scrape(client: httpx.AsyncClient) -> str:
     return response.text
 
 
+def injected(status: int) -> ApiError:
+    return injected_error(status, "injected")
+
+
 @pytest.mark.parametrize(
-    ("problem", "fault", "status", "broken", "cause"),
+    ("problem", "faulted", "status", "cause"),
     [
-        (None, None, 200, False, "none"),
-        (None, None, 304, False, "none"),
-        (None, "latency 20ms", 200, False, "none"),  # slow is not failed
-        (None, "malformed", 200, True, "fault"),  # a 200 the client cannot read
-        (None, "drop", 0, True, "fault"),
-        (RateLimited("slow down", 3, {}), "status 429", 429, False, "fault"),  # injected first
-        (RateLimited("slow down", 3, {}), None, 429, False, "rate_limit"),
-        (Unauthenticated("who?"), None, 401, False, "auth"),
-        (Forbidden("not yours"), None, 403, False, "auth"),
-        (ValidationFailed([]), None, 422, False, "validation"),
-        (BadRequest("not JSON"), None, 400, False, "validation"),
-        (NotFound("charge", "x"), None, 404, False, "other"),
-        (None, None, 500, False, "other"),
+        (None, False, 200, "none"),
+        (None, False, 304, "none"),
+        (None, True, 200, "fault"),  # a 200 the client cannot read (malformed, cut short)
+        (None, True, 0, "fault"),  # dropped, reset, silent
+        (injected(429), False, 429, "fault"),  # an injected 429 is the fault's, first
+        (injected(503), False, 503, "fault"),
+        (RateLimited("slow down", 3, {}), False, 429, "rate_limit"),
+        (Unauthenticated("who?"), False, 401, "auth"),
+        (Forbidden("not yours"), False, 403, "auth"),
+        (ValidationFailed([]), False, 422, "validation"),
+        (BadRequest("not JSON"), False, 400, "validation"),
+        (NotFound("charge", "x"), False, 404, "other"),
+        (None, False, 500, "other"),
     ],
 )
 def test_each_answer_has_one_cause(
-    problem: Any, fault: str | None, status: int, broken: bool, cause: str
+    problem: ApiError | None, faulted: bool, status: int, cause: str
 ) -> None:
-    assert cause_of(problem, fault, status, broken) == cause
+    assert cause_of(problem, faulted, status) == cause
 
 
 def test_status_classes() -> None:
@@ -139,6 +143,33 @@ async def test_a_fault_that_breaks_a_200_counts_as_a_fault(client: httpx.AsyncCl
     assert injected.status_code == 503
     text = await scrape(client)
     assert requests_counted(text, operation="listCharges", cause="fault", status_class="5xx") == 1
+
+
+async def test_a_fault_that_only_waits_leaves_the_calls_own_cause(
+    client: httpx.AsyncClient,
+) -> None:
+    # A slow API (a delay, or a latency rule) still fails for the client's own reasons.
+    slow = {**DECODA, "Prefer": "delay=1"}
+    assert (await client.get("/billing/charge/get/nope", headers=slow)).status_code == 404
+    bad = {**slow, "content-type": "application/json"}
+    assert (await client.post("/v1/patient/create", headers=bad, content=b"{")).status_code == 422
+    # A code the operation does not declare is refused: the client's mistake, not a fault.
+    undeclared = {**DECODA, "Prefer": "code=599"}
+    assert (await client.get("/billing/charge/list", headers=undeclared)).status_code == 400
+    text = await scrape(client)
+    assert requests_counted(text, cause="fault") == 0
+    assert requests_counted(text, operation="getCharge", cause="other") == 1
+    assert requests_counted(text, cause="validation") == 2
+
+
+async def test_a_fault_after_the_call_counts_as_a_fault(client: httpx.AsyncClient) -> None:
+    rule = {"match": {"api": "decoda"}, "effect": {"status": 503, "afterCommit": True}, "count": 1}
+    assert (await client.post("/_sandbox/faults", json=rule)).status_code == 201
+    body = {"firstName": "Ana", "lastName": "Lima"}
+    lost = await client.post("/v1/patient/create", headers=DECODA, json=body)
+    assert lost.status_code == 503
+    text = await scrape(client)
+    assert requests_counted(text, cause="fault", status_class="5xx") == 1
 
 
 async def test_validation_failures_count_as_validation(client: httpx.AsyncClient) -> None:

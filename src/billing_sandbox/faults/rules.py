@@ -38,7 +38,14 @@ class DropConnection(Exception):
 
 def injected_error(status: int, message: str) -> ApiError:
     """An error of the class each API already renders for `status`, so the injected answer has
-    the same envelope as a real one (Candid's `errorName`, Feathers' `name`, …)."""
+    the same envelope as a real one (Candid's `errorName`, Feathers' `name`, …); marked as
+    injected."""
+    error = _error_for(status, message)
+    error.injected = True
+    return error
+
+
+def _error_for(status: int, message: str) -> ApiError:
     match status:
         case 400:
             return BadRequest(message)

@@ -99,16 +99,15 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx" if 100 <= status < 600 else "none"
 
 
-def cause_of(problem: ApiError | None, fault: str | None, status: int, broken: bool) -> str:
-    """What made an answer fail, one of `CAUSES`. `broken`: a fault left the client without a
-    whole, well-formed answer (dropped, reset, silent, cut short, not JSON), whatever its
-    status. An injected fault comes first: it may answer as a rate limit (a 429)."""
-    if broken:
+def cause_of(problem: ApiError | None, faulted: bool, status: int) -> str:
+    """What made an answer fail, one of `CAUSES`. `faulted`: a fault answered in the sandbox's
+    place (a status, or an answer dropped, reset, silent, cut short or not JSON, whatever its
+    status); it comes first, since it may answer as a rate limit (a 429). A fault that only
+    waited is not one: what the call then answered is its own."""
+    if faulted or (problem is not None and problem.injected):
         return "fault"
     if 200 <= status < 400:
         return "none"
-    if fault is not None:
-        return "fault"
     if isinstance(problem, RateLimited):
         return "rate_limit"
     if isinstance(problem, Unauthenticated | Forbidden):

@@ -11,7 +11,6 @@ from starlette.responses import Response
 from billing_sandbox.api import Api, Caller
 from billing_sandbox.errors import ApiError
 from billing_sandbox.faults.injection import FAULT
-from billing_sandbox.faults.wire import breaks_the_answer
 from billing_sandbox.observe import redaction, requestlog
 from billing_sandbox.observe.metrics import cause_of
 from billing_sandbox.sandbox import Sandbox
@@ -29,11 +28,12 @@ def record(
     started: float,
     problem: ApiError | None,
     delivered: Response,
+    faulted: bool = False,
 ) -> None:
     """Keep the call in the journal (secrets redacted), count it in the metrics and, when one
     is on, write it to the request log. `response`: the sandbox's own answer, which the journal
     keeps; `delivered`: what the client got instead when a fault lost or reshaped it (the metrics
-    count that)."""
+    count that); `faulted`: whether a fault answered in the sandbox's place."""
     tenant = caller.tenant_id if caller else None
     seconds = time.perf_counter() - started
     duration_ms = seconds * 1000
@@ -65,11 +65,10 @@ def record(
     metrics = sandbox.metrics
     if metrics is not None:
         got = delivered.status_code
-        if fault is None and 200 <= got < 400:
+        if not faulted and problem is None and 200 <= got < 400:
             cause = "none"  # most requests: no call needed to say so
         else:
-            broken = fault is not None and breaks_the_answer(delivered)
-            cause = cause_of(problem, fault, got, broken)
+            cause = cause_of(problem, faulted, got)
         metrics.request(api.name, op.operation_id, got, cause, seconds)
     request_log = requestlog.active()
     if request_log is not None:

@@ -20,7 +20,7 @@ from billing_sandbox.errors import ApiError, MethodNotAllowed, RateLimited, Sand
 from billing_sandbox.events.courier import Courier
 from billing_sandbox.faults.injection import FAULT, FaultAnswer, after_the_call, inject_faults
 from billing_sandbox.faults.rules import DropConnection, Effect
-from billing_sandbox.faults.wire import DroppedResponse
+from billing_sandbox.faults.wire import DroppedResponse, breaks_the_answer
 from billing_sandbox.observe import cause
 from billing_sandbox.observe.ratelimits import Quota
 from billing_sandbox.pipeline import writeahead
@@ -55,6 +55,9 @@ def wrap(
         caller = quota = problem = None
         # What the journal keeps: the sandbox's own answer, even when a fault lost it.
         answered: Response | None = None
+        # Whether a fault answered in the sandbox's place (the metrics' cause; an injected
+        # error says so itself, `ApiError.injected`).
+        faulted = False
         try:
             caller = _authenticate(api, op, request, sandbox)
             quota = _spend_quota(api, caller, sandbox) if vendor else None
@@ -64,13 +67,14 @@ def wrap(
             _set_off_after_effects(op, call, response, sandbox, courier)
             if after is not None:
                 # The call was carried out; now its answer is lost or reshaped.
-                answered, response = response, _lose(api, op, after, response, sandbox)
+                answered = response
+                response, faulted = _lose(api, op, after, response, sandbox)
         except ApiError as error:
             response, problem = error_response(api, op, error, sandbox), error
         except FaultAnswer as answer:
-            response = answer.response
+            response, faulted = answer.response, True
         except DropConnection:
-            response = DroppedResponse()
+            response, faulted = DroppedResponse(), True
         except Exception:
             log.exception("%s %s crashed", api.name, op.operation_id)
             bug = SandboxBug(f"the sandbox crashed in {op.operation_id}; this is a sandbox bug")
@@ -83,7 +87,16 @@ def wrap(
             _note_for_span(api, op, request, caller)
         if vendor:
             record(
-                sandbox, api, op, request, answered or response, caller, started, problem, response
+                sandbox,
+                api,
+                op,
+                request,
+                answered or response,
+                caller,
+                started,
+                problem,
+                response,
+                faulted,
             )
         return response
 
@@ -182,13 +195,17 @@ def _set_off_after_effects(
         response.background = BackgroundTask(courier.kick, tenant_id)
 
 
-def _lose(api: Api, op: Operation, effect: Effect, real: Response, sandbox: Sandbox) -> Response:
-    """The answer a carried-out call gets instead of its own (`afterCommit`, or reshaped)."""
+def _lose(
+    api: Api, op: Operation, effect: Effect, real: Response, sandbox: Sandbox
+) -> tuple[Response, bool]:
+    """The answer a carried-out call gets instead of its own (`afterCommit`, or reshaped), and
+    whether it is lost (a status instead, or an answer broken on the wire: not one dribbled)."""
     instead = after_the_call(effect, real, op, sandbox.settings.max_fault_delay_ms)
+    lost = isinstance(instead, ApiError) or breaks_the_answer(instead)
     if isinstance(instead, ApiError):
         instead = error_response(api, op, instead, sandbox)
     instead.background = real.background
-    return instead
+    return instead, lost
 
 
 def _forget_renders(sandbox: Sandbox, request: Request, caller: Caller | None) -> None:
