@@ -3,6 +3,7 @@ by its route and given its call's facts; a Decoda webhook carries its cause's `t
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from starlette.applications import Starlette
 
 from billing_sandbox.app import create_app
+from billing_sandbox.cli import traces
 from billing_sandbox.clock import ManualClock
 from billing_sandbox.observe import otel
 from billing_sandbox.settings import Settings
@@ -141,3 +143,28 @@ async def test_without_traces_a_webhook_carries_no_traceparent(
             [got] = hook.wait_for(1)
     await plain.state.courier.close()
     assert "traceparent" not in got.headers
+
+
+async def test_settings_the_sdk_refuses_are_said_in_one_line_and_served_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The SDK reads these itself, from the process's environment, and refuses a negative delay.
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "billing-sandbox")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "-5")
+    said = io.StringIO()
+    assert traces.from_environment({"OTEL_SERVICE_NAME": "billing-sandbox"}, said) is None
+    [line] = said.getvalue().splitlines()
+    assert "OpenTelemetry refused its OTEL_* settings" in line
+    assert "serving without traces" in line
+
+
+async def test_a_query_a_secret_may_be_in_reaches_no_span_unredacted(
+    client: httpx.AsyncClient, spans: InMemorySpanExporter
+) -> None:
+    secret = "s3cret-never-exported"
+    await client.get(f"/billing/charge/list?access_token={secret}", headers=creds("acme"))
+    await client.get(f"/nowhere?api_key={secret}")
+    exported = [dict(span.attributes or {}) for span in spans.get_finished_spans()]
+    assert len(exported) == 2
+    assert all(secret not in str(value) for attributes in exported for value in attributes.values())
+    assert any("access_token=" in str(value) for value in exported[0].values())

@@ -40,4 +40,14 @@ def from_environment(
         name = missing.name or "opentelemetry"
         print(f"billing-sandbox: {NOT_INSTALLED.format(missing=name)}", file=said, flush=True)
         return None
-    return otel.from_environment(exporters)
+    try:
+        return otel.from_environment(exporters)
+    except ValueError as refused:
+        # The SDK checks its own variables (the batch sizes, the delays) as it starts.
+        print(
+            f"billing-sandbox: OpenTelemetry refused its OTEL_* settings ({refused}); serving "
+            "without traces",
+            file=said,
+            flush=True,
+        )
+        return None

@@ -17,6 +17,7 @@ from opentelemetry.util.http import get_excluded_urls, sanitize_method
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_sandbox import __version__
+from billing_sandbox.observe import redaction
 from billing_sandbox.observe.cause import CAUSE, SPAN_FACTS
 
 # The span attributes of a call, beside the middleware's own (method, status, URL): the API
@@ -61,9 +62,15 @@ def from_environment(exporters: tuple[str, ...]) -> Tracing:
     """Traces as `serve` sends them: to each of `exporters` (`otlp`, `console`) in batches, the
     SDK and the exporters reading the rest of their `OTEL_*` variables themselves."""
     provider = TracerProvider(resource=_resource())
-    for name in exporters:
-        exporter: SpanExporter = OTLPSpanExporter() if name == "otlp" else ConsoleSpanExporter()
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    try:
+        for name in exporters:
+            exporter: SpanExporter = OTLPSpanExporter() if name == "otlp" else ConsoleSpanExporter()
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+    except ValueError:
+        # A variable the SDK refuses (`OTEL_BSP_SCHEDULE_DELAY=-5`): the processors made so far
+        # are stopped, and the caller says why.
+        provider.shutdown()
+        raise
     return Tracing(provider)
 
 
@@ -109,6 +116,7 @@ class _Described:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         span = trace.get_current_span()
+        _redact_query(span, scope)
         carrier: dict[str, str] = {}
         _PROPAGATOR.inject(carrier)
         facts: dict[str, Any] = {}
@@ -130,6 +138,27 @@ class _Described:
             CAUSE.reset(token)
             if not started:
                 _describe(span, scope, facts)  # no answer at all (a dropped connection)
+
+
+# The attributes in which the middleware puts the request's URL or query, by either
+# generation of OpenTelemetry's HTTP conventions (`OTEL_SEMCONV_STABILITY_OPT_IN`).
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query")
+
+
+def _redact_query(span: trace.Span, scope: Scope) -> None:
+    """A secret a client put in the query (`?access_token=…`) leaves in no span: the URL
+    attributes get the query as the journal keeps it, redacted."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    if not raw or not span.is_recording():
+        return
+    safe = redaction.query(raw)
+    if safe == raw:
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for name in _URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str) and raw in value:
+            span.set_attribute(name, value.replace(raw, safe))
 
 
 def _describe(span: trace.Span, scope: Scope, facts: dict[str, Any]) -> None:
