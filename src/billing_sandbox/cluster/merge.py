@@ -239,7 +239,13 @@ def app(shards: Shards) -> Starlette:
         asked = await ask_every_shard(shards, request)
         if isinstance(asked, Response):
             return asked
-        return _json({**merged_traffic([answer.body for answer in asked.up]), "down": asked.down})
+        charted = [a.body for a in asked.up if a.status == 200 and isinstance(a.body, dict)]
+        if not charted:
+            # Nothing to add up: a HEAD's empty answers, or every shard's own error (metrics
+            # off: a 404 each), passed on as the first shard gave it.
+            first = asked.up[0]
+            return _json(first.body, first.status)
+        return _json({**merged_traffic(charted), "down": asked.down})
 
     async def state(request: Request) -> Response:
         if request.method == "PUT":
