@@ -190,11 +190,17 @@ class Courier:
         """Start sending the tenant's due tries, if any, and return at once."""
         self.start(tenant_id)
 
-    def has_due(self, tenant_id: str) -> bool:
+    def has_due(self, tenant_id: str, api_name: str | None = None, store: object = None) -> bool:
         """Whether the tenant has tries due now and no delivery running (checked after each
-        write, so without building a list: most tenants subscribe no receiver)."""
+        write, so without building a list: most tenants subscribe no receiver). With
+        `api_name` and its `store`, only that API's outbox is looked at: a vendor call makes
+        only its own API's events due (those that fall due as time passes, the periodic
+        check finds)."""
         if tenant_id in self._busy:
             return False
+        if api_name is not None:
+            outbox = self._outbox_of(api_name, store)
+            return outbox is not None and outbox.has_due()
         tenant = self._sandbox.held(tenant_id)
         if tenant is None:
             return False

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from billing_sandbox.api import Api, Caller
+from billing_sandbox.asgi.headers import header
 from billing_sandbox.errors import ApiError
 from billing_sandbox.faults.injection import FAULT
 from billing_sandbox.observe import redaction, requestlog
@@ -45,7 +46,7 @@ def record(
     # can carry one (a token, a webhook's signing secret).
     sent = scope.get(RAW_BODY, b"")
     if sent:
-        sent = redaction.body_bytes(sent, request.headers.get("content-type", ""))
+        sent = redaction.body_bytes(sent, header(scope, b"content-type") or "")
     answer = bytes(response.body)
     sandbox.journal.record(
         sandbox.clock.timestamp(),

@@ -43,7 +43,8 @@ def respond(
     renderings is known by what it is made of; any other, by a hash of its bytes."""
     content = orjson.dumps(body)
     if sandbox.settings.response_validation:
-        made_of = composition(body)
+        # A write renders afresh (`FRESH`): its body holds no kept rendering to be known by.
+        made_of = None if renders is FRESH else composition(body)
         valid: ValidBodies = sandbox.validated if made_of is None else renders
         seen = (op.operation_id, status, hash(content) if made_of is None else made_of)
         if not valid.seen(seen):

@@ -64,7 +64,7 @@ def wrap(
             after = await _meet_faults(api, op, request, caller, sandbox) if vendor else None
             call = await parse(api, op, request, sandbox, caller)
             response = await _handle(api, op, call, handlers[op.operation_id], sandbox)
-            _set_off_after_effects(op, call, response, sandbox, courier)
+            _set_off_after_effects(api, op, call, response, sandbox, courier)
             if after is not None:
                 # The call was carried out; now its answer is lost or reshaped.
                 answered = response
@@ -175,7 +175,12 @@ async def _handle(
 
 
 def _set_off_after_effects(
-    op: Operation, call: Call[Any], response: Response, sandbox: Sandbox, courier: Courier | None
+    api: Api,
+    op: Operation,
+    call: Call[Any],
+    response: Response,
+    sandbox: Sandbox,
+    courier: Courier | None,
 ) -> None:
     """A call that changed a tenant marks it written and, once its answer is sent, starts
     sending the events it made due."""
@@ -187,7 +192,13 @@ def _set_off_after_effects(
     if not isinstance(tenant_id, str):
         return
     sandbox.mark_written(tenant_id)
-    if courier is not None and courier.has_due(tenant_id):
+    # A vendor call looks only at its own API's outbox; a control call (no store of its own)
+    # may have changed any of them.
+    if courier is not None and (
+        courier.has_due(tenant_id, api.name, call.store)
+        if call.store is not None
+        else courier.has_due(tenant_id)
+    ):
         # After the response: `kick` only starts a task, so a slow or dead receiver never
         # holds the connection (nor the next request on it). A call that made nothing due
         # needs none (the periodic check covers what falls due as time passes), and skips

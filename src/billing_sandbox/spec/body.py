@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.requests import ClientDisconnect, Request
 
+from billing_sandbox.asgi.headers import header
 from billing_sandbox.errors import Issue, MalformedBody, UnsupportedMediaType, ValidationFailed
 from billing_sandbox.spec.document import FORM, JSON, Operation
 
@@ -52,7 +53,7 @@ async def read_body(
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
+    declared = header(request.scope, b"content-length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise MalformedBody(
             f"request body is {declared} bytes; the sandbox accepts at most {limit}"
@@ -77,7 +78,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 def _media_type(request: Request) -> str:
     """The body's media type; JSON when the client sent none (curl users often forget it)."""
-    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = (header(request.scope, b"content-type") or "").split(";")[0].strip().lower()
     if not declared or declared.endswith("+json"):
         return JSON
     return declared
@@ -100,10 +101,14 @@ def decode_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH, what: str = "reques
     # Only a number written with a fraction or an exponent decodes as a float: a body where
     # no value starts with digits then `.`, `e` or `E` holds none, and is not walked (a
     # string that looks so, `":5e"`, only costs the walk).
-    return _whole_numbers_as_int(decoded) if _MAYBE_FLOAT.search(raw) else decoded
+    maybe_float = isinstance(decoded, float) or _MAYBE_FLOAT.search(raw)
+    return _whole_numbers_as_int(decoded) if maybe_float else decoded
 
 
-_MAYBE_FLOAT = re.compile(rb"(?:^|[:,\[])\s*-?[0-9]+[.eE]")
+# A number with a fraction or an exponent after a `:`, `,` or `[`. A body that is a bare
+# number is told by its decoded value instead: a `^` alternative here tripled the search's
+# cost, since it stops the regex engine from skipping ahead to the punctuation.
+_MAYBE_FLOAT = re.compile(rb"[:,\[]\s*-?[0-9]+[.eE]")
 
 
 # A JSON string, escapes and all (unrolled, possessive: linear time, whatever it holds).
