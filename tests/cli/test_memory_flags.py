@@ -3,6 +3,7 @@ units, refused in one line when they are not sizes, and where a cap cannot be ke
 
 from __future__ import annotations
 
+import gc
 import socket
 from collections.abc import Iterator
 
@@ -88,3 +89,17 @@ def test_a_cap_the_system_cannot_read_stops_the_start_in_one_line(
         "billing-sandbox: max_memory (BILLING_SANDBOX_MAX_MEMORY) needs /nowhere/statm "
     )
     assert err.count("\n") == 1
+
+
+def test_serve_freezes_what_it_built_before_it_listens(taken_port: int) -> None:
+    """The app's startup objects are kept out of full collections (`cli/heap.py`): `serve`
+    freezes them before it listens, here on a port already taken, so it stops right after."""
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        with pytest.raises(SystemExit) as exited:  # uvicorn's own exit: it could not bind
+            main(["serve", "--port", str(taken_port)])
+        assert exited.value.code == 3
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

@@ -20,6 +20,7 @@ from billing_sandbox.asgi.cors import InvalidOrigin, check_origin
 from billing_sandbox.asgi.protocol import ConnectionAwareProtocol
 from billing_sandbox.cli import granian_server, traces
 from billing_sandbox.cli.banner import banner
+from billing_sandbox.cli.heap import freeze_what_started
 from billing_sandbox.credentials import CredentialsError
 from billing_sandbox.observe import requestlog
 from billing_sandbox.observe.ratelimits import InvalidRateLimit
@@ -297,13 +298,15 @@ def run(args: argparse.Namespace) -> int:
 
     async def start() -> bool:
         """The start scenarios, applied on the loop the server then runs on, before it
-        listens; then the banner (which counts their calls: they are not logged a line
+        listens; what they and the app left is frozen out of the collector's full passes
+        (`heap.py`); then the banner (which counts their calls: they are not logged a line
         each) and the request log."""
         try:
             applied = await starting.start()
         except ScenarioRefusal as refused:
             print(f"billing-sandbox: {refused.message}", file=sys.stderr, flush=True)
             return False
+        freeze_what_started()
         print(banner(chosen, app.state.sandbox.recordings, applied), flush=True)
         requestlog.configure(_log_stream(), chosen.log_format, chosen.quiet, LOG_FLUSH_SECONDS)
         return True
