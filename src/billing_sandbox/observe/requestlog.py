@@ -74,6 +74,12 @@ class _SecondClock:
         return self.stamp
 
 
+# Durations under 100 ms, as the line shows them in milliseconds ("0.0" to "99.9"), by tenths:
+# nearly every request's, looked up instead of formatted from two integer divisions.
+_TABLED = 1000
+_TENTHS = tuple(f"{tenths // 10}.{tenths % 10}" for tenths in range(_TABLED))
+
+
 class TextLine:
     """`12:00:01 POST /billing/charge/create 201 createChargeV1 acme 3.1 ms [fault …] — …`."""
 
@@ -95,10 +101,8 @@ class TextLine:
         elif len(tenant) > MAX_VALUE_CHARS or not tenant.isprintable():
             tenant = shown(tenant)
         tenths = int(duration_ms * 10 + 0.5)
-        line = (
-            f"{self.clock.stamp} {method} {path} {status_text} {operation_id} {tenant} "
-            f"{tenths // 10}.{tenths % 10} ms"
-        )
+        took = _TENTHS[tenths] if tenths < _TABLED else f"{tenths // 10}.{tenths % 10}"
+        line = f"{self.clock.stamp} {method} {path} {status_text} {operation_id} {tenant} {took} ms"
         if fault:
             line += f" [{shown(fault)}]"
         if problem:
