@@ -125,6 +125,24 @@ def test_a_slowloris_is_closed_within_the_head_timeout_while_others_are_served(
     assert answer.endswith(f"no whole request head came within {HEAD_TIMEOUT} s\n".encode())
 
 
+def test_a_later_head_on_a_kept_alive_connection_gets_its_own_whole_timeout(
+    server: tuple[int, list[str]],
+) -> None:
+    """One timer serves a connection's heads: set for the first, it fires while a later head
+    (begun 0.6 s on) is arriving, and that head is still given its whole timeout."""
+    port, _ = server
+    with connect(port) as sock:
+        sock.sendall(HEALTH)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+        time.sleep(0.6)
+        sock.sendall(b"GET /_sandbox/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        begun = time.monotonic()
+        answer = answer_of(sock)
+        closed_after = time.monotonic() - begun
+    assert HEAD_TIMEOUT - 0.1 <= closed_after < HEAD_TIMEOUT + SLACK
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+
+
 def test_a_connection_that_sends_nothing_is_closed_within_the_head_timeout(
     server: tuple[int, list[str]],
 ) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 from billing_sandbox.settings import Settings
 
 try:
@@ -47,18 +45,15 @@ class ConnectionAwareProtocol(_Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        app: ASGIApp = self.app
-
-        async def with_transport(scope: Scope, receive: Receive, send: Send) -> None:
-            scope[TRANSPORT] = transport
-            await app(scope, receive, send)
-
-        self.app = with_transport
-        # Awaiting the first head: bytes of it so far, whether it has begun, its deadline.
+        # Awaiting the first head: bytes of it so far, whether it has begun, since when.
         self._in_head = _SEES_HEADS
         self._head_bytes = 0
         self._head_begun = False
+        self._head_since = self.loop.time()
         self._refused = False
+        # One timer a connection at most, never one a request: scheduling and cancelling a
+        # timer for every head cost a by-id request about 4k instructions. When it fires, it
+        # looks at the head under way then (`_too_slow`), and is set again only for one.
         self._head_timer: asyncio.TimerHandle | None = None
         if self._in_head:
             self._head_timer = self.loop.call_later(self.head_timeout_seconds, self._too_slow)
@@ -79,7 +74,11 @@ class ConnectionAwareProtocol(_Protocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # The request's scope, just made, carries its connection (set here, not by wrapping
+        # the app: a wrapper was one more coroutine a request).
+        self.scope[TRANSPORT] = self.transport  # type: ignore[literal-required]
         self._in_head = self._head_begun = True
+        self._head_since = self.loop.time()
         if self._head_timer is None and not self._refused:  # a later request, kept alive
             self._head_timer = self.loop.call_later(self.head_timeout_seconds, self._too_slow)
 
@@ -88,7 +87,7 @@ class ConnectionAwareProtocol(_Protocol):
             return
         self._in_head = self._head_begun = False
         self._head_bytes = 0
-        self._stop_head_timer()
+        # The timer is left to run out (see `connection_made`).
         # The whole head may have come at once: measured whole, as it will be handed on.
         # The head as it was sent: `METHOD url HTTP/1.1\r\n`, `name: value\r\n` each, `\r\n`.
         method = self.parser.get_method()
@@ -119,6 +118,10 @@ class ConnectionAwareProtocol(_Protocol):
     def _too_slow(self) -> None:
         self._head_timer = None
         if not self._in_head or self._refused or self.transport.is_closing():
+            return
+        left = self._head_since + self.head_timeout_seconds - self.loop.time()
+        if left > 0:  # a later head, begun after the timer was set: its own time is not up
+            self._head_timer = self.loop.call_later(left, self._too_slow)
             return
         if self._head_begun:
             self._refuse(408, f"no whole request head came within {self.head_timeout_seconds} s")
