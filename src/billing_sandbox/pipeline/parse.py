@@ -20,6 +20,28 @@ async def parse(
     api: Api, op: Operation, request: Request, sandbox: Sandbox, caller: Caller | None
 ) -> Call[Any]:
     """Parse and validate every part of an authenticated request, and find the caller's store."""
+    values = _parameters(op, request)
+    body = None
+    if op.body_checks:
+        # The control API takes whole snapshots of the sandbox's state (and whole scenarios);
+        # everything else, records.
+        settings = sandbox.settings
+        limit = settings.max_state_bytes if op.large_body else settings.max_body_bytes
+        depth = MAX_SNAPSHOT_DEPTH if api.operator else MAX_JSON_DEPTH
+        body = await read_body(op, request, limit, depth)
+    return _call(api, op, request, sandbox, caller, values, body)
+
+
+def parse_bodiless(
+    api: Api, op: Operation, request: Request, sandbox: Sandbox, caller: Caller | None
+) -> Call[Any]:
+    """`parse` for an operation that takes no body: nothing to await, so no coroutine (most
+    reads)."""
+    return _call(api, op, request, sandbox, caller, _parameters(op, request), None)
+
+
+def _parameters(op: Operation, request: Request) -> dict[str, dict[str, Any]]:
+    """The parameters of the locations `op` declares, each parsed and validated."""
     scope = request.scope
     declared = op.by_location
     # Only the locations an operation declares are parsed and checked: a request pays for
@@ -45,14 +67,19 @@ async def parse(
                 for issue in each.issues(value, where)
             ]
             raise ValidationFailed(issues)
-    body = None
-    if op.body_checks:
-        # The control API takes whole snapshots of the sandbox's state (and whole scenarios);
-        # everything else, records.
-        settings = sandbox.settings
-        limit = settings.max_state_bytes if op.large_body else settings.max_body_bytes
-        depth = MAX_SNAPSHOT_DEPTH if api.operator else MAX_JSON_DEPTH
-        body = await read_body(op, request, limit, depth)
+    return values
+
+
+def _call(
+    api: Api,
+    op: Operation,
+    request: Request,
+    sandbox: Sandbox,
+    caller: Caller | None,
+    values: dict[str, dict[str, Any]],
+    body: Any,
+) -> Call[Any]:
+    """The call a handler receives."""
     # Handlers get their API's store, typed, from here (never by looking it up by name).
     store = None
     renders: RenderSource = FRESH
@@ -72,5 +99,5 @@ async def parse(
         body,
         caller.principal if caller else None,
         renders,
-        scope,
+        request.scope,
     )

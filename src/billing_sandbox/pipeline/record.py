@@ -47,7 +47,10 @@ def record(
     sent = scope.get(RAW_BODY, b"")
     if sent:
         sent = redaction.body_bytes(sent, header(scope, b"content-type") or "")
-    answer = bytes(response.body)
+    answer = response.body
+    if type(answer) is not bytes:  # a memoryview or bytearray: kept as bytes of its own
+        answer = bytes(answer)
+    query = scope["query_string"]
     sandbox.journal.record(
         sandbox.clock.timestamp(),
         tenant,
@@ -56,12 +59,13 @@ def record(
         method,
         path,
         # From the scope: building `request.url` costs more than the rest of the entry.
-        redaction.query(scope["query_string"].decode("latin-1")),
+        redaction.query(query.decode("latin-1")) if query else "",
         status,
         duration_ms,
         sent,
         redaction.body_bytes(answer, "application/json") if op.answers_secrets else answer,
-        fault=fault,
+        (),
+        fault,
     )
     metrics = sandbox.metrics
     if metrics is not None:

@@ -24,7 +24,7 @@ from billing_sandbox.faults.wire import DroppedResponse, breaks_the_answer
 from billing_sandbox.observe import cause
 from billing_sandbox.observe.ratelimits import Quota
 from billing_sandbox.pipeline import writeahead
-from billing_sandbox.pipeline.parse import parse
+from billing_sandbox.pipeline.parse import parse, parse_bodiless
 from billing_sandbox.pipeline.record import record
 from billing_sandbox.pipeline.respond import error_response, render, respond
 from billing_sandbox.sandbox import Sandbox
@@ -61,8 +61,18 @@ def wrap(
         try:
             caller = _authenticate(api, op, request, sandbox)
             quota = _spend_quota(api, caller, sandbox) if vendor else None
-            after = await _meet_faults(api, op, request, caller, sandbox) if vendor else None
-            call = await parse(api, op, request, sandbox, caller)
+            # Awaited only when a fault may be asked for, and a body read only when the
+            # operation takes one: a coroutine made and awaited for nothing costs a read.
+            after = (
+                await _meet_faults(api, op, request, caller, sandbox)
+                if vendor and _may_meet_faults(request, sandbox)
+                else None
+            )
+            call = (
+                await parse(api, op, request, sandbox, caller)
+                if op.body_checks
+                else parse_bodiless(api, op, request, sandbox, caller)
+            )
             response = await _handle(api, op, call, handlers[op.operation_id], sandbox)
             _set_off_after_effects(api, op, call, response, sandbox, courier)
             if after is not None:
@@ -144,13 +154,17 @@ def _quota_headers(quota: Quota) -> dict[str, str]:
     }
 
 
+def _may_meet_faults(request: Request, sandbox: Sandbox) -> bool:
+    """Whether any fault may be asked of this call: a fault rule is set, or it says `Prefer`.
+    Most requests ask for none, and skip `_meet_faults`'s coroutine."""
+    return bool(sandbox.faults.rules) or has_header(request.scope, b"prefer")
+
+
 async def _meet_faults(
     api: Api, op: Operation, request: Request, caller: Caller | None, sandbox: Sandbox
 ) -> Effect | None:
     """The faults the `Prefer` header or the fault rules ask of this call (see
-    `faults.injection`); most requests ask for none, and skip the coroutine."""
-    if not sandbox.faults.rules and not has_header(request.scope, b"prefer"):
-        return None
+    `faults.injection`)."""
 
     def now_of(tenant: str | None) -> datetime:
         return sandbox.clock.now() if tenant is None else sandbox.tenant(tenant).clock.now()
