@@ -41,6 +41,9 @@ class _Candidate(NamedTuple):
     pattern: re.Pattern[str]
     route: Route
     converts: bool  # False: every parameter is kept as the text it matched (`{id}`)
+    # A route without parameters: the one path its pattern matches, compared as a string
+    # (no regular expression run for a path that is plainly another).
+    literal: str | None
 
 
 class RouteTable(BaseRoute):
@@ -61,7 +64,8 @@ class RouteTable(BaseRoute):
             )
             for key in shapes:
                 if key[0] == count and (key[1] == first or "{" in first):
-                    shapes[key].append(_Candidate(route.path_regex, route, converts))
+                    literal = None if route.param_convertors else route.path
+                    shapes[key].append(_Candidate(route.path_regex, route, converts, literal))
         self._candidates = shapes
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -74,11 +78,16 @@ class RouteTable(BaseRoute):
         slash = path.find("/", 1)
         shape = (path.count("/"), path[1:slash] if slash > 0 else path[1:])
         candidates = self._candidates.get(shape) or self._candidates.get((shape[0], _ANY))
-        for pattern, route, converts in candidates or ():
-            found = pattern.match(path)
-            if found is None:
-                continue
-            params = found.groupdict()
+        for pattern, route, converts, literal in candidates or ():
+            if literal is not None:
+                if path != literal:
+                    continue
+                params: dict[str, Any] = {}
+            else:
+                found = pattern.match(path)
+                if found is None:
+                    continue
+                params = found.groupdict()
             if converts:
                 converters = route.param_convertors
                 params = {name: converters[name].convert(text) for name, text in params.items()}
