@@ -163,9 +163,16 @@ def test_the_duration_shows_tenths_of_a_millisecond_rounded() -> None:
         (0.05, "0.1 ms"),
         (3.14, "3.1 ms"),
         (12.96, "13.0 ms"),
+        (99.94, "99.9 ms"),
+        (99.95, "100.0 ms"),  # past the table of durations under 100 ms: formatted
+        (12345.6, "12345.6 ms"),
     ):
         facts = ("GET", "/x", 200, "op", "decoda", "acme", duration, None, None)
         assert line(facts).endswith(f" acme {shown}")
+    # Never measured so, but a negative duration is never read from the table's far end.
+    for negative in (-1.0, -250.0):
+        facts = ("GET", "/x", 200, "op", "decoda", "acme", negative, None, None)
+        assert " acme -" in line(facts)
 
 
 def test_outside_an_event_loop_each_line_is_flushed() -> None:

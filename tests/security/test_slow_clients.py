@@ -143,6 +143,22 @@ def test_a_later_head_on_a_kept_alive_connection_gets_its_own_whole_timeout(
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
 
 
+def test_a_first_head_begun_late_is_held_to_the_connections_timeout(
+    server: tuple[int, list[str]],
+) -> None:
+    """The first head's time counts from the connection: one begun 0.9 s in is cut at about
+    1 s, not given a second of its own."""
+    port, _ = server
+    with connect(port) as sock:
+        time.sleep(0.9)
+        sock.sendall(b"GET /_sandbox/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        begun = time.monotonic()
+        answer = answer_of(sock)
+        closed_after = time.monotonic() - begun
+    assert closed_after < HEAD_TIMEOUT - 0.3, closed_after
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+
+
 def test_a_connection_that_sends_nothing_is_closed_within_the_head_timeout(
     server: tuple[int, list[str]],
 ) -> None:

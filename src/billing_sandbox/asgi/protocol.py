@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from billing_sandbox.settings import Settings
 
 try:
@@ -45,11 +47,23 @@ class ConnectionAwareProtocol(_Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        # Awaiting the first head: bytes of it so far, whether it has begun, since when.
+        if not _SEES_HEADS:
+            # h11's protocol calls no `on_message_begin`, where httptools' request scopes are
+            # given their connection: its requests get it through the app instead.
+            app: ASGIApp = self.app
+
+            async def with_transport(scope: Scope, receive: Receive, send: Send) -> None:
+                scope[TRANSPORT] = transport
+                await app(scope, receive, send)
+
+            self.app = with_transport
+        # Awaiting the first head: bytes of it so far, whether it has begun, since when (the
+        # first from the connection's start, each later one from its own first byte).
         self._in_head = _SEES_HEADS
         self._head_bytes = 0
         self._head_begun = False
         self._head_since = self.loop.time()
+        self._heads_done = False
         self._refused = False
         # One timer a connection at most, never one a request: scheduling and cancelling a
         # timer for every head cost a by-id request about 4k instructions. When it fires, it
@@ -78,7 +92,8 @@ class ConnectionAwareProtocol(_Protocol):
         # the app: a wrapper was one more coroutine a request).
         self.scope[TRANSPORT] = self.transport  # type: ignore[literal-required]
         self._in_head = self._head_begun = True
-        self._head_since = self.loop.time()
+        if self._heads_done:  # a later request, kept alive: its head's time starts now
+            self._head_since = self.loop.time()
         if self._head_timer is None and not self._refused:  # a later request, kept alive
             self._head_timer = self.loop.call_later(self.head_timeout_seconds, self._too_slow)
 
@@ -86,6 +101,7 @@ class ConnectionAwareProtocol(_Protocol):
         if self._refused:
             return
         self._in_head = self._head_begun = False
+        self._heads_done = True
         self._head_bytes = 0
         # The timer is left to run out (see `connection_made`).
         # The whole head may have come at once: measured whole, as it will be handed on.

@@ -101,7 +101,7 @@ class TextLine:
         elif len(tenant) > MAX_VALUE_CHARS or not tenant.isprintable():
             tenant = shown(tenant)
         tenths = int(duration_ms * 10 + 0.5)
-        took = _TENTHS[tenths] if tenths < _TABLED else f"{tenths // 10}.{tenths % 10}"
+        took = _TENTHS[tenths] if 0 <= tenths < _TABLED else f"{tenths // 10}.{tenths % 10}"
         line = f"{self.clock.stamp} {method} {path} {status_text} {operation_id} {tenant} {took} ms"
         if fault:
             line += f" [{shown(fault)}]"
