@@ -76,7 +76,11 @@ TRACING = (
 
 
 def _serve_one(before: str = "") -> subprocess.CompletedProcess[str]:
-    script = f"TRACING = {TRACING!r}\n{before}\n{SERVE_ONE}"
+    return _python(f"TRACING = {TRACING!r}\n{before}\n{SERVE_ONE}")
+
+
+def _python(script: str) -> subprocess.CompletedProcess[str]:
+    """`script` run by a fresh interpreter, without any `OTEL_*` variable."""
     return subprocess.run(
         [sys.executable, "-c", script],
         env=_without_otel_variables(),
@@ -108,14 +112,7 @@ sys.modules["opentelemetry"] = None
 from billing_sandbox.cli import traces
 assert traces.from_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}) is None
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_without_otel_variables(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _python(script)
     assert done.returncode == 0, done.stderr
     [line] = done.stderr.splitlines()
     assert line.startswith("billing-sandbox: the OTEL_* variables ask for traces")
