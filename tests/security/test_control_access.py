@@ -261,6 +261,22 @@ async def test_the_journal_keeps_no_credential(client: httpx.AsyncClient) -> Non
     assert f"ana@{ORG}" in kept
 
 
+async def test_a_credential_spelled_with_escapes_is_kept_redacted_too(
+    client: httpx.AsyncClient,
+) -> None:
+    # What the server reads as `client_secret` and `access_token`, spelled so that neither
+    # word shows in what was sent (a JSON `\\u` escape, a query's `%74`).
+    escaped = b'{"client_id": "acme", "client_secr\\u0065t": "escaped-s3cret"}'
+    issued = await client.post(
+        "/api/auth/v2/token", content=escaped, headers={"Content-Type": "application/json"}
+    )
+    assert issued.status_code == 200, issued.text  # the server read the secret
+    await client.get("/billing-soas?access_%74oken=escaped-t0ken")
+    kept = (await client.get("/_sandbox/requests")).text
+    assert "escaped-s3cret" not in kept
+    assert "escaped-t0ken" not in kept
+
+
 async def test_a_torn_or_deep_body_is_kept_redacted_too(client: httpx.AsyncClient) -> None:
     await client.post(
         "/api/auth/v2/token",
