@@ -46,7 +46,7 @@ def query_values(raw: bytes) -> dict[str, list[str]]:
     pairs: Iterable[tuple[str, str]]
     if not raw.isascii():
         pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-    elif b"%" in raw or b"+" in raw:
+    elif _PERCENT in raw or _PLUS in raw:
         # Escaped, as clients send brackets and dollars (`qs`: `%24sort%5BcreatedAt%5D=-1`):
         # decoded once per distinct short query string, since a client repeats its queries.
         pairs = _escaped_pairs(raw) if len(raw) <= _REMEMBERED_QUERY_BYTES else _split(raw)
@@ -61,6 +61,9 @@ def query_values(raw: bytes) -> dict[str, list[str]]:
     return values
 
 
+# Single bytes looked for as integers: `b"%" in raw` takes its argument as a buffer, at seven
+# times the cost of `37 in raw`, on every read with a query.
+_PERCENT, _PLUS = ord("%"), ord("+")
 # The longest query string whose decoding is remembered (`_escaped_pairs` keeps 256 of them,
 # so at most 256 KiB).
 _REMEMBERED_QUERY_BYTES = 1024
