@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 from billing_sandbox.spec.validation import SchemaCheck, reachable
 
-COMPONENTS = {
+COMPONENTS: dict[str, dict[str, Any]] = {
     "schemas": {
         "Charge": {
             "type": "object",
