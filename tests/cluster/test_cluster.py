@@ -24,6 +24,7 @@ import httpx
 import pytest
 import socketio_v4
 
+from billing_sandbox.cluster.command import OTHERS_BYTES
 from billing_sandbox.cluster.placement import owner, split
 from tests.support.kill_loop import (
     KINDS,
@@ -90,6 +91,8 @@ def cluster(shards: int, state_dir: Path, *more: str) -> Iterator[Cluster]:
             words = line.split()
             if len(words) == 4 and words[2] == "pid":
                 pids[words[0]] = int(words[3])
+            elif len(words) == 3 and words[1] == "pid":  # HAProxy's line names no address
+                pids[words[0]] = int(words[2])
             if line.strip() == "ready":
                 break
             assert time.monotonic() < deadline, "the cluster did not start"
@@ -417,3 +420,29 @@ def test_a_shard_killed_with_sigkill_comes_back_with_everything_it_acknowledged(
             for kind in KINDS:
                 read = httpx.get(base + kind.listing, headers=held[kind.api])
                 assert read.status_code == 200, read.text
+
+
+def resident_bytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) * 1024
+
+
+def test_a_capped_cluster_shares_its_memory_among_its_shards(tmp_path: Path) -> None:
+    # `--max-memory` is the whole cluster's: each shard gets an equal share of what the other
+    # processes leave, and those hold no more than was set aside for them.
+    with cluster(2, tmp_path, "--max-memory", "2G") as running:
+        share = str((2 * 10**9 - OTHERS_BYTES) // 2).encode()
+        for name in ("shard0", "shard1"):
+            given = Path(f"/proc/{running.pids[name]}/cmdline").read_bytes().split(b"\0")
+            assert given[given.index(b"--max-memory") + 1] == share, given
+        with httpx.Client(base_url=running.url, timeout=10) as client:
+            for tenant in tenants_of_each_shard(2, "capped"):
+                assert client.get("/billing/charge/list", headers=running.decoda(tenant)).is_success
+            assert client.get("/_sandbox/requests", params={"limit": 50}).is_success
+            assert client.get("/_sandbox/tenants").is_success
+        others = [
+            running.process.pid,
+            *(running.pids[name] for name in ("merger", "redis", "haproxy")),
+        ]
+        held = {pid: resident_bytes(pid) for pid in others}
+        assert sum(held.values()) < OTHERS_BYTES, held

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from billing_sandbox.cli import main
-from billing_sandbox.cluster.command import SECRET_FILE, _shard_command, _shard_environment
+from billing_sandbox.cluster import command
+from billing_sandbox.cluster.command import (
+    OTHERS_BYTES,
+    SECRET_FILE,
+    _memory_share,
+    _shard_command,
+    _shard_environment,
+)
 from billing_sandbox.cluster.haproxy import Address
 
 
@@ -95,3 +102,39 @@ def test_every_shard_is_told_the_clusters_redis() -> None:
     # MYCURE's socket events cross the shards through it (a plain `serve` is told none).
     told = _shard_environment(None, Address("127.0.0.1", 9004))
     assert told["BILLING_SANDBOX_REDIS_URL"] == "redis://127.0.0.1:9004/0"
+
+
+# ---- the cluster's memory cap, shared among its shards ----
+
+
+def test_each_shard_gets_an_equal_share_of_what_the_others_leave() -> None:
+    share = (2 * 10**9 - OTHERS_BYTES) // 3
+    assert _memory_share(2 * 10**9, 3) == ["--max-memory", str(share)]
+    assert _memory_share(0, 3) == []  # no cap: none for the shards either
+
+
+def test_a_cap_too_small_for_its_shards_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    given = ["cluster", "--shards", "2", "--max-memory", "600M", "--print-haproxy-config"]
+    assert main(given) == 2
+    said = capsys.readouterr().err
+    assert "leaves 172 MB for each of 2 shards" in said
+    assert "at least 768 MB" in said
+
+
+def test_the_cap_is_read_from_its_variable_and_given_to_every_shard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The variable is the whole cluster's, as the flag is: never each shard's whole cap.
+    monkeypatch.setenv("BILLING_SANDBOX_MAX_MEMORY", "1G")
+    given: list[list[str]] = []
+
+    def run(_options: object, serve_options: list[str], *_: object) -> int:
+        given.append(serve_options)
+        return 0
+
+    monkeypatch.setattr(command, "_run", run)
+    assert main(["cluster", "--shards", "2", "--seed", "3"]) == 0
+    assert given == [["--seed", "3", "--max-memory", str((10**9 - OTHERS_BYTES) // 2)]]
+    # The flag wins over the variable.
+    assert main(["cluster", "--shards", "2", "--max-memory", "2G"]) == 0
+    assert given[-1] == ["--max-memory", str((2 * 10**9 - OTHERS_BYTES) // 2)]

@@ -72,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--restart-delay", type=float, default=2.0, help="seconds before a dead shard restarts"
     )
     parser.add_argument(
+        "--max-memory",
+        type=argument("max_memory"),
+        metavar="BYTES",
+        help="keep the whole cluster's memory under BYTES (2G, 1536Mi): each shard's `serve "
+        "--max-memory` is an equal share of what HAProxy, Redis, the merger and this process "
+        "leave (default: BILLING_SANDBOX_MAX_MEMORY, or no cap)",
+    )
+    parser.add_argument(
         "--print-haproxy-config", action="store_true", help="print HAProxy's config and exit"
     )
     parser.add_argument(
@@ -92,13 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: argparse.Namespace) -> int:
-    serve_options: list[str] = options.passed_on
     # Every shard reads the same BILLING_SANDBOX_* variables: one it cannot take is refused
     # here, once (InvalidSetting, exit 2), not by each shard as it is restarted, again and again.
-    Settings.from_env()
+    variables = Settings.from_env()
     try:
         if options.shards < 1:
             raise ClusterError("a cluster has at least one shard (--shards 1 or more)")
+        cap = variables.max_memory if options.max_memory is None else options.max_memory
+        serve_options = [*options.passed_on, *_memory_share(cap, options.shards)]
         shards = _shard_addresses(options)
         merger = _address(options.merger_url) if options.merger_url else _merger(options)
         listen = Address(options.host, options.port)
@@ -116,6 +125,31 @@ def run(options: argparse.Namespace) -> int:
     except ClusterError as error:
         print(f"billing-sandbox cluster: {error}", file=sys.stderr)
         return 2
+
+
+# What the cluster's other processes hold, measured with two shards on this project's machine:
+# this process 86 MB, the merger 90 MB (both Python), HAProxy 16 MB and Redis 12 MB; with room
+# for their growth under load. tests/cluster/test_cluster.py holds the four to it.
+OTHERS_BYTES = 256 * 10**6
+# The least share a shard may be given: a `serve` starts at about 105 MB, and a share much
+# closer to that would have it dropping tenants all the time.
+SHARD_MIN_BYTES = 256 * 10**6
+
+
+def _memory_share(cap: int, shards: int) -> list[str]:
+    """Each shard's `--max-memory` under the cluster's cap (none without one): the shards
+    share what the other processes leave equally, since tenants spread evenly over them."""
+    if not cap:
+        return []
+    share = (cap - OTHERS_BYTES) // shards
+    if share < SHARD_MIN_BYTES:
+        least = OTHERS_BYTES + shards * SHARD_MIN_BYTES
+        raise ClusterError(
+            f"--max-memory {cap / 1e6:.0f} MB leaves {max(share, 0) / 1e6:.0f} MB for each of "
+            f"{shards} shards, under the {SHARD_MIN_BYTES / 1e6:.0f} MB a shard needs: give the "
+            f"cluster at least {least / 1e6:.0f} MB, or fewer shards"
+        )
+    return ["--max-memory", str(share)]
 
 
 def _option(serve_options: Sequence[str], name: str) -> str | None:
