@@ -139,6 +139,12 @@ def body(raw: bytes, content_type: str) -> tuple[Any, str | None]:
     """A body as it may be kept: `(JSON value, None)` for JSON (secrets redacted),
     `(None, text)` for anything else (a form's secret fields redacted), `(None, None)` for none.
     """
+    value, text = _read(raw, content_type)
+    return document(value), text
+
+
+def _read(raw: bytes, content_type: str) -> tuple[Any, str | None]:
+    """`body`, its JSON value not yet redacted (its text already is)."""
     if not raw:
         return None, None
     media = content_type.split(";")[0].strip().lower()
@@ -151,7 +157,7 @@ def body(raw: bytes, content_type: str) -> tuple[Any, str | None]:
         return None, text(raw.decode("utf-8", "replace"))
     if _deeper_than(value, _MAX_DEPTH):
         return None, TOO_DEEP
-    return document(value), None
+    return value, None
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -174,11 +180,12 @@ def body_bytes(raw: bytes, content_type: str) -> bytes:
     same object, when it holds nothing to redact."""
     if not raw or not may_hold_secret(raw):
         return raw
-    value, text = body(raw, content_type)
+    value, text = _read(raw, content_type)
     if text is not None:
         return text.encode()
     if value is None:
         return b""
+    redacted = document(value)
     # Looked at in full and nothing redacted (a `%` in a note, a word in a value): kept as
     # sent, its escapes and spacing too, as a recording must replay it.
-    return raw if value == orjson.loads(raw) else orjson.dumps(value)
+    return raw if redacted == value else orjson.dumps(redacted)
