@@ -114,8 +114,8 @@ def test_each_shard_gets_an_equal_share_of_what_the_others_leave() -> None:
 
 
 def test_a_cap_too_small_for_its_shards_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    given = ["cluster", "--shards", "2", "--max-memory", "600M", "--print-haproxy-config"]
-    assert main(given) == 2
+    given = ["cluster", "--shards", "2", "--max-memory", "600M"]
+    assert main(given) == 2  # before anything starts
     said = capsys.readouterr().err
     assert "leaves 172 MB for each of 2 shards" in said
     assert "at least 768 MB" in said
@@ -138,3 +138,15 @@ def test_the_cap_is_read_from_its_variable_and_given_to_every_shard(
     # The flag wins over the variable.
     assert main(["cluster", "--shards", "2", "--max-memory", "2G"]) == 0
     assert given[-1] == ["--max-memory", str((2 * 10**9 - OTHERS_BYTES) // 2)]
+
+
+def test_the_merger_is_not_refused_for_a_cap_its_shards_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The merger is `cluster --merge-only`, with the cluster's variables and the default
+    # `--shards`: a cap that fits one shard must not refuse it.
+    monkeypatch.setenv("BILLING_SANDBOX_MAX_MEMORY", "600M")
+    served: list[object] = []
+    monkeypatch.setattr(command, "_serve_merger", lambda at, shards: served.append(at))
+    assert main(["cluster", "--merge-only", "--shard-urls", "http://127.0.0.1:9001"]) == 0
+    assert len(served) == 1

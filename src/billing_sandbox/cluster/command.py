@@ -106,8 +106,7 @@ def run(options: argparse.Namespace) -> int:
     try:
         if options.shards < 1:
             raise ClusterError("a cluster has at least one shard (--shards 1 or more)")
-        cap = variables.max_memory if options.max_memory is None else options.max_memory
-        serve_options = [*options.passed_on, *_memory_share(cap, options.shards)]
+        serve_options: list[str] = options.passed_on
         shards = _shard_addresses(options)
         merger = _address(options.merger_url) if options.merger_url else _merger(options)
         listen = Address(options.host, options.port)
@@ -121,6 +120,10 @@ def run(options: argparse.Namespace) -> int:
         if options.merge_only:
             _serve_merger(Address(options.host, options.port), shards)
             return 0
+        # Only where shards start: the merger's own `cluster --merge-only` reads the same
+        # variable, and knows nothing of how many shards share it.
+        cap = variables.max_memory if options.max_memory is None else options.max_memory
+        serve_options = [*serve_options, *_memory_share(cap, options.shards)]
         return _run(options, serve_options, listen, shards, merger, control_open)
     except ClusterError as error:
         print(f"billing-sandbox cluster: {error}", file=sys.stderr)
