@@ -156,6 +156,7 @@ class Sandbox:
             self.new_tenant,
             memory=memory_cap(settings),
             metrics=self.metrics,
+            render_budget=settings.max_render_memory,
         )
         self.held_tenants.overflow = None if overflow is None else overflow(self)
         self.journal = Journal(settings.journal_size, settings.journal_body_bytes)

@@ -234,6 +234,7 @@ KINDS: dict[str, Kind] = {
     "webhook_hosts": LIST,
     "max_cached_renders": whole(0),
     "max_render_bytes": SIZE,
+    "max_render_memory": SIZE,
     "max_memory": SIZE,
     "rate_limits": LIST,
     "redis_url": TEXT,
@@ -381,6 +382,11 @@ class Settings:
     # default tenant read in all three APIs keeps about 0.4 MB. 0 renders every read afresh.
     max_render_bytes: int = 4 * 1024 * 1024
     max_cached_renders: int = 5000
+    # What all tenants together keep of their renderings: past it, the least recently used
+    # tenants' renderings are forgotten (made again on their next reads), so the tenants in use
+    # keep theirs while a thousand idle ones cost their records only. 0: no bound but each
+    # tenant's own.
+    max_render_memory: int = 64 * 1024 * 1024
     # The server's memory (its resident set) kept under this many bytes: past it, the tenants'
     # kept renderings are dropped, then the least recently used tenants as past `max_tenants`.
     # 0: no cap (`max_tenants` alone bounds memory).

@@ -41,6 +41,7 @@ def taken_port() -> Iterator[int]:
 def test_a_size_is_bytes_or_a_unit_of_1000s_or_of_1024s(text: str, size: int) -> None:
     assert parse("max_memory", text) == size
     assert parse("max_render_bytes", text) == size
+    assert parse("max_render_memory", text) == size
 
 
 @pytest.mark.parametrize("text", ["lots", "1.5G", "-1", "", "5ib", "2GG", "1 G B"])
@@ -72,11 +73,17 @@ def test_a_bad_size_variable_exits_2_in_one_line(
 def test_the_flags_reach_the_settings_over_their_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert (Settings().max_memory, Settings().max_render_bytes) == (0, 4 << 20)
+    defaults = Settings()
+    assert (defaults.max_memory, defaults.max_render_bytes) == (0, 4 << 20)
+    assert defaults.max_render_memory == 64 << 20
     monkeypatch.setenv("BILLING_SANDBOX_MAX_MEMORY", "1G")
-    assert settings_of(parse_args(["serve"])).max_memory == 10**9
-    chosen = settings_of(parse_args(["serve", "--max-memory", "2GiB", "--max-render-bytes", "1M"]))
+    monkeypatch.setenv("BILLING_SANDBOX_MAX_RENDER_MEMORY", "8Mi")
+    from_variables = settings_of(parse_args(["serve"]))
+    assert (from_variables.max_memory, from_variables.max_render_memory) == (10**9, 8 << 20)
+    flags = ["--max-memory", "2GiB", "--max-render-bytes", "1M", "--max-render-memory", "0"]
+    chosen = settings_of(parse_args(["serve", *flags]))
     assert (chosen.max_memory, chosen.max_render_bytes) == (2 << 30, 10**6)
+    assert chosen.max_render_memory == 0
 
 
 def test_a_cap_the_system_cannot_read_stops_the_start_in_one_line(

@@ -162,12 +162,13 @@ def test_a_rendering_that_fails_keeps_nothing_and_leaves_lists_kept() -> None:
 def test_growth_is_told_each_kept_byte() -> None:
     class Told:
         grown = 0
+        rendered = 0
 
     told = Told()
     renders = Renders(BIG, growth=told)
     renders.each("thing", RECORDS, ID, _as_is)
     renders.get("thing", "r1", lambda: RECORDS[1])
-    assert told.grown == renders.size > 0
+    assert told.grown == told.rendered == renders.size > 0
 
 
 def test_composition_names_kept_fragments_and_plain_fields_only() -> None:

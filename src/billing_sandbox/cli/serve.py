@@ -169,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=argument("max_tenants"),
         metavar="N",
         help="hold at most N tenants in memory "
-        + default("max_tenants", f"{defaults.max_tenants}, about 1 GB")
+        + default("max_tenants", f"{defaults.max_tenants}, about 0.7 GB")
         + ": past it, tenants nobody wrote to are dropped (their seed rebuilds them) and "
         "tenants with writes spill to --state-dir, to be loaded back on their next request",
     )
@@ -189,6 +189,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the most a tenant keeps of its answers rendered as bytes for reads; past it, it "
         "starts over (0: render every read afresh) "
         + default("max_render_bytes", f"{defaults.max_render_bytes >> 20}Mi"),
+    )
+    serve(
+        "--max-render-memory",
+        type=argument("max_render_memory"),
+        metavar="BYTES",
+        help="the most all tenants together keep of their answers rendered as bytes; past "
+        "it, the least recently used tenants' are forgotten (0: no bound but each tenant's) "
+        + default("max_render_memory", f"{defaults.max_render_memory >> 20}Mi"),
     )
     serve(
         "--state-dir",

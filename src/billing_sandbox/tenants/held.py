@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -54,7 +55,10 @@ class HeldTenants:
 
     With a `memory` cap, the server's memory is looked at every so often as tenants are used
     (`MemoryCap.due`); past it, every tenant's kept renderings go first (the cheapest to make
-    again), then the least recently used tenants, as past `cap` (`relieve`)."""
+    again), then the least recently used tenants, as past `cap` (`relieve`).
+
+    With a `render_budget`, the tenants' kept renderings together stay about within it: once
+    they may be past it, the least recently used tenants' are forgotten (`_bound_renders`)."""
 
     def __init__(
         self,
@@ -63,8 +67,11 @@ class HeldTenants:
         overflow: Overflow | None = None,
         memory: MemoryCap | None = None,
         metrics: Metrics | None = None,
+        render_budget: int = 0,
     ) -> None:
-        """`metrics`: where spills, reloads and evictions are counted (None counts nothing)."""
+        """`metrics`: where spills, reloads and evictions are counted (None counts nothing);
+        `render_budget`: the bytes all tenants' kept renderings may hold together (0: no bound
+        but each tenant's own)."""
         self.cap = max(cap, 1)
         self.new_tenant = new_tenant
         self.overflow = overflow
@@ -72,6 +79,10 @@ class HeldTenants:
         self.metrics = metrics
         # What the tenants grew by since the memory cap last looked (their renderings tell it).
         self.growth = Growth()
+        self.render_budget = render_budget
+        # How much more may be kept before the renderings are counted again: the budget less
+        # what they held at the last count (no bound: more than can ever be kept).
+        self._render_headroom = render_budget or sys.maxsize
         # Least recently used first; `_pristine` holds the ids of those nobody has written to.
         self._tenants: OrderedDict[str, Tenant] = OrderedDict()
         self._pristine: OrderedDict[str, None] = OrderedDict()
@@ -81,6 +92,8 @@ class HeldTenants:
         memory = self.memory
         if memory is not None and memory.due(self.growth):
             self.relieve(keep=tenant_id)
+        if self.growth.rendered > self._render_headroom:
+            self._bound_renders(keep=tenant_id)
         tenant = self._tenants.get(tenant_id)
         if tenant is not None:
             self._tenants.move_to_end(tenant_id)
@@ -187,6 +200,24 @@ class HeldTenants:
             found / 1e6, memory.cap / 1e6, dropped, spilled, len(self._tenants),
             time.perf_counter() - began, resident / 1e6,
         )  # fmt: skip
+
+    def _bound_renders(self, keep: str) -> None:
+        """The renderings kept since they were last counted may have taken all of them past
+        `render_budget`: count them, and past it, forget the least recently used tenants'
+        (never `keep`'s, the tenant a request is using) until they hold three quarters of it,
+        so that the next count is not due at once. A sum over the tenants held, made only when
+        the renderings may be over; never on a request that keeps nothing new."""
+        budget = self.render_budget
+        held = sum(tenant.renders.size for tenant in self._tenants.values())
+        if held > budget:
+            for tenant_id, tenant in self._tenants.items():
+                if held <= budget * 3 // 4:
+                    break
+                if tenant_id != keep and tenant.renders.size:
+                    held -= tenant.renders.size
+                    tenant.renders.clear()
+        self.growth.rendered = 0
+        self._render_headroom = max(budget - held, 0)
 
     def _evict(
         self,

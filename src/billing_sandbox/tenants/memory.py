@@ -16,16 +16,19 @@ STATM = "/proc/self/statm"
 # How often the cap looks at the process, at the latest: every this many uses of a tenant.
 EVERY_USES = 64
 # What a tenant made or loaded back is counted as until the cap looks (one seeded in all three
-# APIs holds about 0.7 MB): a burst of new tenants is looked at sooner.
+# APIs holds about 0.5 MB): a burst of new tenants is looked at sooner.
 TENANT_ESTIMATE = 1024 * 1024
 
 
 class Growth:
     """Bytes the tenants added since the cap last looked (kept renderings, exactly; tenants made
-    or loaded, by `TENANT_ESTIMATE`): the cap looks sooner when memory grows fast."""
+    or loaded, by `TENANT_ESTIMATE`): the cap looks sooner when memory grows fast. `rendered`:
+    the renderings kept since the tenants' renderings were last counted, against their
+    server-wide bound (`HeldTenants`), which is counted again only when they may be past it."""
 
     def __init__(self) -> None:
         self.grown = 0
+        self.rendered = 0
 
 
 class ResidentSet:

@@ -3,8 +3,9 @@ kept until its tenant changes, so reads are answered with bytes instead of being
 serialised anew every time; a list of the same records in the same order is kept whole, as
 one fragment, and a body made of kept bytes is validated once. Only reads use them (a write
 renders afresh), and any write to the tenant forgets them all, so no stale byte is ever
-served. They are bounded by bytes per tenant (`max_render_bytes`), and the server's memory
-cap (`held.py`) drops them first."""
+served. They are bounded by bytes per tenant (`max_render_bytes`) and for all tenants together
+(`max_render_memory`, the least recently used forgetting theirs first), and the server's memory
+cap drops them first (both in `held.py`)."""
 
 from __future__ import annotations
 
@@ -81,9 +82,11 @@ def exact(dumped: bytes) -> bytes:
 
 class Growth(Protocol):
     """Where kept bytes are told as they are added, server-wide (`memory.Growth`): the memory
-    cap looks at the process sooner when renderings grow fast."""
+    cap looks at the process sooner when renderings grow fast, and the renderings of all
+    tenants are counted against their bound (`max_render_memory`) once they may be past it."""
 
     grown: int
+    rendered: int
 
 
 class Renders:
@@ -188,8 +191,10 @@ class Renders:
         table.setdefault(kind, {})[key] = kept
         self.size += cost
         self._count += 1
-        if self.growth is not None:
-            self.growth.grown += cost
+        growth = self.growth
+        if growth is not None:
+            growth.grown += cost
+            growth.rendered += cost
 
     def clear(self) -> None:
         """Forget every rendering (the tenant changed, or memory is short)."""
