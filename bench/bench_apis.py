@@ -4,10 +4,13 @@ Starts `billing-sandbox serve` as a user starts it (defaults: response validatio
 journal on, one log line per request, its output to a file here), the same with `--quiet`, and
 a ceiling: a bare Starlette app on the same uvicorn answering each path with the very bytes the
 sandbox answered (reading a write's body first). With `--granian`, also `serve --server
-granian` and the ceiling on granian. With `--metrics-cost`, also `serve --no-metrics`, to
-report what the metrics cost. With `npm` on the PATH, also Prism 5 (`prism mock -m`) on
-our own specs, installed into a temporary directory. The load is `wrk` (Debian's package), 16
-keep-alive connections, pinned to the other core than the servers. Each scenario runs on every
+granian` and the ceiling on granian, on the servers' cores or, with `--granian-cores all`,
+on every core as on a user's machine, where granian's Rust threads work beside the Python one
+(the uvicorn servers stay on theirs: unpinned, uvicorn only lost here). With
+`--metrics-cost`, also `serve --no-metrics`, to report what the metrics cost. With `npm` on
+the PATH, also Prism 5 (`prism mock -m`) on our own specs, installed into a temporary
+directory. The load is `wrk` (Debian's package), 16 keep-alive connections, pinned to the
+other core than the servers. Each scenario runs on every
 server in interleaved rounds, their order turning; the table gives the median requests per
 second, each ratio as the median of its rounds with their spread, and server CPU per request.
 
@@ -302,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even with npm")
     parser.add_argument("--granian", action="store_true",
                         help="also serve the sandbox and the ceiling with granian")  # fmt: skip
+    parser.add_argument("--granian-cores", choices=("server", "all"), default="server",
+                        help="granian's servers on the servers' cores (default), or on "
+                             "every core, as on a user's machine (its Rust threads beside "
+                             "Python)")  # fmt: skip
     parser.add_argument("--metrics-cost", action="store_true",
                         help="also serve --no-metrics: what the metrics cost")  # fmt: skip
     parser.add_argument("--only", action="append", default=[], metavar="WORDS",
@@ -309,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if wrk_binary() is None:
         raise BenchError("wrk is not on the PATH: apt-get install wrk")
+    every_cpu = os.sched_getaffinity(0)
     split = split_cpus()
     client_cpus, server_cpus = split if split else (None, None)
     if client_cpus is not None:
@@ -322,8 +330,13 @@ def main(argv: list[str] | None = None) -> int:
             sandboxes["no-metrics"] = ("--no-metrics",)
         servers: list[Server] = []
         reference: list[Scenario] | None = None
+
+        def cores(name: str) -> set[int] | None:
+            free = options.granian_cores == "all" and "granian" in name
+            return every_cpu if free and server_cpus is not None else server_cpus
+
         for name, extra in sandboxes.items():
-            port, pid = start_sandbox(stack, work, name, server_cpus, *extra)
+            port, pid = start_sandbox(stack, work, name, cores(name), *extra)
             scenarios = asyncio.run(discover(port))
             if options.only:
                 scenarios = [s for s in scenarios if any(w in s.name for w in options.only)]
@@ -343,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             ceilings["ceiling-granian"] = [sys.executable, str(script), "granian"]
         for name, command in ceilings.items():
             port = free_port()
-            pid = stack.enter_context(process([*command, str(port)], port, server_cpus))
+            pid = stack.enter_context(process([*command, str(port)], port, cores(name)))
             servers.append(Server(name, port, pid, by_name, False))
         prism = None if options.no_prism else start_prism(stack, work, server_cpus)
         for spec, (port, pid) in (prism or {}).items():
@@ -437,9 +450,10 @@ def table(
             "| ceiling CPU µs/req |")  # fmt: skip
     rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     if granian:
-        head += (" granian sandbox req/s | granian sandbox / uvicorn ceiling "
+        head += (" granian sandbox req/s | granian sandbox CPU µs/req (all its threads) "
+                 "| granian sandbox / uvicorn ceiling "
                  "| granian ceiling / uvicorn ceiling |")  # fmt: skip
-        rule += "---:|---:|---:|"
+        rule += "---:|---:|---:|---:|"
     if metrics_cost:
         head += " `--no-metrics` / ceiling | metrics' cost (1 - sandbox / `--no-metrics`) |"
         rule += "---:|---:|"
@@ -466,8 +480,9 @@ def table(
         if granian:
             fast = tallies[(scenario.name, "granian")]
             fast_top = tallies[(scenario.name, "ceiling-granian")]
-            cells += [f"{median(fast.rps):,.0f}", ratios(fast.rps, ceiling.rps),
-                      ratios(fast_top.rps, ceiling.rps)]  # fmt: skip
+            cells += [f"{median(fast.rps):,.0f}",
+                      f"{median(fast.cpu_us):.0f}" if fast.cpu_us else "n/a",
+                      ratios(fast.rps, ceiling.rps), ratios(fast_top.rps, ceiling.rps)]  # fmt: skip
         if metrics_cost:
             bare = tallies[(scenario.name, "no-metrics")]
             cells += [ratios(bare.rps, ceiling.rps), spread(costs(ours.rps, bare.rps))]
