@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 import pytest
 from starlette.applications import Starlette
 
@@ -118,3 +119,20 @@ async def test_the_renderings_are_counted_only_once_they_may_be_over(
     for _ in range(20):
         await charge_list(http, "t4")
     assert counts == [1]
+
+
+async def test_no_tenant_keeps_more_than_all_tenants_together_may(
+    clock: ManualClock, opened: list[httpx.AsyncClient]
+) -> None:
+    budget = 100_000  # a third of Decoda's whole charge list
+    app = create_app(Settings(max_render_memory=budget), clock=clock)
+    fresh = client(create_app(Settings(max_render_bytes=0), clock=clock), opened)
+    sandbox: Sandbox = app.state.sandbox
+    http = client(app, opened)
+    assert await charge_list(http, "t1") == await charge_list(fresh, "t1")
+    assert kept(sandbox)["t1"] == 0  # larger than the whole bound: served, never kept
+    ids = [charge["id"] for charge in orjson.loads(await charge_list(http, "t1"))]
+    for charge in ids:
+        answer = await http.get(f"/billing/charge/get/{charge}", headers=creds("t1"))
+        assert answer.status_code == 200
+        assert 0 < kept(sandbox)["t1"] <= budget

@@ -105,7 +105,7 @@ class Tenant:
         # sandbox may drop it at any time; one with writes is spilled to disk instead.
         self.written = False
         # Its records' renderings, for reads; forgotten on any write to the tenant.
-        self.renders = Renders(settings.max_render_bytes, settings.max_cached_renders, growth)
+        self.renders = Renders(own_render_bytes(settings), settings.max_cached_renders, growth)
 
     def store(self, api_name: str) -> Any:
         if api_name not in self._stores:
@@ -147,6 +147,15 @@ class Tenant:
         """The seeded source of ids for records this API creates at run time."""
         # S311: ids must repeat for the same seed; none of them guards anything.
         return random.Random(f"{self._stream(api_name)}:ids")  # noqa: S311
+
+
+def own_render_bytes(settings: Settings) -> int:
+    """What one tenant may keep of its renderings: its own bound, and never more than all
+    tenants together may (`max_render_memory`), which the tenant in use is never made to give
+    up for the others."""
+    if settings.max_render_memory:
+        return min(settings.max_render_bytes, settings.max_render_memory)
+    return settings.max_render_bytes
 
 
 def tried(
