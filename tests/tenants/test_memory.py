@@ -6,7 +6,6 @@ every step is deterministic; `test_the_cap_reads_this_process` reads the real on
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from billing_sandbox.settings import InvalidSetting, Settings
 from billing_sandbox.tenants import memory
 from billing_sandbox.tenants.memory import Growth, MemoryCap, memory_cap
 from tests.decoda.helpers import creds
+from tests.tenants.helpers import http_of
 
 pytestmark = pytest.mark.anyio
 MB = 1_000_000
@@ -55,20 +55,6 @@ def capped(cap: int, model: Modelled, tmp_path: Path, clock: ManualClock) -> Sta
     return app
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[list[httpx.AsyncClient]]:
-    opened: list[httpx.AsyncClient] = []
-    yield opened
-    for each in opened:
-        await each.aclose()
-
-
-def http_of(app: Starlette, opened: list[httpx.AsyncClient]) -> httpx.AsyncClient:
-    made = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
-    opened.append(made)
-    return made
-
-
 async def look(http: httpx.AsyncClient, tenant: str) -> None:
     """A read of the whole charge list: the tenant keeps about 0.3 MB of renderings."""
     assert (await http.get("/billing/charge/list", headers=creds(tenant))).status_code == 200
@@ -78,12 +64,12 @@ async def test_kept_renderings_go_first_and_may_be_enough(
     model: Modelled,
     tmp_path: Path,
     clock: ManualClock,
-    client: list[httpx.AsyncClient],
+    opened: list[httpx.AsyncClient],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = capped(3_500_000, model, tmp_path, clock)
     sandbox: Sandbox = app.state.sandbox
-    http = http_of(app, client)
+    http = http_of(app, opened)
     for tenant in ("t1", "t2", "t3"):
         await look(http, tenant)
     assert model() > 3_500_000  # 3 MB of tenants, 0.9 MB of renderings
@@ -97,11 +83,11 @@ async def test_kept_renderings_go_first_and_may_be_enough(
 
 
 async def test_then_the_least_recently_used_tenants_pristine_first(
-    model: Modelled, tmp_path: Path, clock: ManualClock, client: list[httpx.AsyncClient]
+    model: Modelled, tmp_path: Path, clock: ManualClock, opened: list[httpx.AsyncClient]
 ) -> None:
     app = capped(2_500_000, model, tmp_path, clock)
     sandbox: Sandbox = app.state.sandbox
-    http = http_of(app, client)
+    http = http_of(app, opened)
     made = await http.post("/user/patient/create", json=ADA, headers=creds("w1"))
     assert made.status_code == 200
     await look(http, "p1")
@@ -113,11 +99,11 @@ async def test_then_the_least_recently_used_tenants_pristine_first(
 
 
 async def test_writes_survive_an_eviction_the_memory_cap_makes(
-    model: Modelled, tmp_path: Path, clock: ManualClock, client: list[httpx.AsyncClient]
+    model: Modelled, tmp_path: Path, clock: ManualClock, opened: list[httpx.AsyncClient]
 ) -> None:
     app = capped(1_500_000, model, tmp_path, clock)
     sandbox: Sandbox = app.state.sandbox
-    http = http_of(app, client)
+    http = http_of(app, opened)
     patients = {}
     for tenant in ("w1", "w2"):
         made = await http.post("/user/patient/create", json=ADA, headers=creds(tenant))
@@ -132,11 +118,11 @@ async def test_writes_survive_an_eviction_the_memory_cap_makes(
 
 
 async def test_memory_never_handed_back_stops_the_evictions(
-    model: Modelled, tmp_path: Path, clock: ManualClock, client: list[httpx.AsyncClient]
+    model: Modelled, tmp_path: Path, clock: ManualClock, opened: list[httpx.AsyncClient]
 ) -> None:
     app = capped(4_500_000, model, tmp_path, clock)
     sandbox: Sandbox = app.state.sandbox
-    http = http_of(app, client)
+    http = http_of(app, opened)
     for tenant in ("t1", "t2", "t3"):
         await look(http, tenant)
     model.frozen = 4_600_000  # over the cap, whatever is let go
@@ -192,12 +178,12 @@ def test_without_proc_the_cap_is_refused_saying_why(monkeypatch: pytest.MonkeyPa
 
 
 async def test_a_tenant_keeps_no_more_than_its_budget_and_answers_the_same(
-    tmp_path: Path, clock: ManualClock, client: list[httpx.AsyncClient]
+    tmp_path: Path, clock: ManualClock, opened: list[httpx.AsyncClient]
 ) -> None:
     budget = 100_000  # a third of Decoda's whole charge list
     kept_app = create_app(Settings(max_render_bytes=budget), clock=clock)
     fresh_app = create_app(Settings(max_render_bytes=0), clock=clock)
-    kept, fresh = http_of(kept_app, client), http_of(fresh_app, client)
+    kept, fresh = http_of(kept_app, opened), http_of(fresh_app, opened)
     tenant = kept_app.state.sandbox.tenant("acme")
     assert tenant.renders.growth is kept_app.state.sandbox.held_tenants.growth
     listed = await fresh.get("/billing/charge/list", headers=creds())

@@ -4,12 +4,9 @@ keeps its own, and every answer stays byte for byte what a fresh render gives.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import orjson
 import pytest
-from starlette.applications import Starlette
 
 from billing_sandbox.app import create_app
 from billing_sandbox.clock import ManualClock
@@ -17,24 +14,11 @@ from billing_sandbox.sandbox import Sandbox
 from billing_sandbox.settings import Settings
 from billing_sandbox.tenants.held import HeldTenants
 from tests.decoda.helpers import creds
+from tests.tenants.helpers import http_of
 
 pytestmark = pytest.mark.anyio
 # A tenant's whole Decoda charge list keeps about 0.3 MB: room for three of them.
 BUDGET = 1_000_000
-
-
-@pytest.fixture
-async def opened() -> AsyncIterator[list[httpx.AsyncClient]]:
-    clients: list[httpx.AsyncClient] = []
-    yield clients
-    for each in clients:
-        await each.aclose()
-
-
-def client(app: Starlette, opened: list[httpx.AsyncClient]) -> httpx.AsyncClient:
-    made = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
-    opened.append(made)
-    return made
 
 
 async def charge_list(http: httpx.AsyncClient, tenant: str) -> bytes:
@@ -52,7 +36,7 @@ async def test_past_the_budget_the_least_recently_used_tenants_forget_theirs(
 ) -> None:
     app = create_app(Settings(max_render_memory=BUDGET), clock=clock)
     sandbox: Sandbox = app.state.sandbox
-    http = client(app, opened)
+    http = http_of(app, opened)
     for tenant in ("t1", "t2", "t3"):
         await charge_list(http, tenant)
     three = kept(sandbox)
@@ -71,9 +55,9 @@ async def test_a_tenant_that_forgot_answers_the_same_bytes_and_keeps_them_again(
     clock: ManualClock, opened: list[httpx.AsyncClient]
 ) -> None:
     app = create_app(Settings(max_render_memory=BUDGET), clock=clock)
-    fresh = client(create_app(Settings(max_render_bytes=0), clock=clock), opened)
+    fresh = http_of(create_app(Settings(max_render_bytes=0), clock=clock), opened)
     sandbox: Sandbox = app.state.sandbox
-    http = client(app, opened)
+    http = http_of(app, opened)
     first = await charge_list(http, "t1")
     for tenant in ("t2", "t3", "t4", "t5"):
         await charge_list(http, tenant)
@@ -87,7 +71,7 @@ async def test_without_a_budget_every_tenant_keeps_its_own(
 ) -> None:
     app = create_app(Settings(max_render_memory=0), clock=clock)
     sandbox: Sandbox = app.state.sandbox
-    http = client(app, opened)
+    http = http_of(app, opened)
     for index in range(5):
         await charge_list(http, f"t{index}")
     await charge_list(http, "t0")
@@ -99,7 +83,7 @@ async def test_the_renderings_are_counted_only_once_they_may_be_over(
     clock: ManualClock, opened: list[httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app(Settings(max_render_memory=BUDGET), clock=clock)
-    http = client(app, opened)
+    http = http_of(app, opened)
     counts: list[int] = []
     bound = HeldTenants._bound_renders
 
@@ -126,9 +110,9 @@ async def test_no_tenant_keeps_more_than_all_tenants_together_may(
 ) -> None:
     budget = 100_000  # a third of Decoda's whole charge list
     app = create_app(Settings(max_render_memory=budget), clock=clock)
-    fresh = client(create_app(Settings(max_render_bytes=0), clock=clock), opened)
+    fresh = http_of(create_app(Settings(max_render_bytes=0), clock=clock), opened)
     sandbox: Sandbox = app.state.sandbox
-    http = client(app, opened)
+    http = http_of(app, opened)
     assert await charge_list(http, "t1") == await charge_list(fresh, "t1")
     assert kept(sandbox)["t1"] == 0  # larger than the whole bound: served, never kept
     ids = [charge["id"] for charge in orjson.loads(await charge_list(http, "t1"))]
